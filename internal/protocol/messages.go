@@ -1,0 +1,192 @@
+package protocol
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Stream kinds.
+const (
+	KindRPC   = "rpc"
+	KindStdio = "stdio"
+)
+
+// Standard stream names used in StreamHeader.Stdio.
+const (
+	Stdin  = "stdin"
+	Stdout = "stdout" // with a terminal: the terminal's output
+	Stderr = "stderr"
+)
+
+// InitExec is the ExecID of a container's first process. That process
+// creates the container's mount namespace; the container runs as long as it
+// does.
+const InitExec = "init"
+
+// StreamHeader is the first frame on every stream the host opens.
+type StreamHeader struct {
+	Kind      string `json:"kind"`
+	Method    string `json:"method,omitempty"`    // KindRPC
+	Container string `json:"container,omitempty"` // KindStdio
+	Exec      string `json:"exec,omitempty"`      // KindStdio
+	Stdio     string `json:"stdio,omitempty"`     // KindStdio
+}
+
+// Response is the guest's answer on an rpc stream. Exactly one of Error and
+// Result is meaningful.
+type Response struct {
+	Error  *Error          `json:"error,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+}
+
+// Error codes. The host maps them onto its errdefs.
+const (
+	CodeNotFound        = "not_found"
+	CodeInvalidArgument = "invalid_argument"
+	CodeConflict        = "conflict"
+	CodeUnavailable     = "unavailable"
+	CodeInternal        = "internal"
+)
+
+// Error is an error returned by the guest.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("guest: %s (%s)", e.Message, e.Code) }
+
+// Methods. Each names its request and result types.
+const (
+	MethodPing            = "Ping"            // Empty -> Empty
+	MethodCreatePod       = "CreatePod"       // PodSpec -> Empty
+	MethodCreateContainer = "CreateContainer" // ContainerSpec -> Empty
+	MethodExecProcess     = "ExecProcess"     // ExecRequest -> ExecResult
+	MethodWaitProcess     = "WaitProcess"     // ProcessRef -> ExitStatus
+	MethodSignalProcess   = "SignalProcess"   // SignalRequest -> Empty
+	MethodResizeTerminal  = "ResizeTerminal"  // ResizeRequest -> Empty
+	MethodStopContainer   = "StopContainer"   // StopRequest -> Empty
+	MethodRemoveContainer = "RemoveContainer" // ContainerRef -> Empty
+	MethodShutdown        = "Shutdown"        // Empty -> Empty, then the VM powers off
+)
+
+// Empty is the request or result of methods that carry nothing.
+type Empty struct{}
+
+// PodSpec configures the pod once the VM is ready. Nothing in it is known
+// at boot, so a booted VM can serve any pod.
+type PodSpec struct {
+	Hostname string      `json:"hostname"`
+	Hosts    []HostEntry `json:"hosts,omitempty"` // extra /etc/hosts lines
+	DNS      DNSConfig   `json:"dns"`
+	// ScratchDisk is the serial of a block device holding the containers'
+	// writable layers. Empty: a tmpfs is used instead.
+	ScratchDisk string `json:"scratchDisk,omitempty"`
+}
+
+// HostEntry is one /etc/hosts line.
+type HostEntry struct {
+	IP    string   `json:"ip"`
+	Names []string `json:"names"`
+}
+
+// DNSConfig is written to /etc/resolv.conf.
+type DNSConfig struct {
+	Servers []string `json:"servers,omitempty"`
+	Search  []string `json:"search,omitempty"`
+	Options []string `json:"options,omitempty"`
+}
+
+// ContainerSpec prepares a container's root filesystem.
+type ContainerSpec struct {
+	ID     string     `json:"id"`
+	Rootfs RootfsSpec `json:"rootfs"`
+}
+
+// RootfsSpec names the read-only image disk of a container.
+type RootfsSpec struct {
+	// DiskSerial is the serial of the block device holding the image.
+	DiskSerial string `json:"diskSerial"`
+	// FSType of that device: "erofs" (default) or "ext4".
+	FSType string `json:"fsType,omitempty"`
+	// ReadOnly makes the container's root read-only (no writable layer).
+	ReadOnly bool `json:"readOnly,omitempty"`
+}
+
+// ContainerRef names a container.
+type ContainerRef struct {
+	Container string `json:"container"`
+}
+
+// ProcessRef names a process of a container.
+type ProcessRef struct {
+	Container string `json:"container"`
+	Exec      string `json:"exec"`
+}
+
+// ProcessSpec describes a process to run in a container.
+type ProcessSpec struct {
+	Args []string `json:"args"`
+	Env  []string `json:"env,omitempty"`
+	Cwd  string   `json:"cwd,omitempty"` // default "/"
+	// User is "name", "uid", "name:group" or "uid:gid", resolved against the
+	// image's /etc/passwd and /etc/group. Empty means root.
+	User             string   `json:"user,omitempty"`
+	AdditionalGroups []string `json:"additionalGroups,omitempty"` // names or gids
+	Terminal         bool     `json:"terminal,omitempty"`
+	// Stdin opens a stdin stream; without it stdin is /dev/null.
+	Stdin   bool     `json:"stdin,omitempty"`
+	Rlimits []Rlimit `json:"rlimits,omitempty"`
+}
+
+// Rlimit is one resource limit, Type as in "RLIMIT_NOFILE".
+type Rlimit struct {
+	Type string `json:"type"`
+	Soft uint64 `json:"soft"`
+	Hard uint64 `json:"hard"`
+}
+
+// ExecRequest starts a process. The host opens the process's stdio streams
+// (stdout, plus stderr without a terminal, plus stdin if Process.Stdin)
+// before sending it; the guest waits a bounded time for them.
+// Exec == InitExec starts the container's first process.
+type ExecRequest struct {
+	Container string      `json:"container"`
+	Exec      string      `json:"exec"`
+	Process   ProcessSpec `json:"process"`
+}
+
+// ExecResult reports the started process.
+type ExecResult struct {
+	Pid int `json:"pid"` // in the VM's PID namespace
+}
+
+// ExitStatus is how a process ended. Code follows the shell's convention:
+// 128+signal when Signal is non-zero.
+type ExitStatus struct {
+	Code   int `json:"code"`
+	Signal int `json:"signal,omitempty"`
+}
+
+// SignalRequest sends a signal to one process.
+type SignalRequest struct {
+	Container string `json:"container"`
+	Exec      string `json:"exec"`
+	Signal    int    `json:"signal"`
+}
+
+// ResizeRequest sets a terminal's window size.
+type ResizeRequest struct {
+	Container string `json:"container"`
+	Exec      string `json:"exec"`
+	Rows      uint16 `json:"rows"`
+	Cols      uint16 `json:"cols"`
+}
+
+// StopRequest stops every process of a container: Signal (default
+// SIGTERM) to the init process, then SIGKILL to all after GraceMillis.
+type StopRequest struct {
+	Container   string `json:"container"`
+	Signal      int    `json:"signal,omitempty"`
+	GraceMillis int64  `json:"graceMillis"`
+}
