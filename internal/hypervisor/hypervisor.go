@@ -1,0 +1,99 @@
+// Package hypervisor defines what the pod layer needs from a virtual machine
+// monitor: create a VM from an immutable spec, start it, wait for it, stop
+// or kill it. QEMU (package hypervisor/qemu) is the first driver; another
+// (Firecracker, Cloud Hypervisor) implements the same two interfaces.
+package hypervisor
+
+import (
+	"context"
+	"time"
+)
+
+// Driver creates VMs.
+type Driver interface {
+	// Name is the driver's name, e.g. "qemu".
+	Name() string
+	// Create prepares a VM from spec without starting it. Every file the
+	// VM needs lives under spec.StateDir.
+	Create(ctx context.Context, spec Spec) (VM, error)
+}
+
+// VM is one virtual machine. Its lifetime is not tied to any request's
+// context: Start returns once the VM runs; Wait blocks until it is gone.
+type VM interface {
+	// Start launches the VM.
+	Start(ctx context.Context) error
+	// Pid is the hypervisor process id, 0 before Start.
+	Pid() int
+	// Wait blocks until the VM has exited, or ctx ends.
+	Wait(ctx context.Context) (ExitInfo, error)
+	// Shutdown asks the hypervisor to end the VM (it does not ask the
+	// guest: a guest's clean poweroff goes through the guest channel).
+	// It returns after the VM has exited or ctx ends.
+	Shutdown(ctx context.Context) error
+	// Kill ends the VM at once.
+	Kill() error
+}
+
+// ExitInfo tells how a VM ended.
+type ExitInfo struct {
+	ExitCode int
+	Reason   string // human readable, e.g. "exited with status 0"
+	At       time.Time
+}
+
+// Spec is the immutable description of a VM.
+type Spec struct {
+	ID       string
+	StateDir string // sockets, logs, pid file
+	VCPUs    int
+	MemoryMB int
+	Kernel   Kernel
+	Accel    Accel
+	Disks    []Disk
+	Shares   []Share // host directories over virtio-9p
+	NICs     []NIC
+	// Channels are guest<->host byte streams (virtio-serial ports), each
+	// reachable on the host as a unix socket at Channel.SocketPath.
+	Channels []Channel
+	// ConsoleLog receives the guest's serial console.
+	ConsoleLog string
+}
+
+// Kernel is what the VM boots.
+type Kernel struct {
+	Path    string // uncompressed vmlinux (PVH) or bzImage
+	Initrd  string
+	Cmdline string // appended to the driver's own
+}
+
+// Disk is a block device, found by the guest by its Serial.
+type Disk struct {
+	Path     string
+	Serial   string // at most 20 bytes (virtio-blk)
+	ReadOnly bool
+	Format   string // "raw" (default) or "qcow2"
+}
+
+// Share is a host directory exported over virtio-9p.
+type Share struct {
+	Tag      string
+	Path     string
+	ReadOnly bool
+}
+
+// NIC is a network interface.
+type NIC struct {
+	ID  string
+	MAC string
+	// Tap is a host tap device name; empty means user-mode networking.
+	Tap string
+	// HostForwards are user-mode port forwards, e.g. "tcp:127.0.0.1:8080-:80".
+	HostForwards []string
+}
+
+// Channel is a virtio-serial port exposed on the host as a unix socket.
+type Channel struct {
+	Name       string // the port's name inside the guest
+	SocketPath string
+}

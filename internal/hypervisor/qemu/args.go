@@ -1,0 +1,141 @@
+package qemu
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/hypervisor"
+)
+
+// baseCmdline is what every guest kernel gets before the spec's own
+// command line. reboot=t + -no-reboot: a guest reboot (hyperstart's
+// poweroff) or a kernel panic ends QEMU. See docs/kernel.md.
+const baseCmdline = "console=ttyS0 reboot=t panic=-1 quiet"
+
+// file names under the VM's state dir.
+const (
+	qmpSocket = "qmp.sock"
+	qemuLog   = "qemu.log"
+)
+
+// buildArgs turns a spec into QEMU's command line. It is a pure function so
+// the whole command line is reviewable in a unit test.
+func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
+	if spec.VCPUs < 1 || spec.MemoryMB < 64 {
+		return nil, errdefs.InvalidArgument("vm %s: need at least 1 vCPU and 64 MiB (got %d, %d)", spec.ID, spec.VCPUs, spec.MemoryMB)
+	}
+	if spec.Kernel.Path == "" {
+		return nil, errdefs.InvalidArgument("vm %s: no kernel", spec.ID)
+	}
+	a := []string{
+		"-name", "hyper-" + spec.ID,
+		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off",
+		"-m", fmt.Sprint(spec.MemoryMB),
+		"-smp", fmt.Sprint(spec.VCPUs),
+	}
+	switch spec.Accel.Kind {
+	case hypervisor.AccelKVM:
+		a = append(a, "-accel", "kvm", "-cpu", "host")
+	case hypervisor.AccelTCG, "":
+		a = append(a, "-accel", "tcg", "-cpu", "max")
+	default:
+		return nil, errdefs.InvalidArgument("vm %s: unknown acceleration %q", spec.ID, spec.Accel.Kind)
+	}
+	cmdline := baseCmdline
+	if spec.Kernel.Cmdline != "" {
+		cmdline += " " + spec.Kernel.Cmdline
+	}
+	a = append(a, "-kernel", spec.Kernel.Path, "-append", cmdline)
+	if spec.Kernel.Initrd != "" {
+		a = append(a, "-initrd", spec.Kernel.Initrd)
+	}
+	console := spec.ConsoleLog
+	if console == "" {
+		console = filepath.Join(spec.StateDir, "console.log")
+	}
+	a = append(a,
+		"-chardev", "file,id=con0,path="+console,
+		"-serial", "chardev:con0",
+		"-qmp", "unix:"+filepath.Join(spec.StateDir, qmpSocket)+",server=on,wait=off",
+		"-object", "rng-random,id=rng0,filename=/dev/urandom",
+		"-device", "virtio-rng-device,rng=rng0",
+	)
+	if len(spec.Channels) > 0 {
+		a = append(a, "-device", "virtio-serial-device,id=vser0")
+		for i, ch := range spec.Channels {
+			if err := checkOpt(ch.Name, ch.SocketPath); err != nil {
+				return nil, fmt.Errorf("vm %s: channel: %w", spec.ID, err)
+			}
+			id := fmt.Sprintf("ch%d", i)
+			a = append(a,
+				"-chardev", fmt.Sprintf("socket,id=%s,path=%s,server=on,wait=off", id, ch.SocketPath),
+				"-device", fmt.Sprintf("virtserialport,bus=vser0.0,chardev=%s,name=%s", id, ch.Name))
+		}
+	}
+	for i, d := range spec.Disks {
+		if len(d.Serial) == 0 || len(d.Serial) > 20 {
+			return nil, errdefs.InvalidArgument("vm %s: disk serial %q must be 1-20 bytes", spec.ID, d.Serial)
+		}
+		if err := checkOpt(d.Path, d.Serial); err != nil {
+			return nil, fmt.Errorf("vm %s: disk: %w", spec.ID, err)
+		}
+		format := d.Format
+		if format == "" {
+			format = "raw"
+		}
+		drive := fmt.Sprintf("file=%s,if=none,id=d%d,format=%s,cache=none,aio=threads", d.Path, i, format)
+		if d.ReadOnly {
+			drive += ",readonly=on"
+		}
+		a = append(a, "-drive", drive,
+			"-device", fmt.Sprintf("virtio-blk-device,drive=d%d,serial=%s", i, d.Serial))
+	}
+	for i, s := range spec.Shares {
+		if err := checkOpt(s.Tag, s.Path); err != nil {
+			return nil, fmt.Errorf("vm %s: share: %w", spec.ID, err)
+		}
+		fs := fmt.Sprintf("local,id=fs%d,path=%s,security_model=none", i, s.Path)
+		if s.ReadOnly {
+			fs += ",readonly=on"
+		}
+		a = append(a, "-fsdev", fs,
+			"-device", fmt.Sprintf("virtio-9p-device,fsdev=fs%d,mount_tag=%s", i, s.Tag))
+	}
+	for i, n := range spec.NICs {
+		if err := checkOpt(append([]string{n.Tap, n.MAC}, n.HostForwards...)...); err != nil {
+			return nil, fmt.Errorf("vm %s: nic: %w", spec.ID, err)
+		}
+		var nd string
+		if n.Tap != "" {
+			nd = fmt.Sprintf("tap,id=n%d,ifname=%s,script=no,downscript=no", i, n.Tap)
+		} else {
+			nd = fmt.Sprintf("user,id=n%d", i)
+			for _, fw := range n.HostForwards {
+				nd += ",hostfwd=" + fw
+			}
+		}
+		dev := fmt.Sprintf("virtio-net-device,netdev=n%d", i)
+		if n.MAC != "" {
+			dev += ",mac=" + n.MAC
+		}
+		a = append(a, "-netdev", nd, "-device", dev)
+	}
+	if opts.Sandbox {
+		a = append(a, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny")
+	}
+	return a, nil
+}
+
+// checkOpt refuses values that would inject options into QEMU's
+// comma-separated syntax.
+func checkOpt(vals ...string) error {
+	for _, v := range vals {
+		if strings.ContainsAny(v, ",\n\x00") {
+			return errdefs.InvalidArgument("value %q may not contain ',' or control characters", v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,64 @@
+package qemu
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/hypervisor"
+)
+
+func spec() hypervisor.Spec {
+	return hypervisor.Spec{
+		ID: "p1", StateDir: "/run/x", VCPUs: 1, MemoryMB: 256,
+		Kernel:   hypervisor.Kernel{Path: "/k/vmlinux", Initrd: "/k/initrd", Cmdline: "hyper.debug=1"},
+		Accel:    hypervisor.Accel{Kind: hypervisor.AccelTCG},
+		Channels: []hypervisor.Channel{{Name: "hyper.0", SocketPath: "/run/x/hyper.sock"}},
+		Disks:    []hypervisor.Disk{{Path: "/img/a.erofs", Serial: "img0", ReadOnly: true}},
+		Shares:   []hypervisor.Share{{Tag: "vol0", Path: "/data", ReadOnly: true}},
+		NICs:     []hypervisor.NIC{{MAC: "52:54:00:12:34:56", HostForwards: []string{"tcp:127.0.0.1:8080-:80"}}},
+	}
+}
+
+func TestBuildArgs(t *testing.T) {
+	a, err := buildArgs(spec(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Join(a, " ")
+	for _, want := range []string{
+		"-nodefaults", "-no-reboot", "-accel tcg", "microvm",
+		"-append " + baseCmdline + " hyper.debug=1",
+		"virtserialport,bus=vser0.0,chardev=ch0,name=hyper.0",
+		"socket,id=ch0,path=/run/x/hyper.sock,server=on,wait=off",
+		"readonly=on", "virtio-blk-device,drive=d0,serial=img0",
+		"virtio-9p-device,fsdev=fs0,mount_tag=vol0",
+		"user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80",
+		"-qmp unix:/run/x/qmp.sock,server=on,wait=off",
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("command line lacks %q:\n%s", want, line)
+		}
+	}
+	if strings.Contains(line, "-sandbox") {
+		t.Error("sandbox on by default")
+	}
+}
+
+func TestBuildArgsRejects(t *testing.T) {
+	for name, mut := range map[string]func(*hypervisor.Spec){
+		"comma in path":    func(s *hypervisor.Spec) { s.Disks[0].Path = "/a,b" },
+		"long serial":      func(s *hypervisor.Spec) { s.Disks[0].Serial = strings.Repeat("x", 21) },
+		"no memory":        func(s *hypervisor.Spec) { s.MemoryMB = 0 },
+		"no kernel":        func(s *hypervisor.Spec) { s.Kernel.Path = "" },
+		"bad accel":        func(s *hypervisor.Spec) { s.Accel.Kind = "xen" },
+		"comma in forward": func(s *hypervisor.Spec) { s.NICs[0].HostForwards = []string{"tcp::1-:2,smb=/"} },
+	} {
+		s := spec()
+		mut(&s)
+		if _, err := buildArgs(s, Options{}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%s: err = %v, want invalid argument", name, err)
+		}
+	}
+}

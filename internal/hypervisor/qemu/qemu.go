@@ -1,0 +1,203 @@
+// Package qemu is the QEMU driver of package hypervisor: a microvm machine
+// with direct kernel boot, no firmware, no display, QMP on a unix socket,
+// the guest console in a log file, and the QEMU process in its own session
+// so that the daemon's death does not take the VM with it.
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hyperhq/hyper/internal/hypervisor"
+)
+
+// Options configure the driver.
+type Options struct {
+	// Binary is the QEMU binary; default qemu-system-x86_64 from PATH.
+	Binary string
+	// Sandbox turns on QEMU's seccomp filter (-sandbox).
+	Sandbox bool
+}
+
+// Driver implements hypervisor.Driver.
+type Driver struct{ opts Options }
+
+// New returns a QEMU driver.
+func New(opts Options) *Driver {
+	if opts.Binary == "" {
+		opts.Binary = "qemu-system-x86_64"
+	}
+	return &Driver{opts: opts}
+}
+
+// Name implements hypervisor.Driver.
+func (d *Driver) Name() string { return "qemu" }
+
+// Version returns the first line of `qemu -version`.
+func (d *Driver) Version(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, d.opts.Binary, "-version").Output()
+	if err != nil {
+		return "", fmt.Errorf("running %s -version: %w", d.opts.Binary, err)
+	}
+	line, _, _ := strings.Cut(string(out), "\n")
+	return line, nil
+}
+
+// Create implements hypervisor.Driver.
+func (d *Driver) Create(ctx context.Context, spec hypervisor.Spec) (hypervisor.VM, error) {
+	args, err := buildArgs(spec, d.opts)
+	if err != nil {
+		return nil, err
+	}
+	return &vm{spec: spec, binary: d.opts.Binary, args: args, done: make(chan struct{})}, nil
+}
+
+type vm struct {
+	spec   hypervisor.Spec
+	binary string
+	args   []string
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	exit hypervisor.ExitInfo
+}
+
+// Start implements hypervisor.VM.
+func (v *vm) Start(ctx context.Context) error {
+	logf, err := os.OpenFile(filepath.Join(v.spec.StateDir, qemuLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("starting vm %s: %w", v.spec.ID, err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(v.binary, v.args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// Own session (and so own process group): a signal to the daemon's
+	// group, or its death, leaves the VM running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.cmd != nil {
+		return fmt.Errorf("starting vm %s: already started", v.spec.ID)
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting vm %s: %w", v.spec.ID, err)
+	}
+	v.cmd = cmd
+	go v.reap()
+	return nil
+}
+
+func (v *vm) reap() {
+	err := v.cmd.Wait()
+	info := hypervisor.ExitInfo{At: time.Now()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		info.Reason = "qemu exited with status 0"
+	case errors.As(err, &ee):
+		ws, _ := ee.Sys().(syscall.WaitStatus)
+		if ws.Signaled() {
+			info.ExitCode = 128 + int(ws.Signal())
+			info.Reason = "qemu killed by signal " + ws.Signal().String()
+		} else {
+			info.ExitCode = ws.ExitStatus()
+			info.Reason = fmt.Sprintf("qemu exited with status %d%s", info.ExitCode, v.logTail())
+		}
+	default:
+		info.ExitCode = -1
+		info.Reason = "waiting for qemu: " + err.Error()
+	}
+	v.mu.Lock()
+	v.exit = info
+	v.mu.Unlock()
+	close(v.done)
+}
+
+// logTail returns the end of qemu.log, to explain a failed start.
+func (v *vm) logTail() string {
+	b, err := os.ReadFile(filepath.Join(v.spec.StateDir, qemuLog))
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	if len(b) > 512 {
+		b = b[len(b)-512:]
+	}
+	return ": " + strings.TrimSpace(string(b))
+}
+
+// Pid implements hypervisor.VM.
+func (v *vm) Pid() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.cmd == nil || v.cmd.Process == nil {
+		return 0
+	}
+	return v.cmd.Process.Pid
+}
+
+// Wait implements hypervisor.VM.
+func (v *vm) Wait(ctx context.Context) (hypervisor.ExitInfo, error) {
+	select {
+	case <-v.done:
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return v.exit, nil
+	case <-ctx.Done():
+		return hypervisor.ExitInfo{}, ctx.Err()
+	}
+}
+
+// Shutdown implements hypervisor.VM: QMP "quit", then SIGKILL if QEMU has
+// not gone when ctx ends.
+func (v *vm) Shutdown(ctx context.Context) error {
+	if v.Pid() == 0 {
+		return nil
+	}
+	select {
+	case <-v.done:
+		return nil
+	default:
+	}
+	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	q, err := dialQMP(qctx, filepath.Join(v.spec.StateDir, qmpSocket))
+	if err == nil {
+		q.execute(qctx, "quit", nil) // the connection drops as QEMU quits
+		q.close()
+	}
+	cancel()
+	select {
+	case <-v.done:
+		return nil
+	case <-ctx.Done():
+		v.Kill()
+		<-v.done
+		return fmt.Errorf("stopping vm %s: %w (killed)", v.spec.ID, ctx.Err())
+	}
+}
+
+// Kill implements hypervisor.VM.
+func (v *vm) Kill() error {
+	pid := v.Pid()
+	if pid == 0 {
+		return nil
+	}
+	select {
+	case <-v.done:
+		return nil
+	default:
+	}
+	// The process group is QEMU's own (Setsid), so this reaches helpers too.
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("killing vm %s: %w", v.spec.ID, err)
+	}
+	return nil
+}
