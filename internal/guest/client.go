@@ -1,0 +1,201 @@
+// Package guest is the host side of the host<->guest protocol (see package
+// protocol and docs/protocol.md). It treats the guest as untrusted: every
+// message is size-bounded, every call is bounded by its context, and any
+// protocol violation ends the session, which the VM layer turns into a
+// failed VM.
+package guest
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/protocol"
+)
+
+// Client talks to one guest.
+type Client struct {
+	sess  *yamux.Session
+	hello protocol.Hello
+	once  sync.Once
+	err   error // set once the session died
+	done  chan struct{}
+}
+
+// bufConn reads through the buffered reader that consumed the Hello line.
+type bufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c bufConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// Connect reads the guest's Hello from conn and starts the session. It gives
+// up when ctx ends. conn belongs to the Client from then on.
+func Connect(ctx context.Context, conn net.Conn, log *slog.Logger) (*Client, error) {
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Unix(1, 0)) })
+	r := bufio.NewReaderSize(conn, protocol.MaxHelloSize)
+	hello, err := protocol.ReadHello(r)
+	if !stop() || ctx.Err() != nil {
+		conn.Close()
+		return nil, fmt.Errorf("waiting for guest hello: %w", ctx.Err())
+	}
+	if err != nil {
+		conn.Close()
+		return nil, errdefs.Unavailable("guest channel: %v", err)
+	}
+	conn.SetReadDeadline(time.Time{})
+	cfg := yamux.DefaultConfig()
+	cfg.AcceptBacklog = 4
+	cfg.EnableKeepAlive = true
+	cfg.KeepAliveInterval = 15 * time.Second
+	cfg.ConnectionWriteTimeout = 15 * time.Second
+	cfg.StreamOpenTimeout = 15 * time.Second
+	cfg.StreamCloseTimeout = 30 * time.Second
+	cfg.LogOutput = io.Discard
+	if log != nil {
+		cfg.LogOutput = nil
+		cfg.Logger = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	}
+	sess, err := yamux.Client(bufConn{conn, r}, cfg)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("starting guest session: %w", err)
+	}
+	c := &Client{sess: sess, hello: hello, done: make(chan struct{})}
+	go c.refuseStreams()
+	return c, nil
+}
+
+// refuseStreams ends the session if the guest opens a stream: only the host
+// opens streams.
+func (c *Client) refuseStreams() {
+	s, err := c.sess.AcceptStream()
+	if err == nil {
+		s.Close()
+		c.fail(errors.New("protocol violation: guest opened a stream"))
+		return
+	}
+	<-c.sess.CloseChan()
+	c.fail(errors.New("guest channel closed"))
+}
+
+func (c *Client) fail(err error) {
+	c.once.Do(func() {
+		c.err = err
+		c.sess.Close()
+		close(c.done)
+	})
+}
+
+// Hello returns the guest's readiness announcement.
+func (c *Client) Hello() protocol.Hello { return c.hello }
+
+// Done is closed when the session has ended; Err then says why.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Err is why the session ended, nil while it runs.
+func (c *Client) Err() error {
+	select {
+	case <-c.done:
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// Close ends the session.
+func (c *Client) Close() error {
+	c.fail(errors.New("closed by host"))
+	return nil
+}
+
+// openStream opens a stream, writes its header, and closes the stream when
+// ctx ends (which unblocks any read or write on it).
+func (c *Client) openStream(ctx context.Context, h protocol.StreamHeader) (*yamux.Stream, func() bool, error) {
+	if err := c.Err(); err != nil {
+		return nil, nil, errdefs.Unavailable("guest: %v", err)
+	}
+	s, err := c.sess.OpenStream()
+	if err != nil {
+		return nil, nil, errdefs.Unavailable("opening guest stream: %v", err)
+	}
+	stop := context.AfterFunc(ctx, func() { s.Close(); s.SetDeadline(time.Unix(1, 0)) })
+	if err := protocol.WriteFrame(s, h); err != nil {
+		stop()
+		s.Close()
+		return nil, nil, errdefs.Unavailable("writing stream header: %v", err)
+	}
+	return s, stop, nil
+}
+
+// call runs one RPC: req is sent, the result decoded into res (may be nil).
+func (c *Client) call(ctx context.Context, method string, req, res any) error {
+	s, stop, err := c.openStream(ctx, protocol.StreamHeader{Kind: protocol.KindRPC, Method: method})
+	if err != nil {
+		return fmt.Errorf("%s: %w", method, err)
+	}
+	defer s.Close()
+	defer stop()
+	if err := protocol.WriteFrame(s, req); err != nil {
+		return fmt.Errorf("%s: sending request: %w", method, c.ctxErr(ctx, err))
+	}
+	var resp protocol.Response
+	if err := protocol.ReadFrame(s, &resp); err != nil {
+		err = c.ctxErr(ctx, err)
+		if ctx.Err() == nil && c.Err() == nil && !errors.Is(err, io.EOF) {
+			// A malformed reply is a protocol violation: the guest is
+			// not to be trusted any further.
+			c.fail(fmt.Errorf("protocol violation in %s reply: %v", method, err))
+		}
+		return fmt.Errorf("%s: reading reply: %w", method, err)
+	}
+	if resp.Error != nil {
+		return fmt.Errorf("%s: %w", method, mapError(resp.Error))
+	}
+	if res != nil {
+		if err := json.Unmarshal(resp.Result, res); err != nil {
+			c.fail(fmt.Errorf("protocol violation in %s result: %v", method, err))
+			return fmt.Errorf("%s: decoding result: %w", method, err)
+		}
+	}
+	return nil
+}
+
+func (c *Client) ctxErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if cerr := c.Err(); cerr != nil {
+		return errdefs.Unavailable("guest: %v", cerr)
+	}
+	return err
+}
+
+// mapError turns a guest error into an errdefs kind. The message is the
+// guest's, and is shown to users as such.
+func mapError(e *protocol.Error) error {
+	msg := "guest: " + e.Message
+	switch e.Code {
+	case protocol.CodeNotFound:
+		return errdefs.NotFound("%s", msg)
+	case protocol.CodeInvalidArgument:
+		return errdefs.InvalidArgument("%s", msg)
+	case protocol.CodeConflict:
+		return errdefs.Conflict("%s", msg)
+	case protocol.CodeUnavailable:
+		return errdefs.Unavailable("%s", msg)
+	default:
+		return errors.New(msg)
+	}
+}
