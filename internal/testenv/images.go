@@ -1,0 +1,106 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Passwd and Group are the test image's account files: alice (1000) is in
+// staff (50) and wheel (10) besides her own group.
+const (
+	Passwd = "root:x:0:0:root:/root:/bin/sh\n" +
+		"daemon:x:1:1:daemon:/usr/sbin:/bin/false\n" +
+		"alice:x:1000:1000:Alice:/home/alice:/bin/sh\n" +
+		"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
+	Group = "root:x:0:\n" +
+		"wheel:x:10:alice\n" +
+		"staff:x:50:alice,daemon\n" +
+		"alice:x:1000:\n" +
+		"nogroup:x:65534:\n"
+)
+
+// BusyboxRootfs writes a minimal busybox root filesystem into dir.
+func BusyboxRootfs(dir string) error {
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		return fmt.Errorf("busybox-static not installed: %w", err)
+	}
+	for _, d := range []string{"bin", "sbin", "etc", "proc", "sys", "dev", "tmp", "root", "home/alice", "var", "run"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	os.Chmod(filepath.Join(dir, "tmp"), 0o1777)
+	os.Chown(filepath.Join(dir, "home/alice"), 1000, 1000)
+	data, err := os.ReadFile(bb)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), data, 0o755); err != nil {
+		return err
+	}
+	out, err := exec.Command(bb, "--list").Output()
+	if err != nil {
+		return fmt.Errorf("busybox --list: %w", err)
+	}
+	for _, applet := range strings.Fields(string(out)) {
+		if applet == "busybox" {
+			continue
+		}
+		os.Symlink("busybox", filepath.Join(dir, "bin", applet))
+	}
+	files := map[string]string{"etc/passwd": Passwd, "etc/group": Group, "etc/hostname": "", "etc/hosts": "", "etc/resolv.conf": ""}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErofsImage packs dir into an EROFS image at out with Debian's mkfs.erofs
+// (test setup only; Hyper's own image store converts images in Go).
+func ErofsImage(dir, out string) error {
+	if _, err := exec.LookPath("mkfs.erofs"); err != nil {
+		return fmt.Errorf("mkfs.erofs not installed (apt-get install erofs-utils): %w", err)
+	}
+	if o, err := exec.Command("mkfs.erofs", "-q", "-T0", out, dir).CombinedOutput(); err != nil {
+		return fmt.Errorf("mkfs.erofs: %v: %s", err, o)
+	}
+	return nil
+}
+
+// BusyboxImage returns a busybox EROFS image in the test's temp dir.
+func BusyboxImage(tb testing.TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	root := filepath.Join(dir, "rootfs")
+	if err := BusyboxRootfs(root); err != nil {
+		Unavailable(tb, "%v", err)
+	}
+	img := filepath.Join(dir, "busybox.erofs")
+	if err := ErofsImage(root, img); err != nil {
+		Unavailable(tb, "%v", err)
+	}
+	return img
+}
+
+// ScratchDisk creates a sparse ext4 disk of sizeMB in the test's temp dir.
+func ScratchDisk(tb testing.TB, sizeMB int) string {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), "scratch.ext4")
+	f, err := os.Create(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f.Truncate(int64(sizeMB) << 20)
+	f.Close()
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", p).CombinedOutput(); err != nil {
+		Unavailable(tb, "mkfs.ext4: %v: %s", err, out)
+	}
+	return p
+}

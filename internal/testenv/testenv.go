@@ -1,0 +1,135 @@
+// Package testenv gives integration tests and benchmarks what they need to
+// boot real VMs: the kernel, an initramfs with the current hyperstart built
+// from this checkout, the QEMU driver and test images. When QEMU or the
+// kernel is missing, tests are skipped with the reason; under CI (CI=true)
+// they fail instead, since CI must run them.
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hyperhq/hyper/internal/bootimage"
+	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/hypervisor/qemu"
+	"github.com/hyperhq/hyper/internal/vm"
+)
+
+// Root is the checkout's top directory.
+func Root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "../.."))
+}
+
+var (
+	shared     string // per-process scratch dir, removed by Main
+	sharedOnce sync.Once
+	initrdOnce sync.Once
+	initrd     string
+	initrdErr  error
+)
+
+// Main runs the tests and removes what testenv built.
+func Main(m *testing.M) {
+	code := m.Run()
+	if shared != "" {
+		os.RemoveAll(shared)
+	}
+	os.Exit(code)
+}
+
+func sharedDir() string {
+	sharedOnce.Do(func() {
+		d, err := os.MkdirTemp("", "hyper-testenv-")
+		if err != nil {
+			panic(err)
+		}
+		shared = d
+	})
+	return shared
+}
+
+// Unavailable skips t, or fails it under CI.
+func Unavailable(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf("required for CI: %s", msg)
+	}
+	tb.Skip("skipping: " + msg)
+}
+
+// KernelPath returns $HYPER_KERNEL, or the cached hyperkernel that
+// `make kernel` (hack/kernel/build.sh) builds.
+func KernelPath() (string, error) {
+	if k := os.Getenv("HYPER_KERNEL"); k != "" {
+		return k, nil
+	}
+	out, err := exec.Command("bash", filepath.Join(Root(), "hack/kernel/build.sh"), "--print-path").Output()
+	if err != nil {
+		return "", fmt.Errorf("hack/kernel/build.sh --print-path: %w", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1], nil
+}
+
+// Initrd builds hyperstart from this checkout and packs it, once per
+// process.
+func Initrd() (string, error) {
+	initrdOnce.Do(func() {
+		dir := sharedDir()
+		bin := filepath.Join(dir, "hyperstart")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/hyperstart")
+		cmd.Dir = Root()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			initrdErr = fmt.Errorf("building hyperstart: %v: %s", err, out)
+			return
+		}
+		initrd = filepath.Join(dir, "initrd.img")
+		initrdErr = bootimage.WriteHyperstart(initrd, bin)
+	})
+	return initrd, initrdErr
+}
+
+// Env is everything needed to boot VMs.
+type Env struct {
+	Config vm.Config
+}
+
+// New returns an Env, or skips (fails under CI) when QEMU or the kernel is
+// missing.
+func New(tb testing.TB) Env {
+	tb.Helper()
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		Unavailable(tb, "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)")
+	}
+	k, err := KernelPath()
+	if err != nil {
+		Unavailable(tb, "locating the kernel: %v", err)
+	}
+	if _, err := os.Stat(k); err != nil {
+		Unavailable(tb, "no guest kernel at %s (run `make kernel`)", k)
+	}
+	rd, err := Initrd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	accel, err := hypervisor.ChooseAccel(hypervisor.AccelRequest{Mode: os.Getenv("HYPER_ACCEL")}, hypervisor.ProbeHost())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	run := filepath.Join(sharedDir(), "run")
+	return Env{Config: vm.Config{
+		Driver: qemu.New(qemu.Options{}),
+		Kernel: hypervisor.Kernel{Path: k, Initrd: rd},
+		Accel:  accel,
+		RunDir: run,
+	}}
+}

@@ -1,0 +1,282 @@
+// Package vm boots a pod VM: a hypervisor VM running hyperkernel and
+// hyperstart, with the guest channel connected and the guest ready. A VM
+// boots without knowing its pod: the pod, its containers and its disks are
+// configured through the guest channel afterwards (see docs/architecture.md).
+//
+// Boot is a list of named steps; each one registers how to undo itself, so a
+// failed boot leaves no process, socket or file behind.
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/hyperhq/hyper/internal/cleanup"
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/guest"
+	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/protocol"
+)
+
+// Config is what every VM of a host shares.
+type Config struct {
+	Driver hypervisor.Driver
+	Kernel hypervisor.Kernel // vmlinux, initrd with hyperstart, extra cmdline
+	Accel  hypervisor.Accel
+	// RunDir holds one state directory per VM.
+	RunDir string
+	Log    *slog.Logger
+}
+
+// Spec describes one VM.
+type Spec struct {
+	ID          string
+	VCPUs       int // default 1
+	MemoryMB    int // default 256
+	Disks       []hypervisor.Disk
+	Shares      []hypervisor.Share
+	NICs        []hypervisor.NIC
+	BootTimeout time.Duration // default 60s
+}
+
+// Timings are the moments of one boot, for benchmarks and logs.
+type Timings struct {
+	Start     time.Time // before the hypervisor was launched
+	Launched  time.Time // hypervisor process running
+	Connected time.Time // channel socket connected
+	Ready     time.Time // hello received
+}
+
+// VM is a booted VM with a ready guest.
+type VM struct {
+	ID      string
+	Dir     string
+	Guest   *guest.Client
+	Timings Timings
+
+	hv       hypervisor.VM
+	log      *slog.Logger
+	stopping atomic.Bool   // the host is ending the VM on purpose
+	done     chan struct{} // closed when the hypervisor has exited
+	exit     hypervisor.ExitInfo
+	why      error // why the host failed the VM, if it did
+}
+
+type step struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// Boot starts a VM and waits until its guest is ready.
+func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
+	if spec.VCPUs == 0 {
+		spec.VCPUs = 1
+	}
+	if spec.MemoryMB == 0 {
+		spec.MemoryMB = 256
+	}
+	if spec.BootTimeout == 0 {
+		spec.BootTimeout = 60 * time.Second
+	}
+	if !validID(spec.ID) {
+		return nil, errdefs.InvalidArgument("bad vm id %q", spec.ID)
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	v := &VM{ID: spec.ID, Dir: filepath.Join(cfg.RunDir, spec.ID), log: log.With("vm", spec.ID), done: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(ctx, spec.BootTimeout)
+	defer cancel()
+	sock := filepath.Join(v.Dir, "hyper.sock")
+	var undo cleanup.Cleanup
+	defer undo.Clean()
+	var conn net.Conn
+	steps := []step{
+		{"create state dir", func(context.Context) error {
+			if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
+				return err
+			}
+			if err := os.Mkdir(v.Dir, 0o700); err != nil {
+				if errors.Is(err, os.ErrExist) {
+					return errdefs.Conflict("vm %s exists", spec.ID)
+				}
+				return err
+			}
+			undo.Add(func() { os.RemoveAll(v.Dir) })
+			return nil
+		}},
+		{"create vm", func(ctx context.Context) error {
+			hv, err := cfg.Driver.Create(ctx, hypervisor.Spec{
+				ID: spec.ID, StateDir: v.Dir, VCPUs: spec.VCPUs, MemoryMB: spec.MemoryMB,
+				Kernel: cfg.Kernel, Accel: cfg.Accel,
+				Disks: spec.Disks, Shares: spec.Shares, NICs: spec.NICs,
+				Channels:   []hypervisor.Channel{{Name: protocol.PortName, SocketPath: sock}},
+				ConsoleLog: filepath.Join(v.Dir, "console.log"),
+			})
+			v.hv = hv
+			return err
+		}},
+		{"start vm", func(ctx context.Context) error {
+			v.Timings.Start = time.Now()
+			if err := v.hv.Start(ctx); err != nil {
+				return err
+			}
+			v.Timings.Launched = time.Now()
+			undo.Add(func() { v.hv.Kill(); v.hv.Wait(context.Background()) })
+			return nil
+		}},
+		{"connect guest channel", func(ctx context.Context) error {
+			c, err := dialWhileRunning(ctx, v.hv, sock)
+			conn = c
+			v.Timings.Connected = time.Now()
+			return err
+		}},
+		{"wait for guest ready", func(ctx context.Context) error {
+			gc, err := guest.Connect(ctx, conn, nil)
+			if err != nil {
+				return v.explain(err)
+			}
+			v.Guest = gc
+			v.Timings.Ready = time.Now()
+			return nil
+		}},
+	}
+	for _, s := range steps {
+		if err := s.run(ctx); err != nil {
+			return nil, fmt.Errorf("booting vm %s: %s: %w", spec.ID, s.name, err)
+		}
+	}
+	undo.Release()
+	go v.monitor()
+	v.log.Debug("vm ready", "accel", cfg.Accel.Kind, "boot", v.Timings.Ready.Sub(v.Timings.Start))
+	return v, nil
+}
+
+// dialWhileRunning connects to the channel socket as soon as QEMU has
+// created it, giving up if QEMU exits first.
+func dialWhileRunning(ctx context.Context, hv hypervisor.VM, path string) (net.Conn, error) {
+	for delay := time.Millisecond; ; {
+		c, err := net.Dial("unix", path)
+		if err == nil {
+			return c, nil
+		}
+		ectx, cancel := context.WithTimeout(ctx, delay)
+		info, werr := hv.Wait(ectx)
+		cancel()
+		if werr == nil {
+			return nil, errdefs.Unavailable("hypervisor exited before the guest channel opened: %s", info.Reason)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("connecting %s: %w", path, ctx.Err())
+		}
+		delay = min(delay*2, 20*time.Millisecond)
+	}
+}
+
+// explain adds why the VM ended, if it did, to a boot error.
+func (v *VM) explain(err error) error {
+	wctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if info, werr := v.hv.Wait(wctx); werr == nil {
+		return fmt.Errorf("%w (%s; see %s)", err, info.Reason, filepath.Join(v.Dir, "console.log"))
+	}
+	return err
+}
+
+// monitor ends the VM when its guest channel fails: a guest that breaks the
+// protocol or goes away is not given a second chance. It closes done once
+// the hypervisor has exited.
+func (v *VM) monitor() {
+	exited := make(chan hypervisor.ExitInfo, 1)
+	go func() {
+		info, _ := v.hv.Wait(context.Background())
+		exited <- info
+	}()
+	var info hypervisor.ExitInfo
+	select {
+	case <-v.Guest.Done():
+		if !v.stopping.Load() {
+			v.why = fmt.Errorf("guest channel failed: %w", v.Guest.Err())
+			v.log.Warn("failing vm", "reason", v.why)
+			v.hv.Kill()
+		}
+		info = <-exited
+	case info = <-exited:
+	}
+	v.exit = info
+	v.Guest.Close()
+	close(v.done)
+}
+
+// Done is closed when the VM has exited.
+func (v *VM) Done() <-chan struct{} { return v.done }
+
+// ExitReason says why the VM ended; valid after Done is closed.
+func (v *VM) ExitReason() string {
+	if v.why != nil {
+		return v.why.Error()
+	}
+	return v.exit.Reason
+}
+
+// Pid is the hypervisor's process id.
+func (v *VM) Pid() int { return v.hv.Pid() }
+
+// Shutdown powers the VM off through the guest, falling back to the
+// hypervisor and then to SIGKILL when ctx ends, then removes its state.
+func (v *VM) Shutdown(ctx context.Context) error {
+	v.stopping.Store(true)
+	gctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err := v.Guest.Shutdown(gctx)
+	cancel()
+	if err == nil {
+		select {
+		case <-v.done:
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+		}
+	}
+	select {
+	case <-v.done:
+	default:
+		v.hv.Shutdown(ctx)
+	}
+	<-v.done
+	return v.removeState()
+}
+
+// Destroy kills the VM at once and removes its state.
+func (v *VM) Destroy() error {
+	v.stopping.Store(true)
+	v.hv.Kill()
+	<-v.done
+	return v.removeState()
+}
+
+func (v *VM) removeState() error {
+	v.Guest.Close()
+	if err := os.RemoveAll(v.Dir); err != nil {
+		return fmt.Errorf("removing vm %s state: %w", v.ID, err)
+	}
+	return nil
+}
+
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return id != "." && id != ".."
+}
