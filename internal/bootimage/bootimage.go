@@ -32,6 +32,13 @@ func WriteHyperstart(out, initPath string) error {
 // WritePoweroff writes an initramfs whose /init powers the VM off at once,
 // using a static busybox: the boot-time floor that benchmarks compare with.
 func WritePoweroff(out, busybox string) error {
+	return WriteBusyboxScript(out, busybox, "/bin/busybox reboot -f\n")
+}
+
+// WriteBusyboxScript writes an initramfs whose /init is a busybox shell
+// script (used for the boot floor and for guests that misbehave on purpose
+// in tests).
+func WriteBusyboxScript(out, busybox, script string) error {
 	b, err := os.ReadFile(busybox)
 	if err != nil {
 		return fmt.Errorf("reading busybox: %w", err)
@@ -39,6 +46,6 @@ func WritePoweroff(out, busybox string) error {
 	return initramfs.WriteFile(out, append(base(),
 		initramfs.Dir("bin", 0o755),
 		initramfs.File("bin/busybox", 0o755, b),
-		initramfs.File("init", 0o755, []byte("#!/bin/busybox sh\n/bin/busybox reboot -f\n")),
+		initramfs.File("init", 0o755, []byte("#!/bin/busybox sh\n"+script)),
 	))
 }

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/hyperhq/hyper/internal/bootimage"
+	"github.com/hyperhq/hyper/internal/devimage"
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/hypervisor/qemu"
 	"github.com/hyperhq/hyper/internal/vm"
@@ -132,4 +133,29 @@ func New(tb testing.TB) Env {
 		Accel:  accel,
 		RunDir: run,
 	}}
+}
+
+// BusyboxImage returns a busybox EROFS image in the test's temp dir.
+func BusyboxImage(tb testing.TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	root := filepath.Join(dir, "rootfs")
+	if err := devimage.BusyboxRootfs(root); err != nil {
+		Unavailable(tb, "%v", err)
+	}
+	img := filepath.Join(dir, "busybox.erofs")
+	if err := devimage.ErofsImage(root, img); err != nil {
+		Unavailable(tb, "%v", err)
+	}
+	return img
+}
+
+// ScratchDisk creates a sparse ext4 disk of sizeMB in the test's temp dir.
+func ScratchDisk(tb testing.TB, sizeMB int) string {
+	tb.Helper()
+	p := filepath.Join(tb.TempDir(), "scratch.ext4")
+	if err := devimage.ScratchDisk(p, sizeMB); err != nil {
+		Unavailable(tb, "%v", err)
+	}
+	return p
 }

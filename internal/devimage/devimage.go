@@ -1,4 +1,7 @@
-package testenv
+// Package devimage makes small root filesystem images from Debian's
+// busybox-static, for the developer command, tests and benchmarks, until
+// the image store (pull/load) provides real ones.
+package devimage
 
 import (
 	"fmt"
@@ -6,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 )
 
 // Passwd and Group are the test image's account files: alice (1000) is in
@@ -74,33 +76,19 @@ func ErofsImage(dir, out string) error {
 	return nil
 }
 
-// BusyboxImage returns a busybox EROFS image in the test's temp dir.
-func BusyboxImage(tb testing.TB) string {
-	tb.Helper()
-	dir := tb.TempDir()
-	root := filepath.Join(dir, "rootfs")
-	if err := BusyboxRootfs(root); err != nil {
-		Unavailable(tb, "%v", err)
-	}
-	img := filepath.Join(dir, "busybox.erofs")
-	if err := ErofsImage(root, img); err != nil {
-		Unavailable(tb, "%v", err)
-	}
-	return img
-}
-
-// ScratchDisk creates a sparse ext4 disk of sizeMB in the test's temp dir.
-func ScratchDisk(tb testing.TB, sizeMB int) string {
-	tb.Helper()
-	p := filepath.Join(tb.TempDir(), "scratch.ext4")
-	f, err := os.Create(p)
+// ScratchDisk creates a sparse ext4 disk image of sizeMB at path.
+func ScratchDisk(path string, sizeMB int) error {
+	f, err := os.Create(path)
 	if err != nil {
-		tb.Fatal(err)
+		return err
 	}
-	f.Truncate(int64(sizeMB) << 20)
+	err = f.Truncate(int64(sizeMB) << 20)
 	f.Close()
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", p).CombinedOutput(); err != nil {
-		Unavailable(tb, "mkfs.ext4: %v: %s", err, out)
+	if err != nil {
+		return err
 	}
-	return p
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", path).CombinedOutput(); err != nil {
+		return fmt.Errorf("mkfs.ext4: %v: %s", err, out)
+	}
+	return nil
 }

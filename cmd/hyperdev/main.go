@@ -1,0 +1,85 @@
+// Command hyperdev is Hyper's developer tool: it packs hyperstart into an
+// initramfs and runs one command in a fresh pod VM.
+//
+//	hyperdev initrd -o out/initrd.img out/hyperstart
+//	hyperdev run [--kernel K] [--initrd I] [--image IMG] [--accel auto|kvm|tcg] -- CMD...
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+
+	"github.com/hyperhq/hyper/internal/bootimage"
+	"github.com/hyperhq/hyper/internal/devrun"
+	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/hypervisor/qemu"
+	"github.com/hyperhq/hyper/internal/protocol"
+	"github.com/hyperhq/hyper/internal/vm"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: hyperdev initrd|run ...")
+	}
+	switch os.Args[1] {
+	case "initrd":
+		fs := flag.NewFlagSet("initrd", flag.ExitOnError)
+		out := fs.String("o", "initrd.img", "output file")
+		fs.Parse(os.Args[2:])
+		if fs.NArg() != 1 {
+			fail("usage: hyperdev initrd -o FILE HYPERSTART")
+		}
+		if err := bootimage.WriteHyperstart(*out, fs.Arg(0)); err != nil {
+			fail(err.Error())
+		}
+	case "run":
+		os.Exit(run(os.Args[2:]))
+	default:
+		fail("unknown command " + os.Args[1])
+	}
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	kernel := fs.String("kernel", "out/vmlinux", "guest kernel (vmlinux)")
+	initrd := fs.String("initrd", "out/initrd.img", "initramfs with hyperstart")
+	image := fs.String("image", "", "EROFS root filesystem (default: a busybox image)")
+	accel := fs.String("accel", "auto", "acceleration: auto, kvm or tcg")
+	pvm := fs.Bool("pvm-kernel", false, "the kernel is PVM-capable")
+	rundir := fs.String("run-dir", "/run/hyper/dev", "state directory")
+	fs.Parse(args)
+	if fs.NArg() == 0 {
+		fail("usage: hyperdev run [flags] -- CMD...")
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	acc, err := hypervisor.ChooseAccel(hypervisor.AccelRequest{Mode: *accel, KernelPVM: *pvm}, hypervisor.ProbeHost())
+	if err != nil {
+		fail(err.Error())
+	}
+	log.Info("acceleration", "kind", acc.Kind, "why", acc.Reason)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	st, err := devrun.Run(ctx, devrun.Options{
+		Config: vm.Config{
+			Driver: qemu.New(qemu.Options{}),
+			Kernel: hypervisor.Kernel{Path: *kernel, Initrd: *initrd},
+			Accel:  acc, RunDir: *rundir, Log: log,
+		},
+		Image:   *image,
+		Process: protocol.ProcessSpec{Args: fs.Args()},
+		Stdout:  os.Stdout, Stderr: os.Stderr,
+	})
+	if err != nil {
+		fail(err.Error())
+	}
+	return st.Code
+}
+
+func fail(msg string) {
+	fmt.Fprintln(os.Stderr, "hyperdev:", msg)
+	os.Exit(125)
+}
