@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 type Client struct {
 	sess  *yamux.Session
 	hello protocol.Hello
+	ylog  *yamuxLog
 	once  sync.Once
 	err   error // set once the session died
 	done  chan struct{}
@@ -62,17 +64,18 @@ func Connect(ctx context.Context, conn net.Conn, log *slog.Logger) (*Client, err
 	cfg.ConnectionWriteTimeout = 15 * time.Second
 	cfg.StreamOpenTimeout = 15 * time.Second
 	cfg.StreamCloseTimeout = 30 * time.Second
-	cfg.LogOutput = io.Discard
-	if log != nil {
-		cfg.LogOutput = nil
-		cfg.Logger = slog.NewLogLogger(log.Handler(), slog.LevelDebug)
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
+	yl := &yamuxLog{log: log}
+	cfg.LogOutput = nil
+	cfg.Logger = yl
 	sess, err := yamux.Client(bufConn{conn, r}, cfg)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("starting guest session: %w", err)
 	}
-	c := &Client{sess: sess, hello: hello, done: make(chan struct{})}
+	c := &Client{sess: sess, hello: hello, done: make(chan struct{}), ylog: yl}
 	go c.refuseStreams()
 	return c, nil
 }
@@ -87,8 +90,38 @@ func (c *Client) refuseStreams() {
 		return
 	}
 	<-c.sess.CloseChan()
+	if last := c.ylog.last(); last != "" {
+		c.fail(fmt.Errorf("guest channel closed: %s", last))
+		return
+	}
 	c.fail(errors.New("guest channel closed"))
 }
+
+// yamuxLog keeps yamux's last message: it is the only place yamux says why
+// a session ended (e.g. a protocol violation by the guest).
+type yamuxLog struct {
+	log *slog.Logger
+	mu  sync.Mutex
+	msg string
+}
+
+func (l *yamuxLog) record(s string) {
+	s = strings.TrimSpace(s)
+	l.log.Debug("yamux", "msg", s)
+	l.mu.Lock()
+	l.msg = s
+	l.mu.Unlock()
+}
+
+func (l *yamuxLog) last() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.msg
+}
+
+func (l *yamuxLog) Print(v ...any)                 { l.record(fmt.Sprint(v...)) }
+func (l *yamuxLog) Printf(format string, v ...any) { l.record(fmt.Sprintf(format, v...)) }
+func (l *yamuxLog) Println(v ...any)               { l.record(fmt.Sprintln(v...)) }
 
 func (c *Client) fail(err error) {
 	c.once.Do(func() {

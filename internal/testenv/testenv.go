@@ -80,9 +80,12 @@ func KernelPath() (string, error) {
 	return lines[len(lines)-1], nil
 }
 
-// Initrd builds hyperstart from this checkout and packs it, once per
-// process.
+// Initrd returns $HYPER_INITRD, or builds hyperstart from this checkout and
+// packs it, once per process.
 func Initrd() (string, error) {
+	if rd := os.Getenv("HYPER_INITRD"); rd != "" {
+		return rd, nil
+	}
 	initrdOnce.Do(func() {
 		dir := sharedDir()
 		bin := filepath.Join(dir, "hyperstart")
