@@ -70,7 +70,7 @@ func ErofsImage(dir, out string) error {
 	if _, err := exec.LookPath("mkfs.erofs"); err != nil {
 		return fmt.Errorf("mkfs.erofs not installed (apt-get install erofs-utils): %w", err)
 	}
-	if o, err := exec.Command("mkfs.erofs", "-q", "-T0", out, dir).CombinedOutput(); err != nil {
+	if o, err := exec.Command("mkfs.erofs", "--quiet", "-T0", out, dir).CombinedOutput(); err != nil {
 		return fmt.Errorf("mkfs.erofs: %v: %s", err, o)
 	}
 	return nil

@@ -143,12 +143,17 @@ func BusyboxImage(tb testing.TB) string {
 	tb.Helper()
 	dir := tb.TempDir()
 	root := filepath.Join(dir, "rootfs")
+	for _, tool := range []string{"busybox", "mkfs.erofs"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			Unavailable(tb, "%s not installed (make deps)", tool)
+		}
+	}
 	if err := devimage.BusyboxRootfs(root); err != nil {
-		Unavailable(tb, "%v", err)
+		tb.Fatal(err)
 	}
 	img := filepath.Join(dir, "busybox.erofs")
 	if err := devimage.ErofsImage(root, img); err != nil {
-		Unavailable(tb, "%v", err)
+		tb.Fatal(err)
 	}
 	return img
 }
@@ -157,8 +162,11 @@ func BusyboxImage(tb testing.TB) string {
 func ScratchDisk(tb testing.TB, sizeMB int) string {
 	tb.Helper()
 	p := filepath.Join(tb.TempDir(), "scratch.ext4")
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		Unavailable(tb, "mkfs.ext4 not installed (make deps)")
+	}
 	if err := devimage.ScratchDisk(p, sizeMB); err != nil {
-		Unavailable(tb, "%v", err)
+		tb.Fatal(err)
 	}
 	return p
 }

@@ -182,7 +182,8 @@ func TestPodIsolation(t *testing.T) {
 // exec then refuses, and the container can be removed.
 func TestStop(t *testing.T) {
 	p := bootPod(t)
-	init := p.container("c1", "sh", "-c", "trap '' TERM; while true; do sleep 1; done")
+	init := p.container("c1", "sh", "-c", "trap '' TERM; touch /trapped; while true; do sleep 1; done")
+	p.sh("c1", "while [ ! -e /trapped ]; do sleep 0.05; done")
 	start := time.Now()
 	if err := p.v.Guest.StopContainer(p.ctx, protocol.StopRequest{Container: "c1", GraceMillis: 500}); err != nil {
 		t.Fatal(err)

@@ -1,0 +1,238 @@
+package image
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/image/fstree"
+)
+
+// build is a root file system build in progress; concurrent callers for
+// the same image wait for it instead of building again.
+type build struct {
+	done chan struct{}
+	size int64
+	err  error
+}
+
+// Rootfs returns the path of the EROFS image holding the merged root file
+// system of the image ref resolves to (normally a full ID). The file is
+// built once per image, kept read-only (0444), and stays until the image
+// is removed. Callers must not modify it.
+func (s *Store) Rootfs(ctx context.Context, ref string) (string, error) {
+	img, err := s.Get(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	rec, err := s.record(img.ID)
+	if err != nil {
+		return "", err
+	}
+	keys := append(rec.blobs(), rootfsPin(rec.ID))
+	s.pin(keys...)
+	defer func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.unpinLocked(keys...)
+		if _, err := s.record(rec.ID); errors.Is(err, errdefs.ErrNotFound) {
+			// Removed while we built: do not leave its files behind.
+			s.collectLocked([]string{rec.ID}, rec.blobs())
+		}
+	}()
+	if _, err := s.ensureRootfs(ctx, rec); err != nil {
+		return "", err
+	}
+	return s.rootfsPath(rec.ID), nil
+}
+
+// ensureRootfs builds rec's root file system unless it exists, and returns
+// the image's uncompressed layer size. The caller pins rec's blobs.
+func (s *Store) ensureRootfs(ctx context.Context, rec *record) (int64, error) {
+	for {
+		s.mu.Lock()
+		if b := s.builds[rec.ID]; b != nil {
+			s.mu.Unlock()
+			select {
+			case <-b.done:
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+			if b.err != nil && ctx.Err() == nil && (errors.Is(b.err, context.Canceled) || errors.Is(b.err, context.DeadlineExceeded)) {
+				continue // the builder gave up, not us: try again
+			}
+			return b.size, b.err
+		}
+		if fi, err := os.Stat(s.rootfsPath(rec.ID)); err == nil && fi.Mode().IsRegular() {
+			if r, err := s.record(rec.ID); err == nil {
+				s.mu.Unlock()
+				return r.Size, nil
+			}
+			// A root file system without a record: left by a crash, or
+			// built by a load that has not registered yet (then it would
+			// be in s.builds). Build it again.
+		}
+		b := &build{done: make(chan struct{})}
+		s.builds[rec.ID] = b
+		s.mu.Unlock()
+
+		b.size, b.err = s.buildRootfs(ctx, rec)
+
+		s.mu.Lock()
+		delete(s.builds, rec.ID)
+		close(b.done)
+		s.mu.Unlock()
+		return b.size, b.err
+	}
+}
+
+// errTooBig is returned by budgetReader past the image size limit.
+var errTooBig = errors.New("uncompressed size exceeds the limit")
+
+// budgetReader fails once more than *left bytes have been read.
+type budgetReader struct {
+	r    io.Reader
+	left *int64
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	if *b.left <= 0 {
+		// Allow reading EOF, nothing more.
+		var one [1]byte
+		n, err := b.r.Read(one[:])
+		if n > 0 {
+			return 0, errTooBig
+		}
+		return 0, err
+	}
+	if int64(len(p)) > *b.left {
+		p = p[:*b.left]
+	}
+	n, err := b.r.Read(p)
+	*b.left -= int64(n)
+	return n, err
+}
+
+// decompress returns the uncompressed stream of a layer blob, by its magic.
+func decompress(r io.Reader) (io.Reader, func(), error) {
+	br := bufio.NewReaderSize(r, 256<<10)
+	magic, _ := br.Peek(4)
+	switch {
+	case len(magic) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, func() { zr.Close() }, nil
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
+			zstd.WithDecoderMaxWindow(128<<20), zstd.WithDecoderMaxMemory(1<<30))
+		if err != nil {
+			return nil, nil, err
+		}
+		return zr, zr.Close, nil
+	}
+	return br, func() {}, nil
+}
+
+// buildRootfs merges rec's layers and writes rootfs/<id>.erofs. Each
+// layer's uncompressed stream is checked against the config's diff ID,
+// and all of them together against Options.MaxImageSize.
+func (s *Store) buildRootfs(ctx context.Context, rec *record) (size int64, err error) {
+	s.buildCount.Add(1)
+	if len(rec.DiffIDs) != len(rec.Layers) {
+		return 0, errdefs.InvalidArgument("image %s: %d layers but %d diff IDs", rec.ID, len(rec.Layers), len(rec.DiffIDs))
+	}
+	spool, err := os.CreateTemp(s.tmpDir(), "spool-*")
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		spool.Close()
+		os.Remove(spool.Name())
+	}()
+	tree := fstree.New(spool, fstree.Limits{MaxEntries: s.opts.MaxEntries, MaxContentBytes: s.opts.MaxImageSize})
+	left := s.opts.MaxImageSize
+	for i, l := range rec.Layers {
+		if err := s.applyLayer(ctx, tree, i, l, rec.DiffIDs[i], &left); err != nil {
+			return 0, err
+		}
+	}
+	size = s.opts.MaxImageSize - left
+
+	out, err := os.CreateTemp(s.tmpDir(), "rootfs-*")
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		out.Close()
+		if err != nil {
+			os.Remove(out.Name())
+		}
+	}()
+	if err := tree.WriteErofs(out, s.tmpDir()); err != nil {
+		return 0, fmt.Errorf("image %s: write erofs: %w", rec.ID, err)
+	}
+	if err := out.Sync(); err != nil {
+		return 0, err
+	}
+	if err := out.Chmod(0o444); err != nil {
+		return 0, err
+	}
+	if err := out.Close(); err != nil {
+		return 0, err
+	}
+	final := s.rootfsPath(rec.ID)
+	if err := os.Rename(out.Name(), final); err != nil {
+		return 0, err
+	}
+	syncDir(filepath.Dir(final))
+	return size, nil
+}
+
+func (s *Store) applyLayer(ctx context.Context, tree *fstree.Tree, i int, l descriptor, diffID string, left *int64) error {
+	f, err := s.openBlob(l.Digest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dr, closeFn, err := decompress(f)
+	if err != nil {
+		return errdefs.InvalidArgument("layer %d (%s): %v", i+1, l.Digest, err)
+	}
+	defer closeFn()
+	h := sha256.New()
+	stream := io.TeeReader(&budgetReader{r: ctxReader{ctx, dr}, left: left}, h)
+	fail := func(err error) error {
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case *left <= 0:
+			return errdefs.InvalidArgument("layer %d (%s): uncompressed image size exceeds the limit of %d bytes", i+1, l.Digest, s.opts.MaxImageSize)
+		}
+		return err
+	}
+	if err := tree.Apply(stream); err != nil {
+		return fail(err)
+	}
+	// The diff ID covers the whole stream, including what follows the
+	// tar end-of-archive marker.
+	if _, err := io.Copy(io.Discard, stream); err != nil {
+		return fail(errdefs.InvalidArgument("layer %d (%s): %v", i+1, l.Digest, err))
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
+		return errdefs.InvalidArgument("layer %d (%s): uncompressed digest %s does not match diff ID %s", i+1, l.Digest, got, diffID)
+	}
+	return nil
+}
