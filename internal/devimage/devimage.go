@@ -75,20 +75,3 @@ func ErofsImage(dir, out string) error {
 	}
 	return nil
 }
-
-// ScratchDisk creates a sparse ext4 disk image of sizeMB at path.
-func ScratchDisk(path string, sizeMB int) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	err = f.Truncate(int64(sizeMB) << 20)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=1,lazy_journal_init=1", path).CombinedOutput(); err != nil {
-		return fmt.Errorf("mkfs.ext4: %v: %s", err, out)
-	}
-	return nil
-}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/hyperhq/hyper/internal/devimage"
+	"github.com/hyperhq/hyper/internal/disk"
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/protocol"
 	"github.com/hyperhq/hyper/internal/vm"
@@ -46,7 +47,7 @@ func Run(ctx context.Context, o Options) (protocol.ExitStatus, error) {
 		}
 	}
 	scratch := filepath.Join(tmp, "scratch.ext4")
-	if err := devimage.ScratchDisk(scratch, 256); err != nil {
+	if err := disk.CreateExt4(scratch, 256); err != nil {
 		return st, err
 	}
 	v, err := vm.Boot(ctx, o.Config, vm.Spec{

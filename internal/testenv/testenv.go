@@ -17,6 +17,7 @@ import (
 
 	"github.com/hyperhq/hyper/internal/bootimage"
 	"github.com/hyperhq/hyper/internal/devimage"
+	"github.com/hyperhq/hyper/internal/disk"
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/hypervisor/qemu"
 	"github.com/hyperhq/hyper/internal/vm"
@@ -165,7 +166,7 @@ func ScratchDisk(tb testing.TB, sizeMB int) string {
 	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
 		Unavailable(tb, "mkfs.ext4 not installed (make deps)")
 	}
-	if err := devimage.ScratchDisk(p, sizeMB); err != nil {
+	if err := disk.CreateExt4(p, sizeMB); err != nil {
 		tb.Fatal(err)
 	}
 	return p

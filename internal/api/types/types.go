@@ -1,0 +1,169 @@
+// Package types holds the JSON types of hyperd's REST API, shared by the
+// server (internal/api), the Go client (internal/client) and hyperctl.
+// The API is documented in docs/api.md.
+package types
+
+import "time"
+
+// APIVersion prefixes every path: /v1/...
+const APIVersion = "v1"
+
+// Pod states. Legal transitions: created -> running -> exited;
+// exited -> running (start again); any -> failed (the VM or guest broke);
+// failed -> running (start again).
+const (
+	StateCreated = "created"
+	StateRunning = "running"
+	StateExited  = "exited"
+	StateFailed  = "failed"
+)
+
+// ContainerSpec is one container of a pod. Nil Entrypoint/Cmd take the
+// image's; an empty Entrypoint slice (not nil) clears it.
+type ContainerSpec struct {
+	Name       string            `json:"name,omitempty"`
+	Image      string            `json:"image"`
+	Entrypoint []string          `json:"entrypoint,omitempty"`
+	Cmd        []string          `json:"cmd,omitempty"`
+	Env        []string          `json:"env,omitempty"`
+	WorkingDir string            `json:"workingDir,omitempty"`
+	User       string            `json:"user,omitempty"`
+	Tty        bool              `json:"tty,omitempty"`
+	OpenStdin  bool              `json:"openStdin,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
+}
+
+// PodSpec describes a pod: one VM and its containers.
+type PodSpec struct {
+	Name       string            `json:"name,omitempty"`
+	Hostname   string            `json:"hostname,omitempty"`
+	Containers []ContainerSpec   `json:"containers"`
+	VCPUs      int               `json:"vcpus,omitempty"`    // default 1
+	MemoryMB   int               `json:"memoryMB,omitempty"` // default 256
+	Labels     map[string]string `json:"labels,omitempty"`
+	// AutoRemove removes the pod once it has exited (run --rm).
+	AutoRemove bool `json:"autoRemove,omitempty"`
+}
+
+// Pod is a pod as hyperd reports it.
+type Pod struct {
+	ID         string      `json:"id"`
+	Name       string      `json:"name"`
+	State      string      `json:"state"`
+	Created    time.Time   `json:"created"`
+	StartedAt  time.Time   `json:"startedAt,omitzero"`
+	FinishedAt time.Time   `json:"finishedAt,omitzero"`
+	ExitCode   int         `json:"exitCode"`
+	Reason     string      `json:"reason,omitempty"` // why it exited or failed
+	Spec       PodSpec     `json:"spec"`
+	Containers []Container `json:"containers"`
+	VM         VMInfo      `json:"vm"`
+}
+
+// Container is one container's state.
+type Container struct {
+	Name     string   `json:"name"`
+	Image    string   `json:"image"`
+	ImageID  string   `json:"imageId"`
+	State    string   `json:"state"`
+	ExitCode int      `json:"exitCode"`
+	Pid      int      `json:"pid,omitempty"` // in the VM
+	Command  []string `json:"command"`
+}
+
+// VMInfo describes a pod's VM.
+type VMInfo struct {
+	Pid   int    `json:"pid,omitempty"` // hypervisor process
+	Accel string `json:"accel,omitempty"`
+}
+
+// CreateResponse answers POST /v1/pods and POST /v1/pods/{id}/exec.
+type CreateResponse struct {
+	ID       string   `json:"id"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// ExecSpec is an extra process in a running pod's container.
+type ExecSpec struct {
+	Container  string   `json:"container,omitempty"` // default: the first
+	Cmd        []string `json:"cmd"`
+	Env        []string `json:"env,omitempty"`
+	WorkingDir string   `json:"workingDir,omitempty"`
+	User       string   `json:"user,omitempty"`
+	Tty        bool     `json:"tty,omitempty"`
+	Stdin      bool     `json:"stdin,omitempty"`
+}
+
+// ExecInfo reports an exec.
+type ExecInfo struct {
+	ID       string `json:"id"`
+	PodID    string `json:"podId"`
+	Running  bool   `json:"running"`
+	ExitCode int    `json:"exitCode"`
+}
+
+// WaitResponse answers the wait endpoints.
+type WaitResponse struct {
+	ExitCode int    `json:"exitCode"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// Image is one image in the store.
+type Image struct {
+	ID      string    `json:"id"` // sha256:...
+	Names   []string  `json:"names"`
+	Size    int64     `json:"size"`
+	Created time.Time `json:"created"`
+}
+
+// LoadResponse answers POST /v1/images/load.
+type LoadResponse struct {
+	Images []Image `json:"images"`
+}
+
+// Info answers GET /v1/info.
+type Info struct {
+	Version           string `json:"version"`
+	Hypervisor        string `json:"hypervisor"`
+	HypervisorVersion string `json:"hypervisorVersion"`
+	Accel             string `json:"accel"`
+	AccelReason       string `json:"accelReason"`
+	Kernel            string `json:"kernel"`
+	Initrd            string `json:"initrd"`
+	Root              string `json:"root"`
+	Pods              int    `json:"pods"`
+	PodsRunning       int    `json:"podsRunning"`
+	Images            int    `json:"images"`
+}
+
+// Version answers GET /v1/version.
+type Version struct {
+	Version    string `json:"version"`
+	APIVersion string `json:"apiVersion"`
+	GoVersion  string `json:"goVersion"`
+	Os         string `json:"os"`
+	Arch       string `json:"arch"`
+}
+
+// Error is the body of every non-2xx answer.
+type Error struct {
+	Message string `json:"message"`
+}
+
+// LogEntry is one line of GET /v1/pods/{id}/logs (newline-delimited JSON
+// when format=json; otherwise the stream is stdcopy-framed, see docs/api.md).
+type LogEntry struct {
+	Container string    `json:"container"`
+	Stream    string    `json:"stream"`
+	Time      time.Time `json:"time"`
+	Log       string    `json:"log"`
+}
+
+// LogOptions select log entries.
+type LogOptions struct {
+	Container  string
+	Follow     bool
+	Tail       int // <= 0: all
+	Since      time.Time
+	Timestamps bool
+}

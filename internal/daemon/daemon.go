@@ -1,0 +1,158 @@
+// Package daemon is hyperd's service: it owns pods (one VM each), their
+// containers' I/O and logs, execs, and the image store, and keeps state in
+// the store so that a restarted daemon finds its pods again. The REST layer
+// (package api) reaches it only through api's small interfaces.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/image"
+	"github.com/hyperhq/hyper/internal/store"
+	"github.com/hyperhq/hyper/internal/vm"
+)
+
+// Config configures the daemon.
+type Config struct {
+	Root     string    // state: database, images, pods (default /var/lib/hyper)
+	VM       vm.Config // driver, kernel, acceleration, run dir
+	Version  string
+	MemoryMB int // default per pod
+	VCPUs    int
+	// ScratchMB is the size of each pod's sparse scratch disk.
+	ScratchMB int
+	// LogMaxSize and LogMaxFiles rotate container logs.
+	LogMaxSize  int64
+	LogMaxFiles int
+}
+
+// Daemon implements the api interfaces.
+type Daemon struct {
+	cfg    Config
+	db     *store.DB
+	images *image.Store
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	pods  map[string]*pod // by full ID
+	execs map[string]*execution
+}
+
+const podsBucket = "pods"
+
+// New opens the state under cfg.Root and recovers the pods found there.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
+	if cfg.MemoryMB == 0 {
+		cfg.MemoryMB = 256
+	}
+	if cfg.VCPUs == 0 {
+		cfg.VCPUs = 1
+	}
+	if cfg.ScratchMB == 0 {
+		cfg.ScratchMB = 10 << 10
+	}
+	if cfg.LogMaxSize == 0 {
+		cfg.LogMaxSize = 10 << 20
+	}
+	if cfg.LogMaxFiles == 0 {
+		cfg.LogMaxFiles = 3
+	}
+	cfg.VM.Log = log
+	for _, dir := range []string{cfg.Root, filepath.Join(cfg.Root, "pods"), cfg.VM.RunDir} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", dir, err)
+		}
+	}
+	db, err := store.Open(filepath.Join(cfg.Root, "hyperd.db"))
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{cfg: cfg, db: db, log: log, pods: map[string]*pod{}, execs: map[string]*execution{}}
+	d.images, err = image.Open(filepath.Join(cfg.Root, "images"), db.Bolt(), image.Options{InUse: d.imageInUse})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening image store: %w", err)
+	}
+	if err := d.recover(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Close releases the state database. Running pods keep running: their VMs
+// do not depend on the daemon's process.
+func (d *Daemon) Close() error { return d.db.Close() }
+
+// recover loads every pod. A pod recorded as running whose VM is gone is
+// marked exited with the reason.
+func (d *Daemon) recover(ctx context.Context) error {
+	recs, err := store.List[record](d.db, podsBucket)
+	if err != nil {
+		return fmt.Errorf("loading pods: %w", err)
+	}
+	for _, rec := range recs {
+		p := newPod(rec)
+		d.pods[rec.ID] = p
+		if rec.State == stateRunning {
+			d.recoverRunning(ctx, p)
+		}
+	}
+	return nil
+}
+
+// lookup finds a pod by full ID, name, or unique ID prefix.
+func (d *Daemon) lookup(ref string) (*pod, error) {
+	if ref == "" {
+		return nil, errdefs.InvalidArgument("empty pod name or ID")
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if p, ok := d.pods[ref]; ok {
+		return p, nil
+	}
+	var found *pod
+	for id, p := range d.pods {
+		if p.name() == ref {
+			return p, nil
+		}
+		if strings.HasPrefix(id, ref) {
+			if found != nil {
+				return nil, errdefs.Conflict("pod ID prefix %q is ambiguous", ref)
+			}
+			found = p
+		}
+	}
+	if found == nil {
+		return nil, errdefs.NotFound("no such pod: %s", ref)
+	}
+	return found, nil
+}
+
+func (d *Daemon) imageInUse(id string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, p := range d.pods {
+		for _, c := range p.snapshot().Containers {
+			if c.ImageID == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func newID() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,180 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/hyperhq/hyper/internal/api"
+	"github.com/hyperhq/hyper/internal/api/types"
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/guest"
+	"github.com/hyperhq/hyper/internal/protocol"
+)
+
+// execution is one exec: created, then started once.
+type execution struct {
+	id, pod   string
+	container string
+	spec      protocol.ProcessSpec
+
+	mu       sync.Mutex
+	started  bool
+	running  bool
+	exitCode int
+	proc     *guest.Process
+}
+
+// CreateExec implements api.Execs.
+func (d *Daemon) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) (types.CreateResponse, error) {
+	p, err := d.lookup(ref)
+	if err != nil {
+		return types.CreateResponse{}, err
+	}
+	if len(spec.Cmd) == 0 {
+		return types.CreateResponse{}, errdefs.InvalidArgument("exec needs a command")
+	}
+	p.mu.Lock()
+	i, ok := p.ctrIndex(spec.Container)
+	running := p.vm != nil
+	var base protocol.ProcessSpec
+	var name, podID string
+	if ok {
+		base, name, podID = p.rec.Procs[i], p.rec.Containers[i].Name, p.rec.ID
+	}
+	p.mu.Unlock()
+	if !ok {
+		return types.CreateResponse{}, errdefs.NotFound("pod %s has no container %q", ref, spec.Container)
+	}
+	if !running {
+		return types.CreateResponse{}, errdefs.Conflict("pod %s is not running", ref)
+	}
+	user := base.User
+	if spec.User != "" {
+		user = spec.User
+	}
+	cwd := base.Cwd
+	if spec.WorkingDir != "" {
+		cwd = spec.WorkingDir
+	}
+	e := &execution{id: newID(), pod: podID, container: name, spec: protocol.ProcessSpec{
+		Args: spec.Cmd, Env: mergeEnv(base.Env, spec.Env), Cwd: cwd, User: user,
+		Terminal: spec.Tty, Stdin: spec.Stdin,
+	}}
+	d.mu.Lock()
+	d.execs[e.id] = e
+	d.mu.Unlock()
+	return types.CreateResponse{ID: e.id}, nil
+}
+
+func (d *Daemon) exec(id string) (*execution, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.execs[id]
+	if !ok {
+		return nil, errdefs.NotFound("no such exec: %s", id)
+	}
+	return e, nil
+}
+
+// StartExec implements api.Execs.
+func (d *Daemon) StartExec(ctx context.Context, id string, stdio api.Stdio) error {
+	e, err := d.exec(id)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	if e.started {
+		e.mu.Unlock()
+		return errdefs.Conflict("exec %s was already started", id)
+	}
+	e.started, e.running = true, true
+	e.mu.Unlock()
+	p, err := d.lookup(e.pod)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	v := p.vm
+	p.mu.Unlock()
+	finish := func(code int) {
+		e.mu.Lock()
+		e.running, e.exitCode = false, code
+		e.mu.Unlock()
+	}
+	if v == nil {
+		finish(126)
+		return errdefs.Conflict("pod %s is not running", e.pod)
+	}
+	if stdio.Stdin == nil {
+		e.spec.Stdin = false
+	}
+	proc, err := v.Guest.Exec(ctx, e.container, e.id[:16], e.spec)
+	if err != nil {
+		code := 126
+		if errors.Is(err, errdefs.ErrNotFound) {
+			code = 127
+		}
+		finish(code)
+		return err
+	}
+	defer proc.Close()
+	e.mu.Lock()
+	e.proc = proc
+	e.mu.Unlock()
+	if proc.Stdin != nil {
+		go func() {
+			io.Copy(proc.Stdin, stdio.Stdin)
+			proc.Stdin.Close()
+		}()
+	}
+	var wg sync.WaitGroup
+	copyOut := func(w io.Writer, r io.Reader) {
+		defer wg.Done()
+		if w == nil {
+			w = io.Discard
+		}
+		io.Copy(w, r)
+	}
+	wg.Add(1)
+	go copyOut(stdio.Stdout, proc.Stdout)
+	if proc.Stderr != nil {
+		wg.Add(1)
+		go copyOut(stdio.Stderr, proc.Stderr)
+	}
+	st, err := proc.Wait(context.WithoutCancel(ctx))
+	wg.Wait()
+	if err != nil {
+		finish(126)
+		return err
+	}
+	finish(st.Code)
+	return nil
+}
+
+// ResizeExec implements api.Execs.
+func (d *Daemon) ResizeExec(ctx context.Context, id string, rows, cols uint16) error {
+	e, err := d.exec(id)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	proc := e.proc
+	e.mu.Unlock()
+	if proc == nil {
+		return errdefs.Conflict("exec %s is not running", id)
+	}
+	return proc.Resize(ctx, rows, cols)
+}
+
+// InspectExec implements api.Execs.
+func (d *Daemon) InspectExec(ctx context.Context, id string) (types.ExecInfo, error) {
+	e, err := d.exec(id)
+	if err != nil {
+		return types.ExecInfo{}, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return types.ExecInfo{ID: e.id, PodID: e.pod, Running: e.running, ExitCode: e.exitCode}, nil
+}

@@ -1,0 +1,152 @@
+package daemon
+
+import (
+	"io"
+	"sync"
+
+	"github.com/hyperhq/hyper/internal/api/types"
+	"github.com/hyperhq/hyper/internal/guest"
+	"github.com/hyperhq/hyper/internal/protocol"
+	"github.com/hyperhq/hyper/internal/vm"
+)
+
+// Pod states (types.State*), plus "starting" which is never stored.
+const (
+	stateCreated = types.StateCreated
+	stateRunning = types.StateRunning
+	stateExited  = types.StateExited
+	stateFailed  = types.StateFailed
+)
+
+// record is what the store keeps of a pod.
+type record struct {
+	types.Pod
+	Dir string `json:"dir"`
+	// Procs are the containers' main processes, resolved against their
+	// images at create time.
+	Procs []protocol.ProcessSpec `json:"procs"`
+	// VMID names the VM (short: it is part of socket paths).
+	VMID string `json:"vmId"`
+}
+
+// pod is a pod's record plus what exists only while the daemon runs.
+type pod struct {
+	mu       sync.Mutex
+	rec      record
+	starting bool
+	vm       *vm.VM
+	ctrs     []*ctr
+	// exited is closed when the current (or next, before the first
+	// start) run ends.
+	exited chan struct{}
+}
+
+// ctr is the I/O of one container's main process for one run.
+type ctr struct {
+	out    fanout
+	stdinR *io.PipeReader // nil unless the container has OpenStdin
+	stdinW *io.PipeWriter
+	proc   *guest.Process
+	done   chan struct{} // closed when the process exited and its output was delivered
+}
+
+func newCtr(openStdin bool) *ctr {
+	c := &ctr{done: make(chan struct{})}
+	if openStdin {
+		c.stdinR, c.stdinW = io.Pipe()
+	}
+	return c
+}
+
+func newPod(rec record) *pod {
+	p := &pod{rec: rec, exited: make(chan struct{})}
+	for _, cs := range rec.Spec.Containers {
+		c := newCtr(cs.OpenStdin)
+		if rec.State != stateCreated {
+			close(c.done)
+		}
+		p.ctrs = append(p.ctrs, c)
+	}
+	if rec.State == stateExited || rec.State == stateFailed {
+		close(p.exited)
+	}
+	return p
+}
+
+func (p *pod) name() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rec.Name
+}
+
+func (p *pod) snapshot() types.Pod {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.rec.Pod
+}
+
+// ctrIndex finds a container by name; "" is the first.
+func (p *pod) ctrIndex(name string) (int, bool) {
+	if name == "" {
+		return 0, len(p.rec.Containers) > 0
+	}
+	for i, c := range p.rec.Containers {
+		if c.Name == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// fanout copies a process's output to the attached clients. Writes are
+// synchronous: a slow client slows the process (through the guest's flow
+// control), it never makes the daemon buffer.
+type fanout struct {
+	mu   sync.Mutex
+	next int
+	subs map[int]subscriber
+}
+
+type subscriber struct {
+	stdout, stderr io.Writer // stderr nil: merged into stdout
+	gone           chan struct{}
+}
+
+func (f *fanout) subscribe(stdout, stderr io.Writer) (int, chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.subs == nil {
+		f.subs = map[int]subscriber{}
+	}
+	f.next++
+	s := subscriber{stdout, stderr, make(chan struct{})}
+	f.subs[f.next] = s
+	return f.next, s.gone
+}
+
+func (f *fanout) unsubscribe(id int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if s, ok := f.subs[id]; ok {
+		close(s.gone)
+		delete(f.subs, id)
+	}
+}
+
+func (f *fanout) write(stderr bool, b []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, s := range f.subs {
+		w := s.stdout
+		if stderr && s.stderr != nil {
+			w = s.stderr
+		}
+		if w == nil {
+			continue
+		}
+		if _, err := w.Write(b); err != nil {
+			close(s.gone)
+			delete(f.subs, id)
+		}
+	}
+}

@@ -1,0 +1,295 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hyperhq/hyper/internal/api/types"
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/protocol"
+)
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
+
+// Create implements api.Pods: it validates the spec, resolves images and
+// commands, and records the pod. Nothing runs yet.
+func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateResponse, error) {
+	id := newID()
+	if spec.Name == "" {
+		spec.Name = "pod-" + id[:8]
+	}
+	if !validName.MatchString(spec.Name) {
+		return types.CreateResponse{}, errdefs.InvalidArgument("invalid pod name %q: use letters, digits, '_', '.', '-' (at most 63)", spec.Name)
+	}
+	if len(spec.Containers) == 0 {
+		return types.CreateResponse{}, errdefs.InvalidArgument("pod %s has no containers", spec.Name)
+	}
+	if spec.VCPUs < 0 || spec.MemoryMB < 0 {
+		return types.CreateResponse{}, errdefs.InvalidArgument("negative resources")
+	}
+	if spec.MemoryMB != 0 && spec.MemoryMB < 64 {
+		return types.CreateResponse{}, errdefs.InvalidArgument("memory %d MB is below the guest's minimum of 64 MB", spec.MemoryMB)
+	}
+	if spec.Hostname == "" {
+		spec.Hostname = id[:12]
+	}
+	rec := record{Pod: types.Pod{ID: id, Name: spec.Name, State: stateCreated, Created: time.Now().UTC(), Spec: spec},
+		Dir: filepath.Join(d.cfg.Root, "pods", id), VMID: id[:16]}
+	seen := map[string]bool{}
+	for i, cs := range spec.Containers {
+		if cs.Name == "" {
+			cs.Name = spec.Name
+			if i > 0 {
+				cs.Name = fmt.Sprintf("%s-%d", spec.Name, i)
+			}
+			rec.Spec.Containers[i].Name = cs.Name
+		}
+		if !validName.MatchString(cs.Name) || seen[cs.Name] {
+			return types.CreateResponse{}, errdefs.InvalidArgument("invalid or duplicate container name %q", cs.Name)
+		}
+		seen[cs.Name] = true
+		img, err := d.images.Get(ctx, cs.Image)
+		if err != nil {
+			return types.CreateResponse{}, fmt.Errorf("container %s: %w", cs.Name, err)
+		}
+		proc, err := resolveProcess(cs, img.Config.Entrypoint, img.Config.Cmd, img.Config.Env, img.Config.WorkingDir, img.Config.User)
+		if err != nil {
+			return types.CreateResponse{}, fmt.Errorf("container %s: %w", cs.Name, err)
+		}
+		rec.Procs = append(rec.Procs, proc)
+		rec.Containers = append(rec.Containers, types.Container{
+			Name: cs.Name, Image: cs.Image, ImageID: img.ID, State: stateCreated, Command: proc.Args,
+		})
+	}
+	if err := os.MkdirAll(filepath.Join(rec.Dir, "logs"), 0o700); err != nil {
+		return types.CreateResponse{}, fmt.Errorf("creating pod dir: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, p := range d.pods {
+		if p.name() == spec.Name {
+			os.RemoveAll(rec.Dir)
+			return types.CreateResponse{}, errdefs.Conflict("the name %q is already used by pod %s", spec.Name, p.snapshot().ID[:12])
+		}
+	}
+	if err := d.db.Create(podsBucket, id, rec); err != nil {
+		os.RemoveAll(rec.Dir)
+		return types.CreateResponse{}, err
+	}
+	d.pods[id] = newPod(rec)
+	return types.CreateResponse{ID: id}, nil
+}
+
+// resolveProcess combines a container spec with its image's config, as
+// docker does: an explicit entrypoint resets the image's Cmd.
+func resolveProcess(cs types.ContainerSpec, entry, cmd, env []string, wd, user string) (protocol.ProcessSpec, error) {
+	if cs.Entrypoint != nil {
+		entry = cs.Entrypoint
+		cmd = nil
+	}
+	if cs.Cmd != nil {
+		cmd = cs.Cmd
+	}
+	args := append(append([]string(nil), entry...), cmd...)
+	if len(args) == 0 {
+		return protocol.ProcessSpec{}, errdefs.InvalidArgument("no command specified and the image has none")
+	}
+	if cs.WorkingDir != "" {
+		wd = cs.WorkingDir
+	}
+	if cs.User != "" {
+		user = cs.User
+	}
+	return protocol.ProcessSpec{Args: args, Env: mergeEnv(env, cs.Env), Cwd: wd, User: user,
+		Terminal: cs.Tty, Stdin: cs.OpenStdin}, nil
+}
+
+// mergeEnv returns base with over's variables replacing or added.
+func mergeEnv(base, over []string) []string {
+	out := append([]string(nil), base...)
+	for _, kv := range over {
+		k, _, _ := strings.Cut(kv, "=")
+		replaced := false
+		for i, b := range out {
+			if bk, _, _ := strings.Cut(b, "="); bk == k {
+				out[i], replaced = kv, true
+			}
+		}
+		if !replaced {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// List implements api.Pods.
+func (d *Daemon) List(ctx context.Context, all bool) ([]types.Pod, error) {
+	d.mu.Lock()
+	var out []types.Pod
+	for _, p := range d.pods {
+		s := p.snapshot()
+		if all || s.State == stateRunning {
+			out = append(out, s)
+		}
+	}
+	d.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out, nil
+}
+
+// Get implements api.Pods.
+func (d *Daemon) Get(ctx context.Context, ref string) (types.Pod, error) {
+	p, err := d.lookup(ref)
+	if err != nil {
+		return types.Pod{}, err
+	}
+	return p.snapshot(), nil
+}
+
+// Wait implements api.Pods.
+func (d *Daemon) Wait(ctx context.Context, ref string, ready func()) (types.WaitResponse, error) {
+	p, err := d.lookup(ref)
+	if err != nil {
+		return types.WaitResponse{}, err
+	}
+	p.mu.Lock()
+	ch := p.exited
+	p.mu.Unlock()
+	ready()
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return types.WaitResponse{}, ctx.Err()
+	}
+	s := p.snapshot()
+	return types.WaitResponse{ExitCode: s.ExitCode, Reason: s.Reason}, nil
+}
+
+// Kill implements api.Pods.
+func (d *Daemon) Kill(ctx context.Context, ref string, sig int) error {
+	p, err := d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	if sig <= 0 || sig > 64 {
+		return errdefs.InvalidArgument("invalid signal %d", sig)
+	}
+	p.mu.Lock()
+	ctrs, running := p.ctrs, p.rec.State == stateRunning && p.vm != nil
+	p.mu.Unlock()
+	if !running {
+		return errdefs.Conflict("pod %s is not running", ref)
+	}
+	var errs []error
+	for _, c := range ctrs {
+		if c.proc != nil {
+			if err := c.proc.Signal(ctx, sig); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stop implements api.Pods.
+func (d *Daemon) Stop(ctx context.Context, ref string, timeout time.Duration) error {
+	p, err := d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	v, exited, names := p.vm, p.exited, containerNames(p.rec.Containers)
+	p.mu.Unlock()
+	if v == nil {
+		return nil // not running: stopping is a no-op, as in docker
+	}
+	for _, name := range names {
+		err := v.Guest.StopContainer(ctx, protocol.StopRequest{Container: name, GraceMillis: timeout.Milliseconds()})
+		if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			d.log.Warn("stopping container", "pod", ref, "container", name, "err", err)
+		}
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func containerNames(cs []types.Container) []string {
+	var n []string
+	for _, c := range cs {
+		n = append(n, c.Name)
+	}
+	return n
+}
+
+// Remove implements api.Pods.
+func (d *Daemon) Remove(ctx context.Context, ref string, force bool) error {
+	p, err := d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	running := p.vm != nil || p.starting
+	v, exited := p.vm, p.exited
+	p.mu.Unlock()
+	if running {
+		if !force {
+			return errdefs.Conflict("pod %s is running: stop it first or use force", ref)
+		}
+		if v != nil {
+			v.Destroy()
+		}
+		select {
+		case <-exited:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return d.removePod(p)
+}
+
+func (d *Daemon) removePod(p *pod) error {
+	s := p.snapshot()
+	d.mu.Lock()
+	if _, ok := d.pods[s.ID]; !ok {
+		d.mu.Unlock()
+		return nil
+	}
+	delete(d.pods, s.ID)
+	for id, e := range d.execs {
+		if e.pod == s.ID {
+			delete(d.execs, id)
+		}
+	}
+	d.mu.Unlock()
+	if err := d.db.Delete(podsBucket, s.ID); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	dir := p.rec.Dir
+	p.mu.Unlock()
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing pod %s: %w", s.ID[:12], err)
+	}
+	return nil
+}
+
+// save persists the pod's record.
+func (d *Daemon) save(p *pod) {
+	p.mu.Lock()
+	rec := p.rec
+	p.mu.Unlock()
+	if err := d.db.Put(podsBucket, rec.ID, rec); err != nil {
+		d.log.Error("saving pod state", "pod", rec.ID, "err", err)
+	}
+}

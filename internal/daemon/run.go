@@ -1,0 +1,320 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hyperhq/hyper/internal/cleanup"
+	"github.com/hyperhq/hyper/internal/disk"
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/guest"
+	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/logs"
+	"github.com/hyperhq/hyper/internal/protocol"
+	"github.com/hyperhq/hyper/internal/vm"
+)
+
+const scratchSerial = "scratch"
+
+// Start implements api.Pods: it boots the pod's VM and starts every
+// container's main process. It returns once they run; the run itself
+// belongs to the daemon, not to the request.
+func (d *Daemon) Start(ctx context.Context, ref string) error {
+	p, err := d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	if p.starting || p.vm != nil {
+		p.mu.Unlock()
+		return errdefs.Conflict("pod %s is already running", ref)
+	}
+	p.starting = true
+	if p.rec.State != stateCreated { // a new run: new channels
+		p.exited = make(chan struct{})
+		for i, cs := range p.rec.Spec.Containers {
+			p.ctrs[i] = newCtr(cs.OpenStdin)
+		}
+	}
+	rec := p.rec
+	p.mu.Unlock()
+
+	v, err := d.boot(context.WithoutCancel(ctx), p, rec)
+	p.mu.Lock()
+	p.starting = false
+	now := time.Now().UTC()
+	if err != nil {
+		p.rec.State, p.rec.Reason, p.rec.ExitCode, p.rec.FinishedAt = stateFailed, err.Error(), 125, now
+		p.closeRun()
+		p.mu.Unlock()
+		d.save(p)
+		return err
+	}
+	p.vm = v
+	p.rec.State, p.rec.Reason, p.rec.ExitCode, p.rec.StartedAt = stateRunning, "", 0, now
+	p.rec.VM.Pid, p.rec.VM.Accel = v.Pid(), d.cfg.VM.Accel.Kind
+	for i := range p.rec.Containers {
+		p.rec.Containers[i].State = stateRunning
+		p.rec.Containers[i].Pid = p.ctrs[i].proc.Pid
+	}
+	p.mu.Unlock()
+	d.save(p)
+	go d.supervise(p, v)
+	return nil
+}
+
+// closeRun ends a run that never started: waiters and attached clients
+// are released. Called with p.mu held.
+func (p *pod) closeRun() {
+	for _, c := range p.ctrs {
+		select {
+		case <-c.done:
+		default:
+			close(c.done)
+		}
+		if c.stdinR != nil {
+			c.stdinR.Close()
+		}
+	}
+	close(p.exited)
+}
+
+type bootStep struct {
+	name string
+	run  func() error
+}
+
+// boot starts the VM, configures the pod and starts the containers.
+func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
+	var undo cleanup.Cleanup
+	defer undo.Clean()
+	var v *vm.VM
+	var disks []hypervisor.Disk
+	serials := map[string]string{} // image ID -> disk serial
+	scratch := filepath.Join(rec.Dir, "scratch.ext4")
+	steps := []bootStep{
+		{"prepare image root filesystems", func() error {
+			for _, c := range rec.Containers {
+				if _, ok := serials[c.ImageID]; ok {
+					continue
+				}
+				path, err := d.images.Rootfs(ctx, c.ImageID)
+				if err != nil {
+					return err
+				}
+				serial := fmt.Sprintf("img%d", len(serials))
+				serials[c.ImageID] = serial
+				disks = append(disks, hypervisor.Disk{Path: path, Serial: serial, ReadOnly: true})
+			}
+			return nil
+		}},
+		{"prepare scratch disk", func() error {
+			if _, err := os.Stat(scratch); err == nil {
+				return nil // kept across stop/start
+			}
+			return disk.CreateExt4(scratch, d.cfg.ScratchMB)
+		}},
+		{"boot vm", func() (err error) {
+			spec := rec.Spec
+			v, err = vm.Boot(ctx, d.cfg.VM, vm.Spec{
+				ID: rec.VMID, VCPUs: or(spec.VCPUs, d.cfg.VCPUs), MemoryMB: or(spec.MemoryMB, d.cfg.MemoryMB),
+				Disks: append(disks, hypervisor.Disk{Path: scratch, Serial: scratchSerial}),
+			})
+			if err == nil {
+				undo.Add(func() { v.Destroy() })
+			}
+			return err
+		}},
+		{"create pod", func() error {
+			return v.Guest.CreatePod(ctx, protocol.PodSpec{Hostname: rec.Spec.Hostname, ScratchDisk: scratchSerial,
+				Hosts: []protocol.HostEntry{{IP: "127.0.1.1", Names: []string{rec.Spec.Hostname, rec.Name}}}})
+		}},
+		{"start containers", func() error {
+			for i, c := range rec.Containers {
+				if err := v.Guest.CreateContainer(ctx, protocol.ContainerSpec{ID: c.Name,
+					Rootfs: protocol.RootfsSpec{DiskSerial: serials[c.ImageID]}}); err != nil {
+					return err
+				}
+				if err := d.startMain(ctx, p, i, v.Guest, rec); err != nil {
+					return err
+				}
+			}
+			return nil
+		}},
+	}
+	for _, s := range steps {
+		if err := s.run(); err != nil {
+			return nil, fmt.Errorf("starting pod %s: %s: %w", rec.Name, s.name, err)
+		}
+	}
+	undo.Release()
+	return v, nil
+}
+
+func or(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// startMain starts container i's main process and pumps its output into
+// the log file and to attached clients.
+func (d *Daemon) startMain(ctx context.Context, p *pod, i int, g *guest.Client, rec record) error {
+	name := rec.Containers[i].Name
+	lw, err := logs.Open(filepath.Join(rec.Dir, "logs", name+".log"), d.cfg.LogMaxSize, d.cfg.LogMaxFiles)
+	if err != nil {
+		return err
+	}
+	proc, err := g.Exec(ctx, name, protocol.InitExec, rec.Procs[i])
+	if err != nil {
+		lw.Close()
+		return err
+	}
+	p.mu.Lock()
+	c := p.ctrs[i]
+	c.proc = proc
+	p.mu.Unlock()
+	if proc.Stdin != nil {
+		go func() {
+			io.Copy(proc.Stdin, c.stdinR)
+			proc.Stdin.Close()
+		}()
+	}
+	var wg sync.WaitGroup
+	pump := func(r io.Reader, stream string) {
+		defer wg.Done()
+		lineW := lw.Stream(stream)
+		defer lineW.Close()
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				lineW.Write(buf[:n])
+				c.out.write(stream == "stderr", buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	wg.Add(1)
+	go pump(proc.Stdout, "stdout")
+	if proc.Stderr != nil {
+		wg.Add(1)
+		go pump(proc.Stderr, "stderr")
+	}
+	go func() {
+		wg.Wait()
+		lw.Close()
+	}()
+	return nil
+}
+
+// supervise waits for the run to end: every container's main process
+// exited (the pod then powers off), or the VM died.
+func (d *Daemon) supervise(p *pod, v *vm.VM) {
+	p.mu.Lock()
+	ctrs := p.ctrs
+	p.mu.Unlock()
+	type result struct {
+		i  int
+		st protocol.ExitStatus
+		err error
+	}
+	results := make(chan result, len(ctrs))
+	for i, c := range ctrs {
+		go func() {
+			st, err := c.proc.Wait(context.Background())
+			results <- result{i, st, err}
+		}()
+	}
+	statuses := make([]*protocol.ExitStatus, len(ctrs))
+	for range ctrs {
+		r := <-results
+		if r.err == nil {
+			statuses[r.i] = &r.st
+			p.mu.Lock()
+			p.rec.Containers[r.i].State, p.rec.Containers[r.i].ExitCode = stateExited, r.st.Code
+			p.mu.Unlock()
+			d.save(p)
+		}
+	}
+	// Everything exited (or the guest went away): power off.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	select {
+	case <-v.Done():
+	default:
+		v.Shutdown(ctx)
+	}
+	cancel()
+	<-v.Done()
+	v.Destroy() // removes the VM's state dir
+	reason := v.ExitReason()
+	p.mu.Lock()
+	p.vm = nil
+	p.rec.FinishedAt = time.Now().UTC()
+	p.rec.State, p.rec.Reason = stateExited, ""
+	if statuses[0] != nil {
+		p.rec.ExitCode = statuses[0].Code
+	} else {
+		p.rec.ExitCode = 128 + int(syscall.SIGKILL)
+		p.rec.State, p.rec.Reason = stateFailed, "vm ended: "+reason
+	}
+	for i := range p.rec.Containers {
+		if statuses[i] == nil {
+			p.rec.Containers[i].State, p.rec.Containers[i].ExitCode = stateExited, 137
+		}
+		p.rec.Containers[i].Pid = 0
+	}
+	p.closeRun()
+	auto := p.rec.Spec.AutoRemove
+	p.mu.Unlock()
+	d.save(p)
+	d.log.Info("pod exited", "pod", p.snapshot().ID[:12], "code", p.snapshot().ExitCode, "reason", reason)
+	if auto {
+		if err := d.removePod(p); err != nil {
+			d.log.Warn("auto-removing pod", "err", err)
+		}
+	}
+}
+
+// recoverRunning handles a pod recorded as running when the daemon starts.
+// Re-attaching to a live VM needs the guest to re-bind its stdio streams,
+// which is not built yet: the VM is ended, and the pod marked exited with
+// that reason, so that nothing is left half-managed.
+func (d *Daemon) recoverRunning(ctx context.Context, p *pod) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	reason := "the VM was gone when hyperd started"
+	if pid := p.rec.VM.Pid; pid > 0 && isQEMUOf(pid, p.rec.VMID) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		reason = "hyperd restarted and cannot yet re-attach to running pods: VM stopped"
+	}
+	os.RemoveAll(filepath.Join(d.cfg.VM.RunDir, p.rec.VMID))
+	p.rec.State, p.rec.Reason, p.rec.ExitCode, p.rec.FinishedAt = stateExited, reason, 137, time.Now().UTC()
+	for i := range p.rec.Containers {
+		p.rec.Containers[i].State, p.rec.Containers[i].Pid = stateExited, 0
+	}
+	p.closeRun()
+	rec := p.rec
+	if err := d.db.Put(podsBucket, rec.ID, rec); err != nil {
+		d.log.Error("saving pod state", "err", errors.Join(err))
+	}
+}
+
+// isQEMUOf tells whether pid is the QEMU process of VM id.
+func isQEMUOf(pid int, vmID string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return false
+	}
+	return bytesContains(b, "hyper-"+vmID)
+}

@@ -1,0 +1,94 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"path/filepath"
+
+	"github.com/hyperhq/hyper/internal/api"
+	"github.com/hyperhq/hyper/internal/api/types"
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/logs"
+)
+
+// Attach implements api.Streams.
+func (d *Daemon) Attach(ctx context.Context, ref, container string, stdio api.Stdio) error {
+	p, err := d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	i, ok := p.ctrIndex(container)
+	if !ok {
+		p.mu.Unlock()
+		return errdefs.NotFound("pod %s has no container %q", ref, container)
+	}
+	c := p.ctrs[i]
+	p.mu.Unlock()
+	select {
+	case <-c.done:
+		return errdefs.Conflict("pod %s is not running", ref)
+	default:
+	}
+	id, gone := c.out.subscribe(stdio.Stdout, stdio.Stderr)
+	defer c.out.unsubscribe(id)
+	if stdio.Stdin != nil && c.stdinW != nil {
+		go func() {
+			if _, err := io.Copy(c.stdinW, stdio.Stdin); err == nil {
+				c.stdinW.Close() // the client's EOF closes the process's stdin
+			}
+		}()
+	}
+	select {
+	case <-c.done:
+	case <-gone:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// Logs implements api.Streams.
+func (d *Daemon) Logs(ctx context.Context, ref string, o types.LogOptions, fn func(types.LogEntry) error) error {
+	p, err := d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	i, ok := p.ctrIndex(o.Container)
+	if !ok {
+		p.mu.Unlock()
+		return errdefs.NotFound("pod %s has no container %q", ref, o.Container)
+	}
+	name, dir, done := p.rec.Containers[i].Name, p.rec.Dir, p.ctrs[i].done
+	p.mu.Unlock()
+	return logs.Read(ctx, filepath.Join(dir, "logs", name+".log"), d.cfg.LogMaxFiles,
+		logs.ReadOptions{Tail: o.Tail, Since: o.Since, Follow: o.Follow, Done: done},
+		func(e logs.Entry) error {
+			return fn(types.LogEntry{Container: name, Stream: e.Stream, Time: e.Time, Log: e.Log})
+		})
+}
+
+// Resize implements api.Streams.
+func (d *Daemon) Resize(ctx context.Context, ref, container string, rows, cols uint16) error {
+	p, err := d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	p.mu.Lock()
+	i, ok := p.ctrIndex(container)
+	var c *ctr
+	if ok {
+		c = p.ctrs[i]
+	}
+	p.mu.Unlock()
+	if !ok {
+		return errdefs.NotFound("pod %s has no container %q", ref, container)
+	}
+	if c.proc == nil {
+		return errdefs.Conflict("pod %s is not running", ref)
+	}
+	return c.proc.Resize(ctx, rows, cols)
+}
+
+func bytesContains(b []byte, s string) bool { return bytes.Contains(b, []byte(s)) }

@@ -1,0 +1,48 @@
+package daemon
+
+import (
+	"context"
+	"runtime"
+
+	"github.com/hyperhq/hyper/internal/api"
+	"github.com/hyperhq/hyper/internal/api/types"
+)
+
+// versioner is a driver that can tell its version.
+type versioner interface {
+	Version(ctx context.Context) (string, error)
+}
+
+// Info implements api.System.
+func (d *Daemon) Info(ctx context.Context) (types.Info, error) {
+	in := types.Info{
+		Version: d.cfg.Version, Hypervisor: d.cfg.VM.Driver.Name(),
+		Accel: d.cfg.VM.Accel.Kind, AccelReason: d.cfg.VM.Accel.Reason,
+		Kernel: d.cfg.VM.Kernel.Path, Initrd: d.cfg.VM.Kernel.Initrd, Root: d.cfg.Root,
+	}
+	if v, ok := d.cfg.VM.Driver.(versioner); ok {
+		in.HypervisorVersion, _ = v.Version(ctx)
+	}
+	pods, _ := d.List(ctx, true)
+	in.Pods = len(pods)
+	for _, p := range pods {
+		if p.State == stateRunning {
+			in.PodsRunning++
+		}
+	}
+	if ims, err := d.images.List(ctx); err == nil {
+		in.Images = len(ims)
+	}
+	return in, nil
+}
+
+// Version implements api.System.
+func (d *Daemon) Version() types.Version {
+	return types.Version{Version: d.cfg.Version, APIVersion: types.APIVersion,
+		GoVersion: runtime.Version(), Os: runtime.GOOS, Arch: runtime.GOARCH}
+}
+
+// Backend returns the daemon as everything the API serves.
+func (d *Daemon) Backend() api.Backend {
+	return api.Backend{Pods: d, Streams: d, Execs: d, Images: d.Images(), System: d}
+}
