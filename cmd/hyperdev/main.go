@@ -2,6 +2,7 @@
 // initramfs and runs one command in a fresh pod VM.
 //
 //	hyperdev initrd -o out/initrd.img out/hyperstart
+//	hyperdev busybox-image -o busybox.tar [--name busybox:latest]
 //	hyperdev run [--kernel K] [--initrd I] [--image IMG] [--accel auto|kvm|tcg] -- CMD...
 package main
 
@@ -14,6 +15,7 @@ import (
 	"os/signal"
 
 	"github.com/hyperhq/hyper/internal/bootimage"
+	"github.com/hyperhq/hyper/internal/devimage"
 	"github.com/hyperhq/hyper/internal/devrun"
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/hypervisor/qemu"
@@ -34,6 +36,21 @@ func main() {
 			fail("usage: hyperdev initrd -o FILE HYPERSTART")
 		}
 		if err := bootimage.WriteHyperstart(*out, fs.Arg(0)); err != nil {
+			fail(err.Error())
+		}
+	case "busybox-image":
+		fs := flag.NewFlagSet("busybox-image", flag.ExitOnError)
+		out := fs.String("o", "busybox.tar", "output docker-save archive")
+		name := fs.String("name", "busybox:latest", "image name")
+		fs.Parse(os.Args[2:])
+		f, err := os.Create(*out)
+		if err == nil {
+			err = devimage.BusyboxArchive(f, *name)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
 			fail(err.Error())
 		}
 	case "run":

@@ -4,7 +4,16 @@
 package devimage
 
 import (
+	"archive/tar"
+	"bytes"
+	"io"
+
 	"fmt"
+	gcrname "github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,4 +83,83 @@ func ErofsImage(dir, out string) error {
 		return fmt.Errorf("mkfs.erofs: %v: %s", err, o)
 	}
 	return nil
+}
+
+// BusyboxArchive writes a `docker save` archive of a one-layer busybox image
+// named name (e.g. "busybox:latest") to w.
+func BusyboxArchive(w io.Writer, name string) error {
+	dir, err := os.MkdirTemp("", "hyper-busybox-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if err := BusyboxRootfs(dir); err != nil {
+		return err
+	}
+	var layer bytes.Buffer
+	if err := tarDir(&layer, dir); err != nil {
+		return err
+	}
+	b := layer.Bytes()
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
+	if err != nil {
+		return err
+	}
+	img, err := mutate.AppendLayers(empty.Image, l)
+	if err != nil {
+		return err
+	}
+	img, err = mutate.Config(img, v1.Config{
+		Cmd: []string{"sh"},
+		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+	})
+	if err != nil {
+		return err
+	}
+	ref, err := gcrname.NewTag(name)
+	if err != nil {
+		return err
+	}
+	return tarball.Write(ref, img, w)
+}
+
+// tarDir writes dir as a layer tar owned by the file owners, without
+// following symlinks.
+func tarDir(w io.Writer, dir string) error {
+	tw := tar.NewWriter(w)
+	err := filepath.Walk(dir, func(path string, fi os.FileInfo, err error) error {
+		if err != nil || path == dir {
+			return err
+		}
+		link := ""
+		if fi.Mode()&os.ModeSymlink != 0 {
+			if link, err = os.Readlink(path); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		hdr.Name = filepath.ToSlash(rel)
+		hdr.Uname, hdr.Gname = "", ""
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = io.Copy(tw, f)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
 }
