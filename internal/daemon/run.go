@@ -225,8 +225,8 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	ctrs := p.ctrs
 	p.mu.Unlock()
 	type result struct {
-		i  int
-		st protocol.ExitStatus
+		i   int
+		st  protocol.ExitStatus
 		err error
 	}
 	results := make(chan result, len(ctrs))
