@@ -1,0 +1,111 @@
+// Package config reads hyperd's TOML configuration. Every setting has a
+// default that works with no file at all; unknown keys are an error, so a
+// typo is never silently ignored. Flags override the file.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/hyperhq/hyper/internal/errdefs"
+)
+
+// DefaultPath is where hyperd looks for its configuration.
+const DefaultPath = "/etc/hyper/hyperd.toml"
+
+// Config is hyperd's configuration.
+type Config struct {
+	Root   string `toml:"root"`    // state: database, images, pods
+	RunDir string `toml:"run_dir"` // VM sockets and logs (tmpfs)
+	Socket string `toml:"socket"`  // the API's unix socket
+	Group  string `toml:"group"`   // group owning the socket, if it exists
+
+	Kernel    string `toml:"kernel"`     // guest kernel (vmlinux)
+	Initrd    string `toml:"initrd"`     // initramfs with hyperstart
+	KernelPVM bool   `toml:"kernel_pvm"` // the kernel runs under PVM
+	Accel     string `toml:"accel"`      // auto, kvm or tcg
+	QEMU      string `toml:"qemu"`       // QEMU binary
+
+	Pod Pod `toml:"pod"`
+	Log Log `toml:"log"`
+}
+
+// Pod holds per-pod defaults.
+type Pod struct {
+	MemoryMB  int `toml:"memory_mb"`
+	VCPUs     int `toml:"vcpus"`
+	ScratchMB int `toml:"scratch_mb"` // sparse writable-layer disk
+}
+
+// Log configures logging and container log rotation.
+type Log struct {
+	Level          string `toml:"level"` // debug, info, warn, error
+	ContainerMaxMB int    `toml:"container_max_mb"`
+	ContainerFiles int    `toml:"container_files"`
+}
+
+// Default returns the built-in configuration.
+func Default() Config {
+	return Config{
+		Root: "/var/lib/hyper", RunDir: "/run/hyper", Socket: "/run/hyper/hyper.sock", Group: "hyper",
+		Kernel: "/usr/local/lib/hyper/vmlinux", Initrd: "/usr/local/lib/hyper/initrd.img",
+		Accel: "auto", QEMU: "qemu-system-x86_64",
+		Pod: Pod{MemoryMB: 256, VCPUs: 1, ScratchMB: 10 << 10},
+		Log: Log{Level: "info", ContainerMaxMB: 10, ContainerFiles: 3},
+	}
+}
+
+// Load reads path over the defaults. A missing file is fine when
+// mustExist is false (the default path).
+func Load(path string, mustExist bool) (Config, error) {
+	c := Default()
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) && !mustExist {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("reading config: %w", err)
+	}
+	return Parse(string(b))
+}
+
+// Parse reads a configuration text over the defaults.
+func Parse(text string) (Config, error) {
+	c := Default()
+	md, err := toml.Decode(text, &c)
+	if err != nil {
+		return c, errdefs.InvalidArgument("config: %v", err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		var keys []string
+		for _, k := range und {
+			keys = append(keys, k.String())
+		}
+		return c, errdefs.InvalidArgument("config: unknown keys: %s", strings.Join(keys, ", "))
+	}
+	return c, c.Validate()
+}
+
+// Validate checks values that defaults cannot fix.
+func (c Config) Validate() error {
+	switch {
+	case c.Root == "" || c.RunDir == "" || c.Socket == "":
+		return errdefs.InvalidArgument("config: root, run_dir and socket must be set")
+	case c.Pod.MemoryMB < 64:
+		return errdefs.InvalidArgument("config: pod.memory_mb %d is below the guest's minimum of 64", c.Pod.MemoryMB)
+	case c.Pod.VCPUs < 1:
+		return errdefs.InvalidArgument("config: pod.vcpus must be at least 1")
+	case c.Pod.ScratchMB < 64:
+		return errdefs.InvalidArgument("config: pod.scratch_mb must be at least 64")
+	}
+	switch c.Accel {
+	case "auto", "kvm", "tcg":
+	default:
+		return errdefs.InvalidArgument("config: accel %q: want auto, kvm or tcg", c.Accel)
+	}
+	return nil
+}

@@ -1,0 +1,38 @@
+package config
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/hyperhq/hyper/internal/errdefs"
+)
+
+func TestDefaultsWithoutFile(t *testing.T) {
+	c, err := Load(filepath.Join(t.TempDir(), "none.toml"), false)
+	if err != nil || c != Default() {
+		t.Fatalf("%+v %v", c, err)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "none.toml"), true); err == nil {
+		t.Fatal("missing explicit file accepted")
+	}
+}
+
+func TestParse(t *testing.T) {
+	c, err := Parse("root = \"/srv/hyper\"\naccel = \"tcg\"\n[pod]\nmemory_mb = 512\n")
+	if err != nil || c.Root != "/srv/hyper" || c.Accel != "tcg" || c.Pod.MemoryMB != 512 || c.Pod.VCPUs != 1 {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for name, text := range map[string]string{
+		"typo":        "rooot = \"/x\"",
+		"bad accel":   "accel = \"xen\"",
+		"low memory":  "[pod]\nmemory_mb = 8",
+		"bad syntax":  "root = ",
+		"wrong type":  "[pod]\nvcpus = \"two\"",
+		"unknown sub": "[pod]\ncolour = 1",
+	} {
+		if _, err := Parse(text); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
