@@ -1,0 +1,269 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hyperhq/hyper/internal/hyperstart/disk"
+	"github.com/hyperhq/hyper/internal/hyperstart/errs"
+	"github.com/hyperhq/hyper/internal/hyperstart/mount"
+	"github.com/hyperhq/hyper/internal/hyperstart/podinit"
+	"github.com/hyperhq/hyper/internal/hyperstart/reaper"
+	"github.com/hyperhq/hyper/internal/hyperstart/spawn"
+	"github.com/hyperhq/hyper/internal/protocol"
+)
+
+// pod is the state of the pod once created.
+type pod struct {
+	initPid int
+	ns      []spawn.Namespace // ipc, uts, pid of pod-init
+	dead    chan struct{}     // closed when pod-init exits
+}
+
+// alive reports an error if pod-init has died.
+func (p *pod) alive() error {
+	select {
+	case <-p.dead:
+		return errs.Unavailable("the pod is dead: its init process exited")
+	default:
+		return nil
+	}
+}
+
+// podInitTimeout bounds pod-init's setup.
+const podInitTimeout = 10 * time.Second
+
+// podFiles are the files of the pod bound into every container's /etc.
+var podFiles = []string{"hosts", "hostname", "resolv.conf"}
+
+// CreatePod writes the pod's files, mounts the scratch disk and starts
+// pod-init. It may only succeed once.
+func (a *Agent) CreatePod(ctx context.Context, spec protocol.PodSpec) (protocol.Empty, error) {
+	if err := validatePod(&spec); err != nil {
+		return protocol.Empty{}, err
+	}
+	a.mu.Lock()
+	if a.pod != nil || a.podCreating {
+		a.mu.Unlock()
+		return protocol.Empty{}, errs.Conflict("pod already created")
+	}
+	a.podCreating = true
+	a.mu.Unlock()
+
+	p, err := a.createPod(&spec)
+	a.mu.Lock()
+	a.podCreating = false
+	if err == nil {
+		a.pod = p
+	}
+	a.mu.Unlock()
+	return protocol.Empty{}, err
+}
+
+func (a *Agent) createPod(spec *protocol.PodSpec) (*pod, error) {
+	hostname := spec.Hostname
+	if hostname == "" {
+		hostname = "localhost"
+	}
+	if err := writePodFiles(a.cfg.Paths.pod(), hostname, spec); err != nil {
+		return nil, errs.Internal("%w", err)
+	}
+	if err := a.mountScratch(spec.ScratchDisk); err != nil {
+		return nil, err
+	}
+	p, err := a.startPodInit(hostname)
+	if err != nil {
+		mount.Unmount(a.cfg.Paths.scratch())
+		return nil, err
+	}
+	slog.Info("pod created", "hostname", hostname, "podInit", p.initPid)
+	return p, nil
+}
+
+func validatePod(spec *protocol.PodSpec) error {
+	if len(spec.Hostname) > 64 || !isWord(spec.Hostname) {
+		return errs.Invalid("invalid hostname %q", spec.Hostname)
+	}
+	if spec.ScratchDisk != "" {
+		if err := ValidateID("scratch disk serial", spec.ScratchDisk); err != nil {
+			return err
+		}
+	}
+	for _, h := range spec.Hosts {
+		if _, err := netip.ParseAddr(h.IP); err != nil {
+			return errs.Invalid("hosts entry: invalid IP %q", h.IP)
+		}
+		if len(h.Names) == 0 {
+			return errs.Invalid("hosts entry %s without names", h.IP)
+		}
+		if err := words("hosts entry name", h.Names); err != nil {
+			return err
+		}
+	}
+	for _, s := range spec.DNS.Servers {
+		if _, err := netip.ParseAddr(s); err != nil {
+			return errs.Invalid("invalid DNS server %q", s)
+		}
+	}
+	if err := words("DNS search domain", spec.DNS.Search); err != nil {
+		return err
+	}
+	return words("DNS option", spec.DNS.Options)
+}
+
+// isWord reports whether s has no whitespace, control characters or '/',
+// so it cannot break the line-based files it is written to.
+func isWord(s string) bool {
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f || r == '/' || r == '#' {
+			return false
+		}
+	}
+	return true
+}
+
+func words(kind string, ws []string) error {
+	for _, w := range ws {
+		if w == "" || len(w) > 253 || !isWord(w) {
+			return errs.Invalid("invalid %s %q", kind, w)
+		}
+	}
+	return nil
+}
+
+func writePodFiles(dir, hostname string, spec *protocol.PodSpec) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	var hosts strings.Builder
+	fmt.Fprintf(&hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	if hostname != "localhost" {
+		fmt.Fprintf(&hosts, "127.0.1.1\t%s\n", hostname)
+	}
+	for _, h := range spec.Hosts {
+		fmt.Fprintf(&hosts, "%s\t%s\n", h.IP, strings.Join(h.Names, " "))
+	}
+	var resolv strings.Builder
+	for _, s := range spec.DNS.Servers {
+		fmt.Fprintf(&resolv, "nameserver %s\n", s)
+	}
+	if len(spec.DNS.Search) > 0 {
+		fmt.Fprintf(&resolv, "search %s\n", strings.Join(spec.DNS.Search, " "))
+	}
+	if len(spec.DNS.Options) > 0 {
+		fmt.Fprintf(&resolv, "options %s\n", strings.Join(spec.DNS.Options, " "))
+	}
+	files := map[string]string{
+		"hostname":    hostname + "\n",
+		"hosts":       hosts.String(),
+		"resolv.conf": resolv.String(),
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+// mountScratch mounts the disk with the given serial (ext4), or a tmpfs,
+// where containers' writable layers live.
+func (a *Agent) mountScratch(serial string) error {
+	dir := a.cfg.Paths.scratch()
+	e := mount.Entry{Source: "tmpfs", Target: dir, FSType: "tmpfs", Flags: unix.MS_NODEV, Data: "mode=0755"}
+	if serial != "" {
+		dev, err := disk.FindBySerial(a.cfg.Paths.SysBlock, a.cfg.Paths.Dev, serial, DiskTimeout)
+		if err != nil {
+			return err
+		}
+		e = mount.Entry{Source: dev, Target: dir, FSType: "ext4", Flags: unix.MS_NODEV}
+	}
+	if err := e.Mount(); err != nil {
+		return errs.Internal("scratch disk: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "containers"), 0o700); err != nil {
+		mount.Unmount(dir)
+		return errs.Internal("preparing scratch disk: %w", err)
+	}
+	return nil
+}
+
+// startPodInit starts pod-init in new PID, IPC, UTS and mount namespaces,
+// waits until it is set up, and opens the first three for containers to
+// join (its mount namespace is an empty root of its own).
+func (a *Agent) startPodInit(hostname string) (*pod, error) {
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, errs.Internal("opening %s: %w", os.DevNull, err)
+	}
+	defer null.Close()
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return nil, errs.Internal("creating pod-init pipe: %w", err)
+	}
+	defer readyR.Close()
+	attr := &syscall.ProcAttr{
+		Env:   []string{},
+		Files: []uintptr{null.Fd(), os.Stderr.Fd(), os.Stderr.Fd(), readyW.Fd()},
+		Sys: &syscall.SysProcAttr{
+			Setsid:     true,
+			Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNS,
+		},
+	}
+	pid, exit, err := a.cfg.Reaper.Start(func() (int, error) {
+		return syscall.ForkExec(a.cfg.Exe, []string{"hyperstart", podinit.Mode, hostname}, attr)
+	})
+	readyW.Close()
+	if err != nil {
+		return nil, errs.Internal("starting pod-init: %w", err)
+	}
+	readyR.SetReadDeadline(time.Now().Add(podInitTimeout))
+	msg, err := io.ReadAll(io.LimitReader(readyR, 4096))
+	if err != nil || len(msg) > 0 {
+		a.cfg.Reaper.Kill(pid, unix.SIGKILL)
+		if err == nil {
+			err = errors.New(string(msg))
+		}
+		return nil, errs.Internal("pod-init failed: %w", err)
+	}
+	p := &pod{initPid: pid, dead: make(chan struct{})}
+	for _, ns := range []struct {
+		name string
+		typ  int
+	}{{"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}, {"pid", unix.CLONE_NEWPID}} {
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, ns.name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			err = errs.Internal("opening %s namespace of pod-init: %w", ns.name, err)
+		} else if !a.cfg.Reaper.Running(pid) {
+			unix.Close(fd)
+			err = errs.Internal("pod-init exited at once")
+		}
+		if err != nil {
+			for _, n := range p.ns {
+				unix.Close(n.FD)
+			}
+			a.cfg.Reaper.Kill(pid, unix.SIGKILL)
+			return nil, err
+		}
+		p.ns = append(p.ns, spawn.Namespace{FD: fd, Type: ns.typ})
+	}
+	go func() {
+		ws := <-exit
+		code, sig := reaper.ExitCode(ws)
+		slog.Error("pod-init exited: every process of the pod was killed", "code", code, "signal", sig)
+		close(p.dead)
+	}()
+	return p, nil
+}

@@ -1,0 +1,41 @@
+// Package spawn starts container processes. hyperstart re-executes itself
+// as "spawn" from a thread that has joined the pod's namespaces; the spawn
+// child reads a Spec from fd 3, sets up the container (for the init
+// process: its root filesystem) and the process's identity, and execs the
+// user's program. On failure it writes a protocol.Error back on fd 3 and
+// exits; on success fd 3 is closed by the exec, so the parent reading EOF
+// with no data knows the program is running. A process with a terminal
+// gets a pty of the container's own devpts, opened by the spawn child,
+// which passes the master to the parent over fd 3 first.
+package spawn
+
+import "github.com/hyperhq/hyper/internal/protocol"
+
+// Mode is argv[1] of a spawn child.
+const Mode = "spawn"
+
+// specFD is the fd of the socket between parent and spawn child.
+const specFD = 3
+
+// terminalMsg is the byte sent with the terminal master fd.
+const terminalMsg = 'T'
+
+// Limits on the messages exchanged over specFD.
+const (
+	maxSpecSize  = protocol.MaxFrameSize + 64<<10
+	maxErrorSize = 64 << 10
+)
+
+// Spec tells a spawn child what to run.
+type Spec struct {
+	// Init starts a container's first process: the child is in a new mount
+	// namespace and turns Rootfs into its root.
+	Init bool `json:"init,omitempty"`
+	// Rootfs is the prepared root filesystem (Init only).
+	Rootfs string `json:"rootfs,omitempty"`
+	// PodFiles maps a path under /etc in the container to a file to bind
+	// there, such as "hosts" -> "/run/hyper/pod/hosts" (Init only).
+	PodFiles map[string]string `json:"podFiles,omitempty"`
+	// Process is what to run.
+	Process protocol.ProcessSpec `json:"process"`
+}
