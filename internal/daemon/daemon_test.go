@@ -174,18 +174,23 @@ func TestDetachedLifecycle(t *testing.T) {
 	if err := d.Start(ctx, "svc"); err != nil {
 		t.Fatal(err)
 	}
+	starts := func() (n int) {
+		d.Logs(ctx, "svc", types.LogOptions{}, func(e types.LogEntry) error {
+			if e.Log == "started\n" {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	for deadline := time.Now().Add(30 * time.Second); starts() < 2 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := starts(); n != 2 {
+		t.Errorf("logs hold %d starts, want 2 (logs survive stop/start)", n)
+	}
 	if err := d.Stop(ctx, "svc", time.Second); err != nil {
 		t.Fatal(err)
-	}
-	var n int
-	d.Logs(ctx, "svc", types.LogOptions{}, func(e types.LogEntry) error {
-		if e.Log == "started\n" {
-			n++
-		}
-		return nil
-	})
-	if n != 2 {
-		t.Errorf("logs hold %d starts, want 2 (logs survive stop/start)", n)
 	}
 }
 

@@ -107,7 +107,7 @@ func (v *vm) reap() {
 		ws, _ := ee.Sys().(syscall.WaitStatus)
 		if ws.Signaled() {
 			info.ExitCode = 128 + int(ws.Signal())
-			info.Reason = "qemu killed by signal " + ws.Signal().String()
+			info.Reason = fmt.Sprintf("qemu killed by signal %d (%s)", int(ws.Signal()), ws.Signal())
 		} else {
 			info.ExitCode = ws.ExitStatus()
 			info.Reason = fmt.Sprintf("qemu exited with status %d%s", info.ExitCode, v.logTail())
