@@ -63,6 +63,7 @@ const (
 	MethodCreateContainer = "CreateContainer" // ContainerSpec -> Empty
 	MethodExecProcess     = "ExecProcess"     // ExecRequest -> ExecResult
 	MethodWaitProcess     = "WaitProcess"     // ProcessRef -> ExitStatus
+	MethodAttachProcess   = "AttachProcess"   // ProcessRef -> Empty: new stdio streams for a running process
 	MethodSignalProcess   = "SignalProcess"   // SignalRequest -> Empty
 	MethodResizeTerminal  = "ResizeTerminal"  // ResizeRequest -> Empty
 	MethodStopContainer   = "StopContainer"   // StopRequest -> Empty

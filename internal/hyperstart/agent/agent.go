@@ -95,6 +95,7 @@ func (a *Agent) Register(m *rpc.Mux) {
 	m.Handle(protocol.MethodCreateContainer, rpc.Method(a.CreateContainer))
 	m.Handle(protocol.MethodExecProcess, rpc.Method(a.ExecProcess))
 	m.Handle(protocol.MethodWaitProcess, rpc.Method(a.WaitProcess))
+	m.Handle(protocol.MethodAttachProcess, rpc.Method(a.AttachProcess))
 	m.Handle(protocol.MethodSignalProcess, rpc.Method(a.SignalProcess))
 	m.Handle(protocol.MethodResizeTerminal, rpc.Method(a.ResizeTerminal))
 	m.Handle(protocol.MethodStopContainer, rpc.Method(a.StopContainer))

@@ -157,7 +157,7 @@ func TestDrainCutsIdleOutput(t *testing.T) {
 	}
 	defer w.Close() // held open, as by a background process
 	a, b := netPipe(t)
-	p := newPump(r, a)
+	p := newPump(r, a, false)
 	go p.run()
 	w.Write([]byte("data"))
 	buf := make([]byte, 4)

@@ -48,6 +48,8 @@ func (a *Agent) ExecProcess(ctx context.Context, req protocol.ExecRequest) (prot
 	}
 	p.pid = sp.Pid
 	p.master = pio.master
+	p.stdin = req.Process.Stdin
+	p.io = pio
 	if isInit {
 		c.init = p
 		c.state = stateRunning
@@ -203,12 +205,13 @@ func (a *Agent) startProcess(ctx context.Context, c *container, pd *pod, req *pr
 	var pio procIO
 	if m := sp.Terminal; m != nil {
 		pio.master = m
-		pio.outputs = []*pump{newPump(m, streams[protocol.Stdout])}
+		pio.outputs = []*pump{newPump(m, streams[protocol.Stdout], req.Exec == protocol.InitExec)}
 		if s := streams[protocol.Stdin]; s != nil {
 			pio.stdin = newStdinPump(s, m, false)
 		}
 	} else {
-		pio.outputs = []*pump{newPump(outR, streams[protocol.Stdout]), newPump(errR, streams[protocol.Stderr])}
+		hold := req.Exec == protocol.InitExec
+		pio.outputs = []*pump{newPump(outR, streams[protocol.Stdout], hold), newPump(errR, streams[protocol.Stderr], hold)}
 		if s := streams[protocol.Stdin]; s != nil {
 			pio.stdin = newStdinPump(s, inW, true)
 		}
@@ -258,4 +261,37 @@ func (a *Agent) openMountNS(c *container) (int, error) {
 		return -1, errs.Conflict("container %s has no running init process: %w", c.id, err)
 	}
 	return fd, nil
+}
+
+// AttachProcess gives a running process new stdio streams, opened by the
+// host beforehand as for ExecProcess: how a restarted host takes over the
+// output of processes started by its predecessor.
+func (a *Agent) AttachProcess(ctx context.Context, ref protocol.ProcessRef) (protocol.Empty, error) {
+	_, p, err := a.findProcess(ref.Container, ref.Exec)
+	if err != nil {
+		return protocol.Empty{}, err
+	}
+	a.mu.Lock()
+	pio, terminal, stdin := p.io, p.terminal, p.stdin
+	a.mu.Unlock()
+	if pio.outputs == nil {
+		return protocol.Empty{}, errs.Conflict("process %s/%s has not started", ref.Container, ref.Exec)
+	}
+	streams, err := a.claimStreams(ctx, &protocol.ExecRequest{Container: ref.Container, Exec: ref.Exec,
+		Process: protocol.ProcessSpec{Terminal: terminal, Stdin: stdin}})
+	if err != nil {
+		return protocol.Empty{}, err
+	}
+	pio.outputs[0].attach(streams[protocol.Stdout])
+	if len(pio.outputs) > 1 {
+		pio.outputs[1].attach(streams[protocol.Stderr])
+	}
+	if s := streams[protocol.Stdin]; s != nil {
+		if pio.stdin != nil {
+			pio.stdin.attach(s)
+		} else {
+			s.Close()
+		}
+	}
+	return protocol.Empty{}, nil
 }

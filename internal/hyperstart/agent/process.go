@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +27,9 @@ type process struct {
 	terminal  bool
 	pid       int
 	master    *os.File // terminal master, or nil
+
+	stdin bool   // has a stdin stream
+	io    procIO // its pumps, for AttachProcess
 
 	status protocol.ExitStatus // valid once exited is closed
 	exited chan struct{}       // closed when the process has exited
@@ -89,22 +93,46 @@ func (a *Agent) watch(c *container, p *process, exit <-chan unix.WaitStatus, pio
 	slog.Debug("process exited", "container", c.id, "exec", p.id, "pid", p.pid, "code", code, "signal", sig)
 }
 
-// pump copies a process's output to its stream.
+// pump copies a process's output to its stream. A holding pump (a
+// container's main process, whose output the host logs) waits for the host
+// to re-attach when its stream breaks, so nothing is lost across a host
+// restart: the pipe fills and the process blocks meanwhile, no memory grows.
+// Other pumps drop output the host no longer takes.
 type pump struct {
-	src  *os.File
-	dst  net.Conn
-	done chan struct{}
+	src    *os.File
+	dst    net.Conn
+	hold   bool
+	rebind chan net.Conn // new streams from AttachProcess
+	done   chan struct{}
 	// reading is when the pending read began (unix nanos), 0 if none.
 	reading atomic.Int64
 }
 
-func newPump(src *os.File, dst net.Conn) *pump {
-	return &pump{src: src, dst: dst, done: make(chan struct{})}
+func newPump(src *os.File, dst net.Conn, hold bool) *pump {
+	return &pump{src: src, dst: dst, hold: hold, rebind: make(chan net.Conn, 1), done: make(chan struct{})}
+}
+
+// attach hands the pump a new stream, replacing one not yet taken.
+func (p *pump) attach(c net.Conn) {
+	select {
+	case <-p.done:
+		c.Close()
+		return
+	default:
+	}
+	for {
+		select {
+		case p.rebind <- c:
+			return
+		case old := <-p.rebind:
+			old.Close()
+		}
+	}
 }
 
 func (p *pump) run() {
 	defer close(p.done)
-	defer p.dst.Close()
+	defer func() { p.dst.Close() }()
 	defer p.src.Close()
 	buf := make([]byte, 32<<10)
 	writable := true
@@ -112,12 +140,25 @@ func (p *pump) run() {
 		p.reading.Store(time.Now().UnixNano())
 		n, err := p.src.Read(buf)
 		p.reading.Store(0)
-		if n > 0 && writable {
-			// If the host stops taking output, keep reading and drop it
-			// rather than block the process on a full pipe.
-			if _, werr := p.dst.Write(buf[:n]); werr != nil {
-				writable = false
+		for n > 0 {
+			select {
+			case c := <-p.rebind:
+				p.dst.Close()
+				p.dst, writable = c, true
+			default:
 			}
+			if !writable {
+				break
+			}
+			if _, werr := p.dst.Write(buf[:n]); werr == nil {
+				break
+			}
+			if !p.hold {
+				writable = false // drop what the host no longer takes
+				break
+			}
+			p.dst.Close()
+			p.dst = <-p.rebind // wait for the host to re-attach
 		}
 		if err != nil {
 			if err != io.EOF && !tty.IsEOF(err) && !errors.Is(err, os.ErrClosed) {
@@ -154,29 +195,68 @@ func drain(pumps []*pump, idle time.Duration) {
 	}
 }
 
-// stdinPump copies the host's stdin stream to the process.
+// stdinPump copies the host's stdin stream to the process. The host's EOF
+// closes the process's stdin; a broken stream (the host went away) waits
+// for a new one from AttachProcess.
 type stdinPump struct {
-	src      net.Conn
+	mu       sync.Mutex
+	src      net.Conn // guarded by mu: attach and stop interrupt it
 	dst      *os.File
 	closeDst bool // close dst at EOF (a pipe; never a terminal master)
+	rebind   chan net.Conn
+	stopping chan struct{}
 	done     chan struct{}
 }
 
 func newStdinPump(src net.Conn, dst *os.File, closeDst bool) *stdinPump {
-	return &stdinPump{src: src, dst: dst, closeDst: closeDst, done: make(chan struct{})}
+	return &stdinPump{src: src, dst: dst, closeDst: closeDst, rebind: make(chan net.Conn, 1),
+		stopping: make(chan struct{}), done: make(chan struct{})}
 }
 
 func (s *stdinPump) run() {
 	defer close(s.done)
-	io.Copy(s.dst, s.src)
-	if s.closeDst {
-		s.dst.Close()
+	for {
+		s.mu.Lock()
+		src := s.src
+		s.mu.Unlock()
+		_, err := io.Copy(s.dst, src)
+		if err == nil { // the host closed stdin
+			if s.closeDst {
+				s.dst.Close()
+			}
+			return
+		}
+		select {
+		case c := <-s.rebind:
+			src.Close()
+			s.mu.Lock()
+			s.src = c
+			s.mu.Unlock()
+		case <-s.stopping:
+			return
+		}
+	}
+}
+
+// attach hands the pump a new stdin stream, interrupting the old one.
+func (s *stdinPump) attach(c net.Conn) {
+	s.mu.Lock()
+	old := s.src
+	s.mu.Unlock()
+	select {
+	case <-s.done:
+		c.Close()
+	case s.rebind <- c:
+		old.SetReadDeadline(time.Now()) // leave a stream that may still be open
 	}
 }
 
 // stop ends the pump once the process is gone.
 func (s *stdinPump) stop() {
+	close(s.stopping)
+	s.mu.Lock()
 	s.src.SetReadDeadline(time.Now())
+	s.mu.Unlock()
 	<-s.done
 	s.src.Close()
 	if s.closeDst {
