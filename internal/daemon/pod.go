@@ -62,7 +62,7 @@ func newPod(rec record) *pod {
 	p := &pod{rec: rec, exited: make(chan struct{})}
 	for _, cs := range rec.Spec.Containers {
 		c := newCtr(cs.OpenStdin)
-		if rec.State != stateCreated {
+		if rec.State == stateExited || rec.State == stateFailed {
 			close(c.done)
 		}
 		p.ctrs = append(p.ctrs, c)

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -165,24 +164,31 @@ func or(v, def int) int {
 	return def
 }
 
-// startMain starts container i's main process and pumps its output into
-// the log file and to attached clients.
+// startMain starts container i's main process and pumps its output.
 func (d *Daemon) startMain(ctx context.Context, p *pod, i int, g *guest.Client, rec record) error {
-	name := rec.Containers[i].Name
-	lw, err := logs.Open(filepath.Join(rec.Dir, "logs", name+".log"), d.cfg.LogMaxSize, d.cfg.LogMaxFiles)
+	proc, err := g.Exec(ctx, rec.Containers[i].Name, protocol.InitExec, rec.Procs[i])
 	if err != nil {
 		return err
 	}
-	proc, err := g.Exec(ctx, name, protocol.InitExec, rec.Procs[i])
+	if err := d.pumpMain(p, i, proc, rec); err != nil {
+		proc.Close()
+		return err
+	}
+	return nil
+}
+
+// pumpMain copies a main process's output into the container's log file
+// and to attached clients, and attached clients' input to it.
+func (d *Daemon) pumpMain(p *pod, i int, proc *guest.Process, rec record) error {
+	lw, err := logs.Open(filepath.Join(rec.Dir, "logs", rec.Containers[i].Name+".log"), d.cfg.LogMaxSize, d.cfg.LogMaxFiles)
 	if err != nil {
-		lw.Close()
 		return err
 	}
 	p.mu.Lock()
 	c := p.ctrs[i]
 	c.proc = proc
 	p.mu.Unlock()
-	if proc.Stdin != nil {
+	if proc.Stdin != nil && c.stdinR != nil {
 		go func() {
 			io.Copy(proc.Stdin, c.stdinR)
 			proc.Stdin.Close()
@@ -230,14 +236,22 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 		err error
 	}
 	results := make(chan result, len(ctrs))
+	statuses := make([]*protocol.ExitStatus, len(ctrs))
+	waiting := 0
 	for i, c := range ctrs {
+		if c.proc == nil { // exited before the daemon restarted
+			p.mu.Lock()
+			statuses[i] = &protocol.ExitStatus{Code: p.rec.Containers[i].ExitCode}
+			p.mu.Unlock()
+			continue
+		}
+		waiting++
 		go func() {
 			st, err := c.proc.Wait(context.Background())
 			results <- result{i, st, err}
 		}()
 	}
-	statuses := make([]*protocol.ExitStatus, len(ctrs))
-	for range ctrs {
+	for range waiting {
 		r := <-results
 		if r.err == nil {
 			statuses[r.i] = &r.st
@@ -286,28 +300,59 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	}
 }
 
-// recoverRunning handles a pod recorded as running when the daemon starts.
-// Re-attaching to a live VM needs the guest to re-bind its stdio streams,
-// which is not built yet: the VM is ended, and the pod marked exited with
-// that reason, so that nothing is left half-managed.
+// recoverRunning takes over a pod recorded as running when the daemon
+// starts: its VM is re-attached and its containers' output pumped again.
+// A pod whose VM is gone, or cannot be re-attached, is marked exited with
+// the reason and its VM ended, so nothing is left half-managed.
 func (d *Daemon) recoverRunning(ctx context.Context, p *pod) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	rec := p.rec
+	p.mu.Unlock()
 	reason := "the VM was gone when hyperd started"
-	if pid := p.rec.VM.Pid; pid > 0 && isQEMUOf(pid, p.rec.VMID) {
-		syscall.Kill(pid, syscall.SIGKILL)
-		reason = "hyperd restarted and cannot yet re-attach to running pods: VM stopped"
+	if pid := rec.VM.Pid; pid > 0 && isQEMUOf(pid, rec.VMID) {
+		err := d.reattach(ctx, p, rec, pid)
+		if err == nil {
+			d.log.Info("re-attached pod", "pod", rec.ID[:12], "name", rec.Name)
+			return
+		}
+		d.log.Warn("re-attaching pod failed; stopping its VM", "pod", rec.ID[:12], "err", err)
+		syscall.Kill(-pid, syscall.SIGKILL)
+		reason = "hyperd restarted and could not re-attach: " + err.Error()
 	}
-	os.RemoveAll(filepath.Join(d.cfg.VM.RunDir, p.rec.VMID))
+	os.RemoveAll(filepath.Join(d.cfg.VM.RunDir, rec.VMID))
+	p.mu.Lock()
 	p.rec.State, p.rec.Reason, p.rec.ExitCode, p.rec.FinishedAt = stateExited, reason, 137, time.Now().UTC()
 	for i := range p.rec.Containers {
 		p.rec.Containers[i].State, p.rec.Containers[i].Pid = stateExited, 0
 	}
 	p.closeRun()
-	rec := p.rec
-	if err := d.db.Put(podsBucket, rec.ID, rec); err != nil {
-		d.log.Error("saving pod state", "err", errors.Join(err))
+	p.mu.Unlock()
+	d.save(p)
+}
+
+func (d *Daemon) reattach(ctx context.Context, p *pod, rec record, pid int) error {
+	v, err := vm.Attach(ctx, d.cfg.VM, vm.Spec{ID: rec.VMID}, pid)
+	if err != nil {
+		return err
 	}
+	for i, c := range rec.Containers {
+		if c.State != stateRunning {
+			continue
+		}
+		proc, err := v.Guest.Attach(ctx, c.Name, protocol.InitExec, rec.Procs[i].Terminal, rec.Procs[i].Stdin)
+		if err == nil {
+			err = d.pumpMain(p, i, proc, rec)
+		}
+		if err != nil {
+			v.Guest.Close()
+			return fmt.Errorf("container %s: %w", c.Name, err)
+		}
+	}
+	p.mu.Lock()
+	p.vm = v
+	p.mu.Unlock()
+	go d.supervise(p, v)
+	return nil
 }
 
 // isQEMUOf tells whether pid is the QEMU process of VM id.

@@ -66,12 +66,43 @@ type Process struct {
 // Close the Process): the guest stops the process's output, not the
 // host's memory, when nobody reads.
 func (c *Client) Exec(ctx context.Context, container, exec string, spec protocol.ProcessSpec) (*Process, error) {
+	p, err := c.openStdio(ctx, container, exec, spec.Terminal, spec.Stdin)
+	if err != nil {
+		return nil, err
+	}
+	var res protocol.ExecResult
+	if err := c.call(ctx, protocol.MethodExecProcess, protocol.ExecRequest{Container: container, Exec: exec, Process: spec}, &res); err != nil {
+		p.Close()
+		return nil, err
+	}
+	p.Pid = res.Pid
+	return p, nil
+}
+
+// Attach takes over the stdio of a running process (started by an earlier
+// session, e.g. before the daemon restarted). terminal and stdin must be as
+// the process was started.
+func (c *Client) Attach(ctx context.Context, container, exec string, terminal, stdin bool) (*Process, error) {
+	p, err := c.openStdio(ctx, container, exec, terminal, stdin)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.call(ctx, protocol.MethodAttachProcess, protocol.ProcessRef{Container: container, Exec: exec}, nil); err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// openStdio opens a process's stdio streams: stdout, stderr unless it has
+// a terminal, stdin if it has one.
+func (c *Client) openStdio(ctx context.Context, container, exec string, terminal, stdin bool) (*Process, error) {
 	p := &Process{c: c, Container: container, Exec: exec}
 	names := []string{protocol.Stdout}
-	if !spec.Terminal {
+	if !terminal {
 		names = append(names, protocol.Stderr)
 	}
-	if spec.Stdin {
+	if stdin {
 		names = append(names, protocol.Stdin)
 	}
 	for _, name := range names {
@@ -81,7 +112,7 @@ func (c *Client) Exec(ctx context.Context, container, exec string, spec protocol
 		})
 		if err != nil {
 			p.Close()
-			return nil, fmt.Errorf("exec %s/%s: %w", container, exec, err)
+			return nil, fmt.Errorf("stdio of %s/%s: %w", container, exec, err)
 		}
 		stop()
 		p.streams = append(p.streams, s)
@@ -94,12 +125,6 @@ func (c *Client) Exec(ctx context.Context, container, exec string, spec protocol
 			p.Stdin = s
 		}
 	}
-	var res protocol.ExecResult
-	if err := c.call(ctx, protocol.MethodExecProcess, protocol.ExecRequest{Container: container, Exec: exec, Process: spec}, &res); err != nil {
-		p.Close()
-		return nil, err
-	}
-	p.Pid = res.Pid
 	return p, nil
 }
 

@@ -97,3 +97,10 @@ type Channel struct {
 	Name       string // the port's name inside the guest
 	SocketPath string
 }
+
+// Attacher is the optional ability to take over a VM started by an earlier
+// process (a restarted daemon): the VM runs on, and the returned VM can
+// wait for it, stop and kill it.
+type Attacher interface {
+	Attach(ctx context.Context, spec Spec, pid int) (VM, error)
+}

@@ -95,7 +95,7 @@ func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
 	v := &VM{ID: spec.ID, Dir: filepath.Join(cfg.RunDir, spec.ID), log: log.With("vm", spec.ID), done: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(ctx, spec.BootTimeout)
 	defer cancel()
-	sock := filepath.Join(v.Dir, "hyper.sock")
+	sock := filepath.Join(v.Dir, channelSocket)
 	var undo cleanup.Cleanup
 	defer undo.Clean()
 	var conn net.Conn
@@ -114,13 +114,7 @@ func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
 			return nil
 		}},
 		{"create vm", func(ctx context.Context) error {
-			hv, err := cfg.Driver.Create(ctx, hypervisor.Spec{
-				ID: spec.ID, StateDir: v.Dir, VCPUs: spec.VCPUs, MemoryMB: spec.MemoryMB,
-				Kernel: cfg.Kernel, Accel: cfg.Accel,
-				Disks: spec.Disks, Shares: spec.Shares, NICs: spec.NICs,
-				Channels:   []hypervisor.Channel{{Name: protocol.PortName, SocketPath: sock}},
-				ConsoleLog: filepath.Join(v.Dir, "console.log"),
-			})
+			hv, err := cfg.Driver.Create(ctx, hvSpec(cfg, spec, v.Dir))
 			v.hv = hv
 			return err
 		}},
@@ -157,6 +151,50 @@ func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
 	undo.Release()
 	go v.monitor()
 	v.log.Debug("vm ready", "accel", cfg.Accel.Kind, "boot", v.Timings.Ready.Sub(v.Timings.Start))
+	return v, nil
+}
+
+const channelSocket = "hyper.sock"
+
+// hvSpec is the hypervisor's view of a pod VM.
+func hvSpec(cfg Config, spec Spec, dir string) hypervisor.Spec {
+	return hypervisor.Spec{
+		ID: spec.ID, StateDir: dir, VCPUs: spec.VCPUs, MemoryMB: spec.MemoryMB,
+		Kernel: cfg.Kernel, Accel: cfg.Accel,
+		Disks: spec.Disks, Shares: spec.Shares, NICs: spec.NICs,
+		Channels:   []hypervisor.Channel{{Name: protocol.PortName, SocketPath: filepath.Join(dir, channelSocket)}},
+		ConsoleLog: filepath.Join(dir, "console.log"),
+	}
+}
+
+// Attach takes over a VM booted by an earlier process (a restarted
+// daemon): it reconnects the guest channel, and the guest, which keeps its
+// processes, says hello again.
+func Attach(ctx context.Context, cfg Config, spec Spec, pid int) (*VM, error) {
+	at, ok := cfg.Driver.(hypervisor.Attacher)
+	if !ok {
+		return nil, errdefs.Unavailable("driver %s cannot attach to running VMs", cfg.Driver.Name())
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	v := &VM{ID: spec.ID, Dir: filepath.Join(cfg.RunDir, spec.ID), log: log.With("vm", spec.ID), done: make(chan struct{})}
+	hv, err := at.Attach(ctx, hvSpec(cfg, spec, v.Dir), pid)
+	if err != nil {
+		return nil, fmt.Errorf("attaching vm %s: %w", spec.ID, err)
+	}
+	v.hv = hv
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	conn, err := dialWhileRunning(ctx, hv, filepath.Join(v.Dir, channelSocket))
+	if err == nil {
+		v.Guest, err = guest.Connect(ctx, conn, nil)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("attaching vm %s: guest channel: %w", spec.ID, err)
+	}
+	go v.monitor()
 	return v, nil
 }
 

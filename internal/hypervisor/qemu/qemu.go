@@ -67,6 +67,7 @@ type vm struct {
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
+	pid  int // of an attached QEMU, not our child
 	done chan struct{}
 	exit hypervisor.ExitInfo
 }
@@ -85,7 +86,7 @@ func (v *vm) Start(ctx context.Context) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.cmd != nil {
+	if v.cmd != nil || v.pid != 0 {
 		return fmt.Errorf("starting vm %s: already started", v.spec.ID)
 	}
 	if err := cmd.Start(); err != nil {
@@ -139,7 +140,7 @@ func (v *vm) Pid() int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.cmd == nil || v.cmd.Process == nil {
-		return 0
+		return v.pid
 	}
 	return v.cmd.Process.Pid
 }
