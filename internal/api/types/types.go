@@ -19,12 +19,13 @@ const (
 )
 
 // ContainerSpec is one container of a pod. Nil Entrypoint/Cmd take the
-// image's; an empty Entrypoint slice (not nil) clears it.
+// image's; an empty Entrypoint slice (not nil) clears it. (omitzero, not
+// omitempty: an empty slice must survive the wire as [].)
 type ContainerSpec struct {
 	Name       string            `json:"name,omitempty"`
 	Image      string            `json:"image"`
-	Entrypoint []string          `json:"entrypoint,omitempty"`
-	Cmd        []string          `json:"cmd,omitempty"`
+	Entrypoint []string          `json:"entrypoint,omitzero"`
+	Cmd        []string          `json:"cmd,omitzero"`
 	Env        []string          `json:"env,omitempty"`
 	WorkingDir string            `json:"workingDir,omitempty"`
 	User       string            `json:"user,omitempty"`
@@ -100,12 +101,18 @@ type ExecInfo struct {
 	PodID    string `json:"podId"`
 	Running  bool   `json:"running"`
 	ExitCode int    `json:"exitCode"`
+	// Tty: the exec has a terminal. The server streams it raw (else
+	// stdcopy-framed), so the backend must report it.
+	Tty bool `json:"tty,omitempty"`
 }
 
 // WaitResponse answers the wait endpoints.
 type WaitResponse struct {
 	ExitCode int    `json:"exitCode"`
 	Reason   string `json:"reason,omitempty"`
+	// Error is set when the wait failed after the response headers were
+	// sent (the status code could no longer say so).
+	Error *Error `json:"error,omitempty"`
 }
 
 // Image is one image in the store.
@@ -150,8 +157,8 @@ type Error struct {
 	Message string `json:"message"`
 }
 
-// LogEntry is one line of GET /v1/pods/{id}/logs (newline-delimited JSON
-// when format=json; otherwise the stream is stdcopy-framed, see docs/api.md).
+// LogEntry is one line of GET /v1/pods/{id}/logs, a stream of
+// newline-delimited JSON (see docs/api.md).
 type LogEntry struct {
 	Container string    `json:"container"`
 	Stream    string    `json:"stream"`
@@ -167,3 +174,16 @@ type LogOptions struct {
 	Since      time.Time
 	Timestamps bool
 }
+
+// Media types of the upgraded streams (attach, exec start): the 101
+// response's Content-Type says how the server frames its output.
+const (
+	// MediaTypeRawStream: a terminal; raw bytes both ways.
+	MediaTypeRawStream = "application/vnd.hyper.raw-stream"
+	// MediaTypeMultiplexedStream: output in stdcopy frames, stdin raw.
+	MediaTypeMultiplexedStream = "application/vnd.hyper.multiplexed-stream"
+)
+
+// HeaderError is the HTTP trailer that reports an error after a streamed
+// body (logs, image save) began.
+const HeaderError = "Hyper-Error"

@@ -1,0 +1,97 @@
+// Command hyperd is Hyper's daemon: it owns images, pods (one VM each) and
+// their state, and serves the REST API on a unix socket.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/hyperhq/hyper/internal/api"
+	"github.com/hyperhq/hyper/internal/config"
+	"github.com/hyperhq/hyper/internal/daemon"
+	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/hypervisor/qemu"
+	"github.com/hyperhq/hyper/internal/vm"
+)
+
+var version = "0.1.0-dev"
+
+func main() {
+	cfgPath := flag.String("config", config.DefaultPath, "configuration file (TOML)")
+	root := flag.String("root", "", "state directory (overrides config)")
+	socket := flag.String("socket", "", "API socket (overrides config)")
+	runDir := flag.String("run-dir", "", "runtime directory for VM sockets (overrides config)")
+	kernel := flag.String("kernel", "", "guest kernel vmlinux (overrides config)")
+	initrd := flag.String("initrd", "", "initramfs with hyperstart (overrides config)")
+	accel := flag.String("accel", "", "acceleration: auto, kvm or tcg (overrides config)")
+	debug := flag.Bool("debug", false, "debug logging")
+	flag.Parse()
+
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
+	cfg, err := config.Load(*cfgPath, explicit)
+	if err != nil {
+		fatal(err)
+	}
+	for dst, v := range map[*string]string{&cfg.Root: *root, &cfg.Socket: *socket, &cfg.RunDir: *runDir,
+		&cfg.Kernel: *kernel, &cfg.Initrd: *initrd, &cfg.Accel: *accel} {
+		if v != "" {
+			*dst = v
+		}
+	}
+	if *debug {
+		cfg.Log.Level = "debug"
+	}
+	if err := cfg.Validate(); err != nil {
+		fatal(err)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {
+		fatal(fmt.Errorf("log level: %w", err))
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	acc, err := hypervisor.ChooseAccel(hypervisor.AccelRequest{Mode: cfg.Accel, KernelPVM: cfg.KernelPVM}, hypervisor.ProbeHost())
+	if err != nil {
+		fatal(err)
+	}
+	log.Info("acceleration", "kind", acc.Kind, "why", acc.Reason)
+	for _, f := range []string{cfg.Kernel, cfg.Initrd} {
+		if _, err := os.Stat(f); err != nil {
+			fatal(fmt.Errorf("guest boot file: %w (see docs/user-guide.md: installing)", err))
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	d, err := daemon.New(ctx, daemon.Config{
+		Root: cfg.Root, Version: version,
+		VM: vm.Config{
+			Driver: qemu.New(qemu.Options{Binary: cfg.QEMU}),
+			Kernel: hypervisor.Kernel{Path: cfg.Kernel, Initrd: cfg.Initrd},
+			Accel:  acc, RunDir: filepath.Join(cfg.RunDir, "vms"),
+		},
+		MemoryMB: cfg.Pod.MemoryMB, VCPUs: cfg.Pod.VCPUs, ScratchMB: cfg.Pod.ScratchMB,
+		LogMaxSize: int64(cfg.Log.ContainerMaxMB) << 20, LogMaxFiles: cfg.Log.ContainerFiles,
+	}, log)
+	if err != nil {
+		fatal(err)
+	}
+	defer d.Close()
+	log.Info("hyperd serving", "socket", cfg.Socket, "root", cfg.Root, "version", version)
+	// On SIGTERM the API stops; pods keep running in their own VMs.
+	if err := api.Serve(ctx, cfg.Socket, api.NewServer(d.Backend(), log), log); err != nil {
+		fatal(err)
+	}
+	log.Info("hyperd stopped; pods keep running")
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "hyperd:", err)
+	os.Exit(1)
+}

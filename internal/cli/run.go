@@ -1,0 +1,298 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hyperhq/hyper/internal/api/types"
+	"github.com/hyperhq/hyper/internal/client"
+	"github.com/hyperhq/hyper/internal/errdefs"
+)
+
+// runOptions are run's flags.
+type runOptions struct {
+	detach      bool
+	interactive bool
+	tty         bool
+	rm          bool
+	sigProxy    bool
+	name        string
+	hostname    string
+	workdir     string
+	user        string
+	entrypoint  string
+	entrySet    bool // --entrypoint given, even ""
+	env         []string
+	envFiles    []string
+	labels      []string
+	cpus        float64
+	memory      string
+}
+
+func addRunFlags(cmd *cobra.Command, o *runOptions) {
+	f := cmd.Flags()
+	f.SetInterspersed(false) // flags stop at IMAGE: the rest is the command
+	f.BoolVarP(&o.detach, "detach", "d", false, "run in the background and print the pod ID")
+	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin open and forward it")
+	f.BoolVarP(&o.tty, "tty", "t", false, "allocate a terminal")
+	f.BoolVar(&o.rm, "rm", false, "remove the pod when it exits")
+	f.BoolVar(&o.sigProxy, "sig-proxy", true, "forward received signals to the pod")
+	f.StringVar(&o.name, "name", "", "name the pod")
+	f.StringVar(&o.hostname, "hostname", "", "the pod's hostname")
+	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
+	f.StringVarP(&o.user, "user", "u", "", "user (name|uid[:group|gid])")
+	f.StringVar(&o.entrypoint, "entrypoint", "", "override the image's entrypoint (\"\" clears it)")
+	f.StringArrayVarP(&o.env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to pass hyperctl's)")
+	f.StringArrayVar(&o.envFiles, "env-file", nil, "read environment variables from a file")
+	f.StringArrayVarP(&o.labels, "label", "l", nil, "set a label (key=value)")
+	f.Float64Var(&o.cpus, "cpus", 0, "number of virtual CPUs (default 1)")
+	f.StringVarP(&o.memory, "memory", "m", "", "memory of the VM: 512m, 1g (a bare number is MB; default 256m)")
+}
+
+// podSpec builds the pod from run's flags, IMAGE and CMD.
+func (o *runOptions) podSpec(image string, args []string) (types.PodSpec, error) {
+	env, err := o.environment()
+	if err != nil {
+		return types.PodSpec{}, err
+	}
+	labels, err := parseLabels(o.labels)
+	if err != nil {
+		return types.PodSpec{}, err
+	}
+	c := types.ContainerSpec{
+		Image:      image,
+		Env:        env,
+		WorkingDir: o.workdir,
+		User:       o.user,
+		Tty:        o.tty,
+		OpenStdin:  o.interactive,
+	}
+	if len(args) > 0 {
+		c.Cmd = args
+	}
+	if o.entrySet {
+		c.Entrypoint = []string{} // "" clears the image's
+		if o.entrypoint != "" {
+			c.Entrypoint = []string{o.entrypoint}
+		}
+	}
+	spec := types.PodSpec{
+		Name:       o.name,
+		Hostname:   o.hostname,
+		Containers: []types.ContainerSpec{c},
+		Labels:     labels,
+		AutoRemove: o.rm,
+	}
+	if o.cpus < 0 || o.cpus > 1024 {
+		return spec, fmt.Errorf("invalid --cpus %v: want 1 or more", o.cpus)
+	}
+	spec.VCPUs = int(math.Ceil(o.cpus))
+	if o.memory != "" {
+		if spec.MemoryMB, err = parseMemoryMB(o.memory); err != nil {
+			return spec, fmt.Errorf("--memory: %w", err)
+		}
+	}
+	return spec, nil
+}
+
+// environment is --env-file's variables, then -e's (later ones win in
+// the guest, as in docker).
+func (o *runOptions) environment() ([]string, error) {
+	var env []string
+	for _, f := range o.envFiles {
+		vars, err := parseEnvFile(f)
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, vars...)
+	}
+	vars, err := expandEnv(o.env, os.LookupEnv)
+	if err != nil {
+		return nil, err
+	}
+	return append(env, vars...), nil
+}
+
+func newRunCommand(h *cli) *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Run a command in a new pod",
+		Long: `Run a command in a new pod (a light VM running IMAGE).
+
+In the foreground, hyperctl attaches before it starts the pod, so no output
+is lost, and exits with the command's own exit status (125 if hyperctl or
+hyperd failed). Flags after IMAGE belong to the command.`,
+		Args: minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.entrySet = cmd.Flags().Changed("entrypoint")
+			return withStatus(ExitDaemonError, h.run(cmd.Context(), o, args[0], args[1:]))
+		},
+	}
+	addRunFlags(cmd, o)
+	return cmd
+}
+
+func (h *cli) run(ctx context.Context, o *runOptions, image string, args []string) error {
+	if o.tty && o.interactive && !o.detach && !isTerminal(h.streams.In) {
+		return errors.New("the input device is not a TTY; drop -t to pipe input")
+	}
+	spec, err := o.podSpec(image, args)
+	if err != nil {
+		return err
+	}
+	c, err := h.client()
+	if err != nil {
+		return err
+	}
+	created, err := c.CreatePod(ctx, spec)
+	if err != nil {
+		return err
+	}
+	for _, w := range created.Warnings {
+		fmt.Fprintf(h.streams.Err, "WARNING: %s\n", w)
+	}
+	if o.detach {
+		if err := c.StartPod(ctx, created.ID); err != nil {
+			if o.rm {
+				h.removeQuietly(c, created.ID)
+			}
+			return err
+		}
+		fmt.Fprintln(h.streams.Out, created.ID)
+		return nil
+	}
+	code, err := h.runSession(ctx, c, session{
+		pod:      created.ID,
+		stdin:    o.interactive,
+		tty:      o.tty,
+		start:    true,
+		sigProxy: o.sigProxy,
+		beforeStartFailed: func() {
+			if o.rm {
+				h.removeQuietly(c, created.ID)
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	return exitStatus(code)
+}
+
+// removeQuietly removes a pod that failed to start under --rm.
+func (h *cli) removeQuietly(c *client.Client, id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.RemovePod(ctx, id, true); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		h.log.Debug("removing pod after failed start", "pod", id, "err", err)
+	}
+}
+
+// exitStatus ends hyperctl with a process's exit status.
+func exitStatus(code int) error {
+	if code == 0 {
+		return nil
+	}
+	if code < 0 || code > 255 {
+		code = ExitDaemonError
+	}
+	return &StatusError{Code: code}
+}
+
+func newStartCommand(h *cli) *cobra.Command {
+	var attach, interactive bool
+	cmd := &cobra.Command{
+		Use:   "start [OPTIONS] POD [POD...]",
+		Short: "Start one or more pods",
+		Args:  minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := h.client()
+			if err != nil {
+				return err
+			}
+			if !attach && !interactive {
+				return h.forEach(args, func(id string) error { return c.StartPod(ctx, id) })
+			}
+			if len(args) > 1 {
+				return usageErrorf(cmd, "you cannot attach to several pods at once")
+			}
+			return withStatus(ExitDaemonError, h.startAttached(ctx, c, args[0], interactive))
+		},
+	}
+	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "attach stdout/stderr and exit with the pod's status")
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "attach stdin too")
+	return cmd
+}
+
+func (h *cli) startAttached(ctx context.Context, c *client.Client, id string, stdin bool) error {
+	pod, err := c.GetPod(ctx, id)
+	if err != nil {
+		return err
+	}
+	if pod.State == types.StateRunning {
+		return errdefs.Conflict("pod %s is already running", id)
+	}
+	tty := len(pod.Spec.Containers) > 0 && pod.Spec.Containers[0].Tty
+	if tty && stdin && !isTerminal(h.streams.In) {
+		return errors.New("the input device is not a TTY")
+	}
+	code, err := h.runSession(ctx, c, session{
+		pod:            pod.ID,
+		stdin:          stdin,
+		tty:            tty,
+		start:          true,
+		waitAfterStart: pod.State != types.StateCreated,
+		sigProxy:       true,
+	})
+	if err != nil {
+		return err
+	}
+	return exitStatus(code)
+}
+
+func newAttachCommand(h *cli) *cobra.Command {
+	var noStdin, sigProxy bool
+	cmd := &cobra.Command{
+		Use:   "attach [OPTIONS] POD",
+		Short: "Attach to a running pod's main process",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := h.client()
+			if err != nil {
+				return withStatus(ExitDaemonError, err)
+			}
+			pod, err := c.GetPod(ctx, args[0])
+			if err != nil {
+				return withStatus(ExitDaemonError, err)
+			}
+			if pod.State != types.StateRunning {
+				return withStatus(ExitDaemonError, fmt.Errorf("pod %s is %s: you cannot attach to a pod that is not running, start it first", args[0], pod.State))
+			}
+			var spec types.ContainerSpec
+			if len(pod.Spec.Containers) > 0 {
+				spec = pod.Spec.Containers[0]
+			}
+			stdin := spec.OpenStdin && !noStdin
+			if spec.Tty && stdin && !isTerminal(h.streams.In) {
+				return withStatus(ExitDaemonError, errors.New("the input device is not a TTY"))
+			}
+			code, err := h.runSession(ctx, c, session{pod: pod.ID, stdin: stdin, tty: spec.Tty, sigProxy: sigProxy})
+			if err != nil {
+				return withStatus(ExitDaemonError, err)
+			}
+			return exitStatus(code)
+		},
+	}
+	cmd.Flags().BoolVar(&noStdin, "no-stdin", false, "do not attach stdin")
+	cmd.Flags().BoolVar(&sigProxy, "sig-proxy", true, "forward received signals to the pod")
+	return cmd
+}
