@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -161,7 +162,16 @@ func (s *server) serveStream(w http.ResponseWriter, r *http.Request, o streamOpt
 
 	var stdio Stdio
 	if o.stdin {
-		stdio.Stdin = &stdinReader{r: brw.Reader}
+		// Read the client's bytes from the raw connection (after what the
+		// server already buffered): net/http's own reader cancels the
+		// request's context at EOF, and the client's half-close is only
+		// the end of stdin, not of the stream.
+		var in io.Reader = conn
+		if n := brw.Reader.Buffered(); n > 0 {
+			b, _ := brw.Reader.Peek(n)
+			in = io.MultiReader(bytes.NewReader(append([]byte(nil), b...)), conn)
+		}
+		stdio.Stdin = &stdinReader{r: in}
 	}
 	var mux *stdcopy.Mux
 	if o.tty {

@@ -176,5 +176,5 @@ func (d *Daemon) InspectExec(ctx context.Context, id string) (types.ExecInfo, er
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return types.ExecInfo{ID: e.id, PodID: e.pod, Running: e.running, ExitCode: e.exitCode}, nil
+	return types.ExecInfo{ID: e.id, PodID: e.pod, Running: e.running, ExitCode: e.exitCode, Tty: e.spec.Terminal}, nil
 }

@@ -36,14 +36,17 @@ type pod struct {
 	starting bool
 	vm       *vm.VM
 	ctrs     []*ctr
+	// outs carry each container's output to attached clients, across runs.
+	outs []*fanout
 	// exited is closed when the current (or next, before the first
 	// start) run ends.
 	exited chan struct{}
+	// restarted is closed when a new run of an exited pod begins.
+	restarted chan struct{}
 }
 
 // ctr is the I/O of one container's main process for one run.
 type ctr struct {
-	out    fanout
 	stdinR *io.PipeReader // nil unless the container has OpenStdin
 	stdinW *io.PipeWriter
 	proc   *guest.Process
@@ -59,8 +62,9 @@ func newCtr(openStdin bool) *ctr {
 }
 
 func newPod(rec record) *pod {
-	p := &pod{rec: rec, exited: make(chan struct{})}
+	p := &pod{rec: rec, exited: make(chan struct{}), restarted: make(chan struct{})}
 	for _, cs := range rec.Spec.Containers {
+		p.outs = append(p.outs, &fanout{})
 		c := newCtr(cs.OpenStdin)
 		if rec.State == stateExited || rec.State == stateFailed {
 			close(c.done)

@@ -41,6 +41,8 @@ func (d *Daemon) Start(ctx context.Context, ref string) error {
 		for i, cs := range p.rec.Spec.Containers {
 			p.ctrs[i] = newCtr(cs.OpenStdin)
 		}
+		close(p.restarted)
+		p.restarted = make(chan struct{})
 	}
 	rec := p.rec
 	p.mu.Unlock()
@@ -185,7 +187,7 @@ func (d *Daemon) pumpMain(p *pod, i int, proc *guest.Process, rec record) error 
 		return err
 	}
 	p.mu.Lock()
-	c := p.ctrs[i]
+	c, out := p.ctrs[i], p.outs[i]
 	c.proc = proc
 	p.mu.Unlock()
 	if proc.Stdin != nil && c.stdinR != nil {
@@ -204,7 +206,7 @@ func (d *Daemon) pumpMain(p *pod, i int, proc *guest.Process, rec record) error 
 			n, err := r.Read(buf)
 			if n > 0 {
 				lineW.Write(buf[:n])
-				c.out.write(stream == "stderr", buf[:n])
+				out.write(stream == "stderr", buf[:n])
 			}
 			if err != nil {
 				return

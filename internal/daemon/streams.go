@@ -12,7 +12,8 @@ import (
 	"github.com/hyperhq/hyper/internal/logs"
 )
 
-// Attach implements api.Streams.
+// Attach implements api.Streams. Attaching to a pod that has not started
+// yet, or has exited, waits for its next run (docker's `start -a`).
 func (d *Daemon) Attach(ctx context.Context, ref, container string, stdio api.Stdio) error {
 	p, err := d.lookup(ref)
 	if err != nil {
@@ -24,15 +25,24 @@ func (d *Daemon) Attach(ctx context.Context, ref, container string, stdio api.St
 		p.mu.Unlock()
 		return errdefs.NotFound("pod %s has no container %q", ref, container)
 	}
-	c := p.ctrs[i]
+	out, c, restarted := p.outs[i], p.ctrs[i], p.restarted
 	p.mu.Unlock()
+	id, gone := out.subscribe(stdio.Stdout, stdio.Stderr)
+	defer out.unsubscribe(id)
 	select {
-	case <-c.done:
-		return errdefs.Conflict("pod %s is not running", ref)
+	case <-c.done: // exited: wait for the next run
+		select {
+		case <-restarted:
+		case <-gone:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+		p.mu.Lock()
+		c = p.ctrs[i]
+		p.mu.Unlock()
 	default:
 	}
-	id, gone := c.out.subscribe(stdio.Stdout, stdio.Stderr)
-	defer c.out.unsubscribe(id)
 	if stdio.Stdin != nil && c.stdinW != nil {
 		go func() {
 			if _, err := io.Copy(c.stdinW, stdio.Stdin); err == nil {

@@ -171,3 +171,27 @@ func ScratchDisk(tb testing.TB, sizeMB int) string {
 	}
 	return p
 }
+
+var (
+	binMu    sync.Mutex
+	binPaths = map[string]string{}
+)
+
+// Binary builds the command at pkg (e.g. "./cmd/hyperd") once per process
+// and returns its path.
+func Binary(tb testing.TB, pkg string) string {
+	tb.Helper()
+	binMu.Lock()
+	defer binMu.Unlock()
+	if p, ok := binPaths[pkg]; ok {
+		return p
+	}
+	out := filepath.Join(sharedDir(), filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = Root()
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("building %s: %v: %s", pkg, err, b)
+	}
+	binPaths[pkg] = out
+	return out
+}

@@ -1,0 +1,186 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hyperhq/hyper/internal/client"
+	"github.com/hyperhq/hyper/internal/devimage"
+	"github.com/hyperhq/hyper/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// hyperd is a running daemon under test.
+type hyperd struct {
+	t      *testing.T
+	env    testenv.Env
+	dir    string // root, socket, run dir
+	sock   string
+	cmd    *exec.Cmd
+	log    *bytes.Buffer
+	ctl    string // hyperctl binary
+	client *client.Client
+}
+
+func newHyperd(t *testing.T) *hyperd {
+	t.Helper()
+	env := testenv.New(t)
+	// A short dir: unix socket paths are limited to 108 bytes.
+	dir, err := os.MkdirTemp("", "hye2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hyperd{t: t, env: env, dir: dir, sock: filepath.Join(dir, "h.sock"),
+		ctl: testenv.Binary(t, "./cmd/hyperctl")}
+	h.client = client.New(h.sock)
+	h.start()
+	t.Cleanup(h.cleanup)
+	return h
+}
+
+// start launches hyperd and waits until it answers.
+func (h *hyperd) start() {
+	h.t.Helper()
+	bin := testenv.Binary(h.t, "./cmd/hyperd")
+	h.log = &bytes.Buffer{}
+	h.cmd = exec.Command(bin, "--config", "/dev/null", "--root", filepath.Join(h.dir, "root"), "--socket", h.sock,
+		"--run-dir", filepath.Join(h.dir, "run"), "--kernel", h.env.Config.Kernel.Path,
+		"--initrd", h.env.Config.Kernel.Initrd, "--accel", h.env.Config.Accel.Kind)
+	h.cmd.Stdout, h.cmd.Stderr = h.log, h.log
+	if err := h.cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if c, err := net.Dial("unix", h.sock); err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("hyperd did not start: %s", h.log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// kill9 kills hyperd as a crash would.
+func (h *hyperd) kill9() {
+	h.cmd.Process.Kill()
+	h.cmd.Wait()
+}
+
+// cleanup removes every pod, stops hyperd, and checks nothing is left.
+func (h *hyperd) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if h.cmd.ProcessState == nil {
+		pods, _ := h.client.ListPods(ctx, true)
+		for _, p := range pods {
+			if err := h.client.RemovePod(ctx, p.ID, true); err != nil {
+				h.t.Errorf("removing pod %s: %v", p.Name, err)
+			}
+		}
+		h.cmd.Process.Signal(syscall.SIGTERM)
+		h.cmd.Wait()
+	}
+	if left := qemusUnder(h.dir); len(left) > 0 {
+		h.t.Errorf("QEMU processes left behind: %v", left)
+		for _, pid := range left {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	if h.t.Failed() {
+		h.t.Logf("hyperd log:\n%s", h.log)
+	}
+	os.RemoveAll(h.dir)
+}
+
+// qemusUnder lists QEMU processes whose command line mentions dir.
+func qemusUnder(dir string) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var pid int
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(b, []byte("qemu-system")) && bytes.Contains(b, []byte(dir)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// run runs hyperctl with stdin and returns stdout, stderr and exit code.
+func (h *hyperd) run(stdin string, args ...string) (string, string, int) {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, h.ctl, append([]string{"-H", "unix://" + h.sock}, args...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		h.t.Fatalf("hyperctl %v: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// ok runs hyperctl and fails the test unless it exits 0.
+func (h *hyperd) ok(args ...string) string {
+	h.t.Helper()
+	out, errs, code := h.run("", args...)
+	if code != 0 {
+		h.t.Fatalf("hyperctl %v: exit %d: %s%s", args, code, out, errs)
+	}
+	return out
+}
+
+// loadBusybox loads a busybox image built from the host's busybox-static.
+func (h *hyperd) loadBusybox() {
+	h.t.Helper()
+	f := filepath.Join(h.t.TempDir(), "busybox.tar")
+	w, err := os.Create(f)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := devimage.BusyboxArchive(w, "busybox:latest"); err != nil {
+		h.t.Fatal(err)
+	}
+	w.Close()
+	if out := h.ok("load", "-i", f); !strings.Contains(out, "busybox") {
+		h.t.Fatalf("load said %q", out)
+	}
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+	}
+}
+
+var _ = io.Discard
