@@ -4,7 +4,7 @@ GO      ?= go
 OUT     := out
 KERNEL   = $(shell bash hack/kernel/build.sh --print-path)
 
-.PHONY: all deps kernel build initrd demo test check bench clean
+.PHONY: all deps kernel build initrd demo install uninstall test check bench clean
 
 all: build initrd
 
@@ -21,15 +21,26 @@ kernel:
 build:
 	@mkdir -p $(OUT)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(OUT)/hyperstart ./cmd/hyperstart
+	$(GO) build -o $(OUT)/hyperd ./cmd/hyperd
+	$(GO) build -o $(OUT)/hyperctl ./cmd/hyperctl
 	$(GO) build -o $(OUT)/hyperdev ./cmd/hyperdev
 
 initrd: build
 	$(OUT)/hyperdev initrd -o $(OUT)/initrd.img $(OUT)/hyperstart
 
-# The main job end to end: a real pod in a real VM.
+# The main job end to end: hyperd, an image, `hyperctl run`, a real VM.
 demo: deps kernel initrd
-	$(OUT)/hyperdev run --kernel $(OUT)/vmlinux --initrd $(OUT)/initrd.img -- \
-		sh -c 'echo "Hello from a Hyper pod: $$(uname -sr), hostname $$(hostname)"'
+	bash hack/demo.sh
+
+# Installs the binaries, kernel and initramfs where hyperd looks by default.
+install: kernel initrd
+	install -d /usr/local/lib/hyper
+	install -m 0644 $(KERNEL) /usr/local/lib/hyper/vmlinux
+	install -m 0644 $(OUT)/initrd.img /usr/local/lib/hyper/initrd.img
+	install -m 0755 $(OUT)/hyperd $(OUT)/hyperctl /usr/local/bin/
+
+uninstall:
+	rm -rf /usr/local/lib/hyper /usr/local/bin/hyperd /usr/local/bin/hyperctl
 
 test: kernel
 	$(GO) vet ./...
@@ -38,7 +49,7 @@ test: kernel
 check: deps test
 
 bench: deps kernel
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/vm/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/vm/ ./internal/e2e/
 
 clean:
 	rm -rf $(OUT)
