@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/image"
@@ -45,6 +46,8 @@ type Daemon struct {
 	mu    sync.Mutex
 	pods  map[string]*pod // by full ID
 	execs map[string]*execution
+	// poweringOff counts VMs of exited pods still powering off.
+	poweringOff sync.WaitGroup
 }
 
 const podsBucket = "pods"
@@ -89,9 +92,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	return d, nil
 }
 
-// Close releases the state database. Running pods keep running: their VMs
-// do not depend on the daemon's process.
-func (d *Daemon) Close() error { return d.db.Close() }
+// Close lets VMs of exited pods finish powering off (at most 20 s), then
+// releases the state database. Running pods keep running: their VMs do not
+// depend on the daemon's process.
+func (d *Daemon) Close() error {
+	done := make(chan struct{})
+	go func() { d.poweringOff.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		d.log.Warn("closing with VMs still powering off")
+	}
+	return d.db.Close()
+}
 
 // recover loads every pod. A pod recorded as running whose VM is gone is
 // marked exited with the reason.

@@ -43,6 +43,8 @@ type pod struct {
 	exited chan struct{}
 	// restarted is closed when a new run of an exited pod begins.
 	restarted chan struct{}
+	// vmGone is closed once the last run's VM has powered off.
+	vmGone chan struct{}
 }
 
 // ctr is the I/O of one container's main process for one run.
@@ -62,7 +64,8 @@ func newCtr(openStdin bool) *ctr {
 }
 
 func newPod(rec record) *pod {
-	p := &pod{rec: rec, exited: make(chan struct{}), restarted: make(chan struct{})}
+	p := &pod{rec: rec, exited: make(chan struct{}), restarted: make(chan struct{}), vmGone: make(chan struct{})}
+	close(p.vmGone)
 	for _, cs := range rec.Spec.Containers {
 		p.outs = append(p.outs, &fanout{})
 		c := newCtr(cs.OpenStdin)

@@ -240,7 +240,7 @@ func (d *Daemon) Remove(ctx context.Context, ref string, force bool) error {
 	}
 	p.mu.Lock()
 	running := p.vm != nil || p.starting
-	v, exited := p.vm, p.exited
+	v, exited, gone := p.vm, p.exited, p.vmGone
 	p.mu.Unlock()
 	if running {
 		if !force {
@@ -254,17 +254,36 @@ func (d *Daemon) Remove(ctx context.Context, ref string, force bool) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
+		p.mu.Lock()
+		gone = p.vmGone
+		p.mu.Unlock()
+	}
+	select { // the VM holds the pod's scratch disk until it is gone
+	case <-gone:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	return d.removePod(p)
 }
 
 func (d *Daemon) removePod(p *pod) error {
+	if err := d.forget(p); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	dir := p.rec.Dir
+	p.mu.Unlock()
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing pod %s: %w", p.snapshot().ID[:12], err)
+	}
+	return nil
+}
+
+// forget removes a pod from the daemon's view and state; its files stay
+// until removePod.
+func (d *Daemon) forget(p *pod) error {
 	s := p.snapshot()
 	d.mu.Lock()
-	if _, ok := d.pods[s.ID]; !ok {
-		d.mu.Unlock()
-		return nil
-	}
 	delete(d.pods, s.ID)
 	for id, e := range d.execs {
 		if e.pod == s.ID {
@@ -272,16 +291,7 @@ func (d *Daemon) removePod(p *pod) error {
 		}
 	}
 	d.mu.Unlock()
-	if err := d.db.Delete(podsBucket, s.ID); err != nil {
-		return err
-	}
-	p.mu.Lock()
-	dir := p.rec.Dir
-	p.mu.Unlock()
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("removing pod %s: %w", s.ID[:12], err)
-	}
-	return nil
+	return d.db.Delete(podsBucket, s.ID)
 }
 
 // save persists the pod's record.

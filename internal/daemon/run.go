@@ -44,8 +44,9 @@ func (d *Daemon) Start(ctx context.Context, ref string) error {
 		close(p.restarted)
 		p.restarted = make(chan struct{})
 	}
-	rec := p.rec
+	rec, gone := p.rec, p.vmGone
 	p.mu.Unlock()
+	<-gone // the previous run's VM has powered off
 
 	v, err := d.boot(context.WithoutCancel(ctx), p, rec)
 	p.mu.Lock()
@@ -263,7 +264,37 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 			d.save(p)
 		}
 	}
-	// Everything exited (or the guest went away): power off.
+	// Everything exited, or the guest went away. Report a clean exit at
+	// once (waiters need not wait for the power-off), then power off; a
+	// new run or a removal waits for the VM to be gone.
+	clean := statuses[0] != nil
+	gone := make(chan struct{})
+	d.poweringOff.Add(1)
+	defer d.poweringOff.Done()
+	p.mu.Lock()
+	p.vm, p.vmGone = nil, gone
+	for i := range p.rec.Containers {
+		if statuses[i] == nil {
+			p.rec.Containers[i].State, p.rec.Containers[i].ExitCode = stateExited, 137
+		}
+		p.rec.Containers[i].Pid = 0
+	}
+	auto := p.rec.Spec.AutoRemove
+	if clean {
+		p.rec.State, p.rec.Reason, p.rec.ExitCode, p.rec.FinishedAt = stateExited, "", statuses[0].Code, time.Now().UTC()
+	}
+	p.mu.Unlock()
+	if clean && auto {
+		d.forget(p) // gone from the API before its waiters hear of the exit
+	}
+	if clean {
+		p.mu.Lock()
+		p.closeRun()
+		p.mu.Unlock()
+		if !auto {
+			d.save(p)
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	select {
 	case <-v.Done():
@@ -273,28 +304,20 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	cancel()
 	<-v.Done()
 	v.Destroy() // removes the VM's state dir
+	close(gone)
 	reason := v.ExitReason()
 	p.mu.Lock()
-	p.vm = nil
-	p.rec.FinishedAt = time.Now().UTC()
-	p.rec.State, p.rec.Reason = stateExited, ""
-	if statuses[0] != nil {
-		p.rec.ExitCode = statuses[0].Code
-	} else {
+	if !clean {
+		p.rec.State, p.rec.Reason, p.rec.FinishedAt = stateFailed, "vm ended: "+reason, time.Now().UTC()
 		p.rec.ExitCode = 128 + int(syscall.SIGKILL)
-		p.rec.State, p.rec.Reason = stateFailed, "vm ended: "+reason
+		p.closeRun()
 	}
-	for i := range p.rec.Containers {
-		if statuses[i] == nil {
-			p.rec.Containers[i].State, p.rec.Containers[i].ExitCode = stateExited, 137
-		}
-		p.rec.Containers[i].Pid = 0
-	}
-	p.closeRun()
-	auto := p.rec.Spec.AutoRemove
 	p.mu.Unlock()
-	d.save(p)
-	d.log.Info("pod exited", "pod", p.snapshot().ID[:12], "code", p.snapshot().ExitCode, "reason", reason)
+	if !clean {
+		d.save(p)
+	}
+	s := p.snapshot()
+	d.log.Info("pod exited", "pod", s.ID[:12], "code", s.ExitCode, "vm", reason)
 	if auto {
 		if err := d.removePod(p); err != nil {
 			d.log.Warn("auto-removing pod", "err", err)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -24,7 +23,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 // hyperd is a running daemon under test.
 type hyperd struct {
-	t      *testing.T
+	t      testing.TB
 	env    testenv.Env
 	dir    string // root, socket, run dir
 	sock   string
@@ -34,7 +33,7 @@ type hyperd struct {
 	client *client.Client
 }
 
-func newHyperd(t *testing.T) *hyperd {
+func newHyperd(t testing.TB) *hyperd {
 	t.Helper()
 	env := testenv.New(t)
 	// A short dir: unix socket paths are limited to 108 bytes.
@@ -174,7 +173,7 @@ func (h *hyperd) loadBusybox() {
 }
 
 // waitFor polls cond until it holds or d passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(d); !cond(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -183,4 +182,9 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-var _ = io.Discard
+// ctx is a context for one client call.
+func (h *hyperd) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	h.t.Cleanup(cancel)
+	return ctx
+}

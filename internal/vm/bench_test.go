@@ -5,13 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 
-	"github.com/hyperhq/hyper/internal/bootimage"
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/protocol"
 	"github.com/hyperhq/hyper/internal/testenv"
@@ -25,22 +21,12 @@ import (
 // Run with -benchtime 1x; HYPER_BENCH_RUNS sets the runs (default 10).
 func BenchmarkBoot(b *testing.B) {
 	env := testenv.New(b)
-	runs := 10
-	if n, err := fmt.Sscan(os.Getenv("HYPER_BENCH_RUNS"), &runs); n != 1 || err != nil {
-		runs = 10
-	}
-	bb, err := exec.LookPath("busybox")
-	if err != nil {
-		testenv.Unavailable(b, "busybox-static not installed")
-	}
-	floorRD := filepath.Join(b.TempDir(), "floor.img")
-	if err := bootimage.WritePoweroff(floorRD, bb); err != nil {
-		b.Fatal(err)
-	}
+	runs := testenv.Runs()
+	floorRD := testenv.FloorInitrd(b)
 	img := testenv.BusyboxImage(b)
 	var floor, ready, firstOut []time.Duration
 	for i := 0; i < runs; i++ {
-		floor = append(floor, bootFloor(b, env, floorRD, i))
+		floor = append(floor, testenv.BootFloor(b, env, floorRD, i))
 		r, o := bootToOutput(b, env, img, i)
 		ready = append(ready, r)
 		firstOut = append(firstOut, o)
@@ -55,39 +41,14 @@ func BenchmarkBoot(b *testing.B) {
 		{"qemu start -> hyperstart ready", ready},
 		{"qemu start -> first output in a container", firstOut},
 	} {
-		p50, p90 := pct(m.d, 50), pct(m.d, 90)
+		p50, p90 := testenv.Pct(m.d, 50), testenv.Pct(m.d, 90)
 		fmt.Printf("  %-44s %6dms %6dms\n", m.name, p50.Milliseconds(), p90.Milliseconds())
 	}
 	fmt.Printf("  sizes: kernel %s, hyperstart initramfs %s, floor initramfs %s\n",
 		size(env.Config.Kernel.Path), size(env.Config.Kernel.Initrd), size(floorRD))
-	b.ReportMetric(float64(pct(floor, 50).Milliseconds()), "floor-p50-ms")
-	b.ReportMetric(float64(pct(ready, 50).Milliseconds()), "ready-p50-ms")
-	b.ReportMetric(float64(pct(firstOut, 50).Milliseconds()), "output-p50-ms")
-}
-
-func bootFloor(b *testing.B, env testenv.Env, initrd string, i int) time.Duration {
-	dir := filepath.Join(b.TempDir(), "floor")
-	os.MkdirAll(dir, 0o700)
-	k := env.Config.Kernel
-	k.Initrd = initrd
-	v, err := env.Config.Driver.Create(context.Background(), hypervisor.Spec{
-		ID: fmt.Sprintf("floor%d", i), StateDir: dir, VCPUs: 1, MemoryMB: 256, Kernel: k, Accel: env.Config.Accel,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	start := time.Now()
-	if err := v.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	info, err := v.Wait(ctx)
-	if err != nil || info.ExitCode != 0 {
-		v.Kill()
-		b.Fatalf("floor vm: %+v, %v", info, err)
-	}
-	return time.Since(start)
+	b.ReportMetric(float64(testenv.Pct(floor, 50).Milliseconds()), "floor-p50-ms")
+	b.ReportMetric(float64(testenv.Pct(ready, 50).Milliseconds()), "ready-p50-ms")
+	b.ReportMetric(float64(testenv.Pct(firstOut, 50).Milliseconds()), "output-p50-ms")
 }
 
 func bootToOutput(b *testing.B, env testenv.Env, img string, i int) (ready, output time.Duration) {
@@ -121,12 +82,6 @@ func bootToOutput(b *testing.B, env testenv.Env, img string, i int) (ready, outp
 	io.Copy(io.Discard, p.Stdout)
 	p.Wait(ctx)
 	return ready, output
-}
-
-func pct(d []time.Duration, p int) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[(len(s)-1)*p/100]
 }
 
 func size(path string) string {

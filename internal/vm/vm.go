@@ -241,12 +241,20 @@ func (v *VM) monitor() {
 	var info hypervisor.ExitInfo
 	select {
 	case <-v.Guest.Done():
-		if !v.stopping.Load() {
+		if v.stopping.Load() {
+			info = <-exited
+			break
+		}
+		// The channel also ends when the hypervisor dies: its reason is
+		// the better one then.
+		select {
+		case info = <-exited:
+		case <-time.After(300 * time.Millisecond):
 			v.why = fmt.Errorf("guest channel failed: %w", v.Guest.Err())
 			v.log.Warn("failing vm", "reason", v.why)
 			v.hv.Kill()
+			info = <-exited
 		}
-		info = <-exited
 	case info = <-exited:
 	}
 	v.exit = info

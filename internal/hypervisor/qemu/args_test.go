@@ -22,14 +22,15 @@ func spec() hypervisor.Spec {
 }
 
 func TestBuildArgs(t *testing.T) {
-	a, err := buildArgs(spec(), Options{})
+	a, err := buildArgs(spec(), Options{TSCKHz: 2899990})
 	if err != nil {
 		t.Fatal(err)
 	}
 	line := strings.Join(a, " ")
 	for _, want := range []string{
 		"-nodefaults", "-no-reboot", "-accel tcg", "microvm",
-		"-append " + baseCmdline + " hyper.debug=1",
+		"-append " + baseCmdline + " nolapic_timer tsc_early_khz=2899990 hyper.debug=1",
+		"max,vendor=GenuineIntel", "virtio-mmio.force-legacy=false",
 		"virtserialport,bus=vser0.0,chardev=ch0,name=hyper.0",
 		"socket,id=ch0,path=/run/x/hyper.sock,server=on,wait=off",
 		"readonly=on", "virtio-blk-device,drive=d0,serial=img0",

@@ -25,6 +25,9 @@ type Options struct {
 	Binary string
 	// Sandbox turns on QEMU's seccomp filter (-sandbox).
 	Sandbox bool
+	// TSCKHz is the host TSC frequency given to TCG guests; New measures
+	// it when zero.
+	TSCKHz uint64
 }
 
 // Driver implements hypervisor.Driver.
@@ -34,6 +37,9 @@ type Driver struct{ opts Options }
 func New(opts Options) *Driver {
 	if opts.Binary == "" {
 		opts.Binary = "qemu-system-x86_64"
+	}
+	if opts.TSCKHz == 0 {
+		opts.TSCKHz = hostTSCKHz()
 	}
 	return &Driver{opts: opts}
 }

@@ -1,0 +1,65 @@
+package e2e
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hyperhq/hyper/internal/testenv"
+)
+
+// BenchmarkRun measures, interleaved in one run: cold `hyperctl run --rm
+// busybox true` wall time, the boot floor (same kernel, a busybox /init
+// that powers off at once), `hyperctl exec POD true` latency, and the PSS
+// of one idle pod (QEMU, plus what hyperd grew by). Run with -benchtime 1x.
+func BenchmarkRun(b *testing.B) {
+	h := newHyperd(b)
+	h.loadBusybox()
+	env := h.env
+	floorRD := testenv.FloorInitrd(b)
+	h.ok("run", "--rm", "busybox", "true") // the image's rootfs is built once, not measured
+	runs := testenv.Runs()
+	var run, floor, execs []time.Duration
+	for i := 0; i < runs; i++ {
+		floor = append(floor, testenv.BootFloor(b, env, floorRD, i))
+		start := time.Now()
+		h.ok("run", "--rm", "busybox", "true")
+		run = append(run, time.Since(start))
+	}
+	hyperdBefore, _ := testenv.PSSKiB(h.cmd.Process.Pid)
+	h.ok("run", "-d", "--name", "idle", "busybox", "sleep", "100000")
+	for i := 0; i < runs; i++ {
+		start := time.Now()
+		h.ok("exec", "idle", "true")
+		execs = append(execs, time.Since(start))
+	}
+	time.Sleep(2 * time.Second)
+	pod, err := h.client.GetPod(h.ctx(), "idle")
+	if err != nil {
+		b.Fatal(err)
+	}
+	qemuPSS, err := testenv.PSSKiB(pod.VM.Pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hyperdAfter, _ := testenv.PSSKiB(h.cmd.Process.Pid)
+	fmt.Printf("\nhyperctl under %s, %d runs each:\n", env.Config.Accel.Kind, runs)
+	fmt.Printf("  %-46s %8s %8s\n", "measure", "p50", "p90")
+	for _, m := range []struct {
+		name string
+		d    []time.Duration
+	}{
+		{"floor: qemu start -> busybox init powered off", floor},
+		{"hyperctl run --rm busybox true (cold VM)", run},
+		{"hyperctl exec POD true", execs},
+	} {
+		fmt.Printf("  %-46s %6dms %6dms\n", m.name, testenv.Pct(m.d, 50).Milliseconds(), testenv.Pct(m.d, 90).Milliseconds())
+	}
+	ratio := float64(testenv.Pct(run, 50)) / float64(testenv.Pct(floor, 50))
+	fmt.Printf("  run p50 / floor p50 = %.2fx\n", ratio)
+	fmt.Printf("  idle pod PSS: qemu %d KiB + hyperd growth %d KiB (hyperd total %d KiB)\n",
+		qemuPSS, hyperdAfter-hyperdBefore, hyperdAfter)
+	b.ReportMetric(float64(testenv.Pct(run, 50).Milliseconds()), "run-p50-ms")
+	b.ReportMetric(ratio, "run/floor")
+	b.ReportMetric(float64(qemuPSS), "qemu-pss-KiB")
+}
