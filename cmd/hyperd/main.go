@@ -74,7 +74,7 @@ func main() {
 		VM: vm.Config{
 			Driver: qemu.New(qemu.Options{Binary: cfg.QEMU}),
 			Kernel: hypervisor.Kernel{Path: cfg.Kernel, Initrd: cfg.Initrd},
-			Accel:  acc, RunDir: filepath.Join(cfg.RunDir, "vms"),
+			Accel:  acc, RunDir: filepath.Join(cfg.RunDir, "vms"), Transport: cfg.Transport,
 		},
 		MemoryMB: cfg.Pod.MemoryMB, VCPUs: cfg.Pod.VCPUs, ScratchMB: cfg.Pod.ScratchMB,
 		LogMaxSize: int64(cfg.Log.ContainerMaxMB) << 20, LogMaxFiles: cfg.Log.ContainerFiles,

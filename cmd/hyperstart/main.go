@@ -92,6 +92,14 @@ func main() {
 		}
 		return channel.Open(path)
 	}
+	if port := channel.VsockPort(channel.ReadCmdline()); port != 0 && *chanPath == "" {
+		vopen, err := channel.VsockOpener(port)
+		if err != nil {
+			slog.Error("vsock channel unavailable, using the serial port", "port", port, "err", err)
+		} else {
+			open = vopen
+		}
+	}
 	hello := func() protocol.Hello {
 		var ts unix.Timespec
 		unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)

@@ -29,6 +29,9 @@ type Config struct {
 	KernelPVM bool   `toml:"kernel_pvm"` // the kernel runs under PVM
 	Accel     string `toml:"accel"`      // auto, kvm or tcg
 	QEMU      string `toml:"qemu"`       // QEMU binary
+	// Transport of the guest channel: serial (virtio-serial) or vsock
+	// (needs /dev/vhost-vsock).
+	Transport string `toml:"transport"`
 
 	Pod Pod `toml:"pod"`
 	Log Log `toml:"log"`
@@ -53,7 +56,7 @@ func Default() Config {
 	return Config{
 		Root: "/var/lib/hyper", RunDir: "/run/hyper", Socket: "/run/hyper/hyper.sock", Group: "hyper",
 		Kernel: "/usr/local/lib/hyper/vmlinux", Initrd: "/usr/local/lib/hyper/initrd.img",
-		Accel: "auto", QEMU: "qemu-system-x86_64",
+		Accel: "auto", QEMU: "qemu-system-x86_64", Transport: "serial",
 		Pod: Pod{MemoryMB: 256, VCPUs: 1, ScratchMB: 10 << 10},
 		Log: Log{Level: "info", ContainerMaxMB: 10, ContainerFiles: 3},
 	}
@@ -101,6 +104,11 @@ func (c Config) Validate() error {
 		return errdefs.InvalidArgument("config: pod.vcpus must be at least 1")
 	case c.Pod.ScratchMB < 64:
 		return errdefs.InvalidArgument("config: pod.scratch_mb must be at least 64")
+	}
+	switch c.Transport {
+	case "serial", "vsock":
+	default:
+		return errdefs.InvalidArgument("config: transport %q: want serial or vsock", c.Transport)
 	}
 	switch c.Accel {
 	case "auto", "kvm", "tcg":

@@ -58,6 +58,9 @@ type Spec struct {
 	Channels []Channel
 	// ConsoleLog receives the guest's serial console.
 	ConsoleLog string
+	// VsockCID, when non-zero, gives the VM a vsock device with that
+	// context ID (the host needs /dev/vhost-vsock).
+	VsockCID uint32
 }
 
 // Kernel is what the VM boots.

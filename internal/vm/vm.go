@@ -15,8 +15,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/mdlayher/vsock"
 
 	"github.com/hyperhq/hyper/internal/cleanup"
 	"github.com/hyperhq/hyper/internal/errdefs"
@@ -33,6 +36,9 @@ type Config struct {
 	// RunDir holds one state directory per VM.
 	RunDir string
 	Log    *slog.Logger
+	// Transport of the guest channel: "serial" (default: a virtio-serial
+	// port) or "vsock" (needs /dev/vhost-vsock on the host).
+	Transport string
 }
 
 // Spec describes one VM.
@@ -95,7 +101,6 @@ func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
 	v := &VM{ID: spec.ID, Dir: filepath.Join(cfg.RunDir, spec.ID), log: log.With("vm", spec.ID), done: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(ctx, spec.BootTimeout)
 	defer cancel()
-	sock := filepath.Join(v.Dir, channelSocket)
 	var undo cleanup.Cleanup
 	defer undo.Clean()
 	var conn net.Conn
@@ -128,7 +133,7 @@ func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
 			return nil
 		}},
 		{"connect guest channel", func(ctx context.Context) error {
-			c, err := dialWhileRunning(ctx, v.hv, sock)
+			c, err := dialChannel(ctx, cfg, v.hv, spec.ID, v.Dir)
 			conn = c
 			v.Timings.Connected = time.Now()
 			return err
@@ -158,9 +163,15 @@ const channelSocket = "hyper.sock"
 
 // hvSpec is the hypervisor's view of a pod VM.
 func hvSpec(cfg Config, spec Spec, dir string) hypervisor.Spec {
-	return hypervisor.Spec{
+	kernel := cfg.Kernel
+	var cid uint32
+	if cfg.Transport == TransportVsock {
+		cid = vsockCID(spec.ID)
+		kernel.Cmdline = strings.TrimSpace(kernel.Cmdline + fmt.Sprintf(" hyper.vsock=%d", vsockPort))
+	}
+	return hypervisor.Spec{VsockCID: cid,
 		ID: spec.ID, StateDir: dir, VCPUs: spec.VCPUs, MemoryMB: spec.MemoryMB,
-		Kernel: cfg.Kernel, Accel: cfg.Accel,
+		Kernel: kernel, Accel: cfg.Accel,
 		Disks: spec.Disks, Shares: spec.Shares, NICs: spec.NICs,
 		Channels:   []hypervisor.Channel{{Name: protocol.PortName, SocketPath: filepath.Join(dir, channelSocket)}},
 		ConsoleLog: filepath.Join(dir, "console.log"),
@@ -187,7 +198,7 @@ func Attach(ctx context.Context, cfg Config, spec Spec, pid int) (*VM, error) {
 	v.hv = hv
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, err := dialWhileRunning(ctx, hv, filepath.Join(v.Dir, channelSocket))
+	conn, err := dialChannel(ctx, cfg, hv, spec.ID, v.Dir)
 	if err == nil {
 		v.Guest, err = guest.Connect(ctx, conn, nil)
 	}
@@ -198,11 +209,12 @@ func Attach(ctx context.Context, cfg Config, spec Spec, pid int) (*VM, error) {
 	return v, nil
 }
 
-// dialWhileRunning connects to the channel socket as soon as QEMU has
-// created it, giving up if QEMU exits first.
-func dialWhileRunning(ctx context.Context, hv hypervisor.VM, path string) (net.Conn, error) {
+// dialWhileRunning connects to the guest channel as soon as it can be
+// reached (QEMU created the socket, or the guest listens on vsock), giving
+// up if the VM exits first.
+func dialWhileRunning(ctx context.Context, hv hypervisor.VM, what string, dial func() (net.Conn, error)) (net.Conn, error) {
 	for delay := time.Millisecond; ; {
-		c, err := net.Dial("unix", path)
+		c, err := dial()
 		if err == nil {
 			return c, nil
 		}
@@ -210,13 +222,25 @@ func dialWhileRunning(ctx context.Context, hv hypervisor.VM, path string) (net.C
 		info, werr := hv.Wait(ectx)
 		cancel()
 		if werr == nil {
-			return nil, errdefs.Unavailable("hypervisor exited before the guest channel opened: %s", info.Reason)
+			return nil, errdefs.Unavailable("hypervisor exited before %s could be reached: %s", what, info.Reason)
 		}
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("connecting %s: %w", path, ctx.Err())
+			return nil, fmt.Errorf("connecting %s: %w (last error: %v)", what, ctx.Err(), err)
 		}
 		delay = min(delay*2, 20*time.Millisecond)
 	}
+}
+
+// dialChannel connects the guest channel over the configured transport.
+func dialChannel(ctx context.Context, cfg Config, hv hypervisor.VM, id, dir string) (net.Conn, error) {
+	if cfg.Transport == TransportVsock {
+		cid := vsockCID(id)
+		return dialWhileRunning(ctx, hv, fmt.Sprintf("vsock %d:%d", cid, vsockPort), func() (net.Conn, error) {
+			return vsock.Dial(cid, vsockPort, nil)
+		})
+	}
+	sock := filepath.Join(dir, channelSocket)
+	return dialWhileRunning(ctx, hv, sock, func() (net.Conn, error) { return net.Dial("unix", sock) })
 }
 
 // explain adds why the VM ended, if it did, to a boot error.

@@ -76,3 +76,16 @@ func TestServeReconnect(t *testing.T) {
 		host.Close()
 	}
 }
+
+func TestVsockPort(t *testing.T) {
+	for cmdline, want := range map[string]uint32{
+		"console=ttyS0 hyper.vsock=1024 quiet": 1024,
+		"console=ttyS0":                        0,
+		"hyper.vsock=nope":                     0,
+		"hyper.vsockx=5":                       0,
+	} {
+		if got := VsockPort(cmdline); got != want {
+			t.Errorf("%q: %d, want %d", cmdline, got, want)
+		}
+	}
+}

@@ -87,6 +87,12 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 				"-device", fmt.Sprintf("virtserialport,bus=vser0.0,chardev=%s,name=%s", id, ch.Name))
 		}
 	}
+	if spec.VsockCID != 0 {
+		if spec.VsockCID < 3 {
+			return nil, errdefs.InvalidArgument("vm %s: vsock context ID %d is reserved", spec.ID, spec.VsockCID)
+		}
+		a = append(a, "-device", fmt.Sprintf("vhost-vsock-device,guest-cid=%d", spec.VsockCID))
+	}
 	for i, d := range spec.Disks {
 		if len(d.Serial) == 0 || len(d.Serial) > 20 {
 			return nil, errdefs.InvalidArgument("vm %s: disk serial %q must be 1-20 bytes", spec.ID, d.Serial)

@@ -42,6 +42,14 @@ func TestBuildArgs(t *testing.T) {
 			t.Errorf("command line lacks %q:\n%s", want, line)
 		}
 	}
+	if strings.Contains(line, "vsock") {
+		t.Error("vsock device without a context ID")
+	}
+	s := spec()
+	s.VsockCID = 1234
+	if a, _ := buildArgs(s, Options{}); !strings.Contains(strings.Join(a, " "), "vhost-vsock-device,guest-cid=1234") {
+		t.Error("no vsock device")
+	}
 	if strings.Contains(line, "-sandbox") {
 		t.Error("sandbox on by default")
 	}
