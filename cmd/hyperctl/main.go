@@ -1,4 +1,4 @@
-// Command hyperctl is Hyper's command line: it runs docker images in light
+// Package main is hyperctl, Hyper's command line: it runs docker images in light
 // VMs through hyperd, with docker's verbs and flags.
 //
 //	hyperctl run -it --rm busybox sh

@@ -1,4 +1,4 @@
-// Command hyperd is Hyper's daemon: it owns images, pods (one VM each) and
+// Package main is hyperd, Hyper's daemon: it owns images, pods (one VM each) and
 // their state, and serves the REST API on a unix socket.
 package main
 

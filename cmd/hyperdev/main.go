@@ -1,4 +1,4 @@
-// Command hyperdev is Hyper's developer tool: it packs hyperstart into an
+// Package main is hyperdev, Hyper's developer tool: it packs hyperstart into an
 // initramfs and runs one command in a fresh pod VM.
 //
 //	hyperdev initrd -o out/initrd.img out/hyperstart

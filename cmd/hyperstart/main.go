@@ -1,4 +1,4 @@
-// Command hyperstart is the init process (PID 1) of a Hyper VM. It sets up
+// Package main is hyperstart, the init process (PID 1) of a Hyper VM. It sets up
 // the VM, then serves the host over a virtio-serial port: it creates the
 // pod and its containers and runs their processes.
 //
