@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hyperhq/hyper/internal/image/imagetest"
 )
 
 func TestRunForeground(t *testing.T) {
@@ -130,6 +132,26 @@ func TestBadInput(t *testing.T) {
 	os.WriteFile(corrupt, []byte("this is not a tar archive at all"), 0o644)
 	if _, errs, code := h.run("", "load", "-i", corrupt); code == 0 || !strings.Contains(errs, "hyperctl:") {
 		t.Fatalf("corrupt archive: exit %d, err %q", code, errs)
+	}
+	// Hostile layers: a path escaping the root, and a write through a
+	// symlink that points out of it.
+	for name, layer := range map[string][]byte{
+		"traversal": imagetest.Layer(t, imagetest.File("../../etc/evil", "x", 0o644)),
+		"symlink escape": imagetest.Layer(t, imagetest.Symlink("esc", "../../../.."),
+			imagetest.File("esc/tmp/evil", "x", 0o644)),
+	} {
+		archive, _ := imagetest.ClassicArchive(t, imagetest.ClassicImage{Config: imagetest.Config(),
+			Layers: [][]byte{layer}, RepoTags: []string{"evil/" + strings.ReplaceAll(name, " ", "-") + ":latest"}})
+		f := filepath.Join(dir, "evil.tar")
+		os.WriteFile(f, archive, 0o644)
+		if _, errs, code := h.run("", "load", "-i", f); code == 0 || !strings.Contains(errs, "hyperctl:") {
+			t.Errorf("%s archive: exit %d, err %q", name, code, errs)
+		} else {
+			t.Logf("%s archive refused: %s", name, strings.TrimSpace(errs))
+		}
+	}
+	if _, err := os.Stat("/tmp/evil"); err == nil {
+		t.Error("a hostile layer wrote outside the store")
 	}
 	if _, errs, code := h.run("", "run", "nosuch:image", "true"); code != 125 || errs == "" {
 		t.Fatalf("unknown image: exit %d, err %q", code, errs)
