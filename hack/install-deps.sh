@@ -7,6 +7,7 @@ pkgs=(
   linux-source-6.1 build-essential flex bison bc libelf-dev libssl-dev  # hyperkernel
   busybox-static                           # test and demo images, boot floor
   erofs-utils e2fsprogs                    # test images; scratch disks
+  docker-registry                          # registry for the pull tests (run by the tests, not as a service)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -17,6 +17,7 @@ import (
 	"github.com/hyperhq/hyper/internal/daemon"
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/hypervisor/qemu"
+	"github.com/hyperhq/hyper/internal/image"
 	"github.com/hyperhq/hyper/internal/vm"
 )
 
@@ -78,6 +79,7 @@ func main() {
 		},
 		MemoryMB: cfg.Pod.MemoryMB, VCPUs: cfg.Pod.VCPUs, ScratchMB: cfg.Pod.ScratchMB,
 		LogMaxSize: int64(cfg.Log.ContainerMaxMB) << 20, LogMaxFiles: cfg.Log.ContainerFiles,
+		Registry: image.Registry{Insecure: cfg.Registry.Insecure, Mirrors: cfg.Registry.Mirrors},
 	}, log)
 	if err != nil {
 		fatal(err)

@@ -53,6 +53,7 @@ func NewServer(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET "+v+"/images", s.listImages)
 	mux.HandleFunc("POST "+v+"/images/load", s.loadImages)
 	mux.HandleFunc("GET "+v+"/images/save", s.saveImages)
+	mux.HandleFunc("POST "+v+"/images/pull", s.pullImage)
 	mux.HandleFunc("DELETE "+v+"/images/{ref...}", s.removeImage)
 
 	// Everything else: a JSON 404 rather than the mux's plain text.

@@ -304,7 +304,7 @@ func TestRunDetached(t *testing.T) {
 
 func TestRunErrors(t *testing.T) {
 	host := serve(t, newFakeDaemon())
-	r := hyperctl(t, host, "", "run", "missing")
+	r := hyperctl(t, host, "", "run", "--pull", "never", "missing")
 	if r.code != 125 || r.err != "hyperctl: no such image: missing\n" {
 		t.Errorf("missing image: %+v", r)
 	}

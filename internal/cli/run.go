@@ -33,6 +33,7 @@ type runOptions struct {
 	labels      []string
 	cpus        float64
 	memory      string
+	pull        string // missing, always, never
 }
 
 func addRunFlags(cmd *cobra.Command, o *runOptions) {
@@ -53,6 +54,7 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringArrayVarP(&o.labels, "label", "l", nil, "set a label (key=value)")
 	f.Float64Var(&o.cpus, "cpus", 0, "number of virtual CPUs (default 1)")
 	f.StringVarP(&o.memory, "memory", "m", "", "memory of the VM: 512m, 1g (a bare number is MB; default 256m)")
+	f.StringVar(&o.pull, "pull", "missing", "pull the image before creating: missing (when not in the store), always, never")
 }
 
 // podSpec builds the pod from run's flags, IMAGE and CMD.
@@ -147,11 +149,30 @@ func (h *cli) run(ctx context.Context, o *runOptions, image string, args []strin
 	if err != nil {
 		return err
 	}
+	switch o.pull {
+	case "", "missing", "always", "never":
+	default:
+		return errdefs.InvalidArgument("--pull %q: want missing, always or never", o.pull)
+	}
 	c, err := h.client()
 	if err != nil {
 		return err
 	}
+	if o.pull == "always" {
+		if err := h.pullForRun(ctx, c, image); err != nil {
+			return err
+		}
+	}
 	created, err := c.CreatePod(ctx, spec)
+	if err != nil && (o.pull == "" || o.pull == "missing") && errors.Is(err, errdefs.ErrNotFound) {
+		// The image is not in the store (the only thing creating a pod
+		// looks up): pull it, then create again.
+		fmt.Fprintf(h.streams.Err, "Unable to find image '%s' locally\n", image)
+		if err := h.pullForRun(ctx, c, image); err != nil {
+			return err
+		}
+		created, err = c.CreatePod(ctx, spec)
+	}
 	if err != nil {
 		return err
 	}

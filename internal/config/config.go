@@ -33,8 +33,23 @@ type Config struct {
 	// (needs /dev/vhost-vsock).
 	Transport string `toml:"transport"`
 
-	Pod Pod `toml:"pod"`
-	Log Log `toml:"log"`
+	Pod      Pod      `toml:"pod"`
+	Log      Log      `toml:"log"`
+	Registry Registry `toml:"registry"`
+}
+
+// Registry configures image pulls. Credentials are not here: hyperd reads
+// them from the docker config of the user it runs as (root:
+// /root/.docker/config.json, or $DOCKER_CONFIG/config.json), credential
+// helpers included; `hyperctl login` writes that file.
+type Registry struct {
+	// Insecure lists registries ("host:port") reached over plain HTTP.
+	// Loopback and private (RFC 1918) addresses always may be.
+	Insecure []string `toml:"insecure"`
+	// Mirrors maps a registry ("docker.io") to mirror endpoints
+	// ("http://10.0.0.1:5000" or "mirror.example"), tried in order
+	// before the registry itself.
+	Mirrors map[string][]string `toml:"mirrors"`
 }
 
 // Pod holds per-pod defaults.
@@ -104,6 +119,18 @@ func (c Config) Validate() error {
 		return errdefs.InvalidArgument("config: pod.vcpus must be at least 1")
 	case c.Pod.ScratchMB < 64:
 		return errdefs.InvalidArgument("config: pod.scratch_mb must be at least 64")
+	}
+	for _, h := range c.Registry.Insecure {
+		if h == "" || strings.Contains(h, "/") {
+			return errdefs.InvalidArgument("config: registry.insecure %q: want host[:port]", h)
+		}
+	}
+	for reg, ms := range c.Registry.Mirrors {
+		for _, m := range ms {
+			if m == "" || (strings.Contains(m, "://") && !strings.HasPrefix(m, "http://") && !strings.HasPrefix(m, "https://")) {
+				return errdefs.InvalidArgument("config: registry.mirrors[%q]: bad endpoint %q (want http(s)://host[:port] or host[:port])", reg, m)
+			}
+		}
 	}
 	switch c.Transport {
 	case "serial", "vsock":

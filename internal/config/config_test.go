@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/hyperhq/hyper/internal/errdefs"
@@ -10,7 +11,7 @@ import (
 
 func TestDefaultsWithoutFile(t *testing.T) {
 	c, err := Load(filepath.Join(t.TempDir(), "none.toml"), false)
-	if err != nil || c != Default() {
+	if err != nil || !reflect.DeepEqual(c, Default()) {
 		t.Fatalf("%+v %v", c, err)
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "none.toml"), true); err == nil {
@@ -33,6 +34,18 @@ func TestParse(t *testing.T) {
 	} {
 		if _, err := Parse(text); !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	c, err := Parse("[registry]\ninsecure = [\"127.0.0.1:5000\"]\nmirrors = { \"docker.io\" = [\"http://10.0.0.1:5000\"] }\n")
+	if err != nil || len(c.Registry.Insecure) != 1 || c.Registry.Mirrors["docker.io"][0] != "http://10.0.0.1:5000" {
+		t.Fatalf("%+v %v", c.Registry, err)
+	}
+	for _, text := range []string{"[registry]\ninsecure = [\"http://x/\"]", "[registry]\nmirrors = { \"docker.io\" = [\"ftp://x\"] }"} {
+		if _, err := Parse(text); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%q: %v", text, err)
 		}
 	}
 }

@@ -34,6 +34,8 @@ type Config struct {
 	// LogMaxSize and LogMaxFiles rotate container logs.
 	LogMaxSize  int64
 	LogMaxFiles int
+	// Registry configures image pulls (insecure registries, mirrors).
+	Registry image.Registry
 }
 
 // Daemon implements the api interfaces.

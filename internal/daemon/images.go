@@ -68,3 +68,22 @@ func (i Images) Remove(ctx context.Context, ref string, force bool) error {
 	_, err := i.d.images.Remove(ctx, ref, force)
 	return err
 }
+
+// Pull implements api.Puller: it pulls ref from its registry (or a
+// configured mirror), with credentials from the docker config of the user
+// hyperd runs as (root: /root/.docker/config.json or $DOCKER_CONFIG).
+func (i Images) Pull(ctx context.Context, ref, platform string, progress func(types.PullEvent)) (types.Image, error) {
+	im, err := i.d.images.Pull(ctx, ref, image.PullOptions{
+		Platform: platform,
+		Registry: i.d.cfg.Registry,
+		Progress: func(p image.PullProgress) {
+			if progress != nil {
+				progress(types.PullEvent{ID: p.ID, Status: p.Status, Current: p.Current, Total: p.Total})
+			}
+		},
+	})
+	if err != nil {
+		return types.Image{}, err
+	}
+	return toAPI(im), nil
+}

@@ -31,9 +31,16 @@ type hyperd struct {
 	log    *bytes.Buffer
 	ctl    string // hyperctl binary
 	client *client.Client
+	config string // hyperd's TOML configuration ("" for none)
 }
 
 func newHyperd(t testing.TB) *hyperd {
+	t.Helper()
+	return newHyperdConfig(t, "")
+}
+
+// newHyperdConfig starts hyperd with config as its configuration file.
+func newHyperdConfig(t testing.TB, config string) *hyperd {
 	t.Helper()
 	env := testenv.New(t)
 	// A short dir: unix socket paths are limited to 108 bytes.
@@ -42,7 +49,7 @@ func newHyperd(t testing.TB) *hyperd {
 		t.Fatal(err)
 	}
 	h := &hyperd{t: t, env: env, dir: dir, sock: filepath.Join(dir, "h.sock"),
-		ctl: testenv.Binary(t, "./cmd/hyperctl")}
+		ctl: testenv.Binary(t, "./cmd/hyperctl"), config: config}
 	h.client = client.New(h.sock)
 	h.start()
 	t.Cleanup(h.cleanup)
@@ -54,7 +61,14 @@ func (h *hyperd) start() {
 	h.t.Helper()
 	bin := testenv.Binary(h.t, "./cmd/hyperd")
 	h.log = &bytes.Buffer{}
-	h.cmd = exec.Command(bin, "--config", "/dev/null", "--root", filepath.Join(h.dir, "root"), "--socket", h.sock,
+	cfg := "/dev/null"
+	if h.config != "" {
+		cfg = filepath.Join(h.dir, "hyperd.toml")
+		if err := os.WriteFile(cfg, []byte(h.config), 0o600); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	h.cmd = exec.Command(bin, "--config", cfg, "--root", filepath.Join(h.dir, "root"), "--socket", h.sock,
 		"--run-dir", filepath.Join(h.dir, "run"), "--kernel", h.env.Config.Kernel.Path,
 		"--initrd", h.env.Config.Kernel.Initrd, "--accel", h.env.Config.Accel.Kind)
 	h.cmd.Stdout, h.cmd.Stderr = h.log, h.log

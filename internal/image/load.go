@@ -137,8 +137,15 @@ func (s *Store) Load(ctx context.Context, r io.Reader) ([]Image, error) {
 		recs = append(recs, rec)
 	}
 
+	return s.register(recs)
+}
+
+// register records recs and gives them their names, all in one
+// transaction: a record already stored (same config) keeps its manifest
+// and blobs and only gains the names.
+func (s *Store) register(recs []*record) ([]Image, error) {
 	var out []Image
-	err = s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.db.Update(func(tx *bbolt.Tx) error {
 		images, _ := buckets(tx)
 		out = out[:0]
 		for _, rec := range recs {

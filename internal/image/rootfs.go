@@ -165,6 +165,9 @@ func (s *Store) buildRootfs(ctx context.Context, rec *record) (size int64, err e
 	tree := fstree.New(spool, fstree.Limits{MaxEntries: s.opts.MaxEntries, MaxContentBytes: s.opts.MaxImageSize})
 	left := s.opts.MaxImageSize
 	for i, l := range rec.Layers {
+		if hook, ok := ctx.Value(layerHookKey{}).(func(int, descriptor)); ok {
+			hook(i, l)
+		}
 		if err := s.applyLayer(ctx, tree, i, l, rec.DiffIDs[i], &left); err != nil {
 			return 0, err
 		}

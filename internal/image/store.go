@@ -1,5 +1,6 @@
-// Package image is Hyper's image store. It loads images from `docker save`
-// archives and OCI image layouts, keeps their blobs content-addressed,
+// Package image is Hyper's image store. It pulls images from registries
+// (Pull) and loads them from `docker save` archives and OCI image layouts,
+// keeps their blobs content-addressed,
 // names them, saves them back, and turns each image into ONE read-only
 // EROFS image of its merged root file system, which a pod's VM attaches as
 // a block device (see docs/adr/0005-image-rootfs.md).
@@ -356,6 +357,12 @@ func resolve(tx *bbolt.Tx, ref string) (*record, refKind, string, error) {
 	canon := canonical(pr)
 	if strings.Contains(canon, "@") {
 		dgst := canon[strings.LastIndexByte(canon, '@')+1:]
+		// A pull by the digest of an index records that reference as a name.
+		if id := names.Get([]byte(canon)); id != nil {
+			if r, err := getRecord(images, string(id)); err != nil || r != nil {
+				return r, byName, canon, err
+			}
+		}
 		var found *record
 		err := images.ForEach(func(k, v []byte) error {
 			var r record

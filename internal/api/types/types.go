@@ -32,6 +32,115 @@ type ContainerSpec struct {
 	Tty        bool              `json:"tty,omitempty"`
 	OpenStdin  bool              `json:"openStdin,omitempty"`
 	Labels     map[string]string `json:"labels,omitempty"`
+
+	// The fields below are optional; pod files (internal/podspec,
+	// docs/pod-files.md) fill them.
+
+	// AdditionalGroups are extra groups (names or ids) of User.
+	AdditionalGroups []string `json:"additionalGroups,omitempty"`
+	// RestartPolicy overrides the pod's for this container: one of the
+	// RestartPolicy* values; "" takes the pod's.
+	RestartPolicy string `json:"restartPolicy,omitempty"`
+	// VolumeMounts mount pod volumes (PodSpec.Volumes) into the container.
+	VolumeMounts []VolumeMount `json:"volumeMounts,omitempty"`
+	// Files put pod files (PodSpec.Files) into the container.
+	Files []FileMount `json:"files,omitempty"`
+	// Ulimits are the process's resource limits (setrlimit).
+	Ulimits []Ulimit `json:"ulimits,omitempty"`
+	// Sysctls are kernel parameters ("net.ipv4.ip_forward": "1").
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// StopSignal stops the container ("SIGTERM" when empty).
+	StopSignal string `json:"stopSignal,omitempty"`
+	// ReadOnlyRootfs mounts the container's root filesystem read-only.
+	ReadOnlyRootfs bool `json:"readOnlyRootfs,omitempty"`
+}
+
+// Restart policies of a pod or container. RestartPolicyOnFailure may carry
+// a retry limit: "onFailure:3".
+const (
+	RestartPolicyNever     = "never"
+	RestartPolicyOnFailure = "onFailure"
+	RestartPolicyAlways    = "always"
+)
+
+// VolumeMount mounts the pod volume Name at MountPath.
+type VolumeMount struct {
+	Name      string `json:"name"`
+	MountPath string `json:"mountPath"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
+}
+
+// Volume is a pod volume; exactly one source is set.
+type Volume struct {
+	Name     string                `json:"name"`
+	HostPath *HostPathVolumeSource `json:"hostPath,omitempty"`
+	EmptyDir *EmptyDirVolumeSource `json:"emptyDir,omitempty"`
+	Named    *NamedVolumeSource    `json:"named,omitempty"`
+}
+
+// HostPathVolumeSource shares a host file or directory into the pod.
+type HostPathVolumeSource struct {
+	Path string `json:"path"`
+	// Type is Kubernetes' hostPath check: "", "Directory", "File",
+	// "DirectoryOrCreate", "FileOrCreate", "Socket".
+	Type     string `json:"type,omitempty"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
+
+// EmptyDirVolumeSource is a new empty directory that lives and dies with
+// the pod.
+type EmptyDirVolumeSource struct {
+	// Medium is "" (the pod's disk) or "Memory" (tmpfs).
+	Medium      string `json:"medium,omitempty"`
+	SizeLimitMB int    `json:"sizeLimitMB,omitempty"` // 0: no limit
+}
+
+// NamedVolumeSource is a volume managed by hyperd that outlives pods.
+type NamedVolumeSource struct {
+	Name     string `json:"name"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+}
+
+// File is a pod file: content that containers get through FileMount.
+type File struct {
+	Name    string `json:"name"`
+	Content []byte `json:"content"` // decoded; base64 on the wire
+	// Source says where the content came from ("file:///etc/x",
+	// "inline"); informational.
+	Source string `json:"source,omitempty"`
+}
+
+// FileMount puts the pod file Name at Path in a container.
+type FileMount struct {
+	Name  string `json:"name"`
+	Path  string `json:"path"`
+	Perm  string `json:"perm,omitempty"` // octal, e.g. "0644"; "" = 0644
+	User  string `json:"user,omitempty"` // owner, name or uid
+	Group string `json:"group,omitempty"`
+}
+
+// PortMapping publishes container ports on the host. Count consecutive
+// ports (0 or 1: one) starting at ContainerPort map to as many starting
+// at HostPort. HostPort 0: declared but not published.
+type PortMapping struct {
+	ContainerPort int    `json:"containerPort"`
+	HostPort      int    `json:"hostPort,omitempty"`
+	Protocol      string `json:"protocol,omitempty"` // "tcp" (default) or "udp"
+	Count         int    `json:"count,omitempty"`
+}
+
+// DNSConfig is the pod's resolv.conf.
+type DNSConfig struct {
+	Nameservers []string `json:"nameservers,omitempty"`
+	Searches    []string `json:"searches,omitempty"`
+	Options     []string `json:"options,omitempty"` // "ndots:2", "rotate"
+}
+
+// Ulimit is one rlimit ("nofile", "nproc", ...).
+type Ulimit struct {
+	Name string `json:"name"`
+	Soft int64  `json:"soft"`
+	Hard int64  `json:"hard"`
 }
 
 // PodSpec describes a pod: one VM and its containers.
@@ -44,6 +153,19 @@ type PodSpec struct {
 	Labels     map[string]string `json:"labels,omitempty"`
 	// AutoRemove removes the pod once it has exited (run --rm).
 	AutoRemove bool `json:"autoRemove,omitempty"`
+
+	// The fields below are optional; pod files (internal/podspec,
+	// docs/pod-files.md) fill them.
+
+	// InitContainers run one after the other, each to a successful end,
+	// before Containers start.
+	InitContainers []ContainerSpec `json:"initContainers,omitempty"`
+	// RestartPolicy is one of the RestartPolicy* values ("" = never).
+	RestartPolicy string        `json:"restartPolicy,omitempty"`
+	Volumes       []Volume      `json:"volumes,omitempty"`
+	Files         []File        `json:"files,omitempty"`
+	Ports         []PortMapping `json:"ports,omitempty"`
+	DNS           *DNSConfig    `json:"dns,omitempty"`
 }
 
 // Pod is a pod as hyperd reports it.
