@@ -199,6 +199,7 @@ func newRootCommand(h *cli) *cobra.Command {
 
 	root.AddCommand(
 		newRunCommand(h),
+		newCreateCommand(h),
 		newStartCommand(h),
 		newAttachCommand(h),
 		newExecCommand(h),

@@ -13,6 +13,7 @@ import (
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/client"
 	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/podspec"
 )
 
 // runOptions are run's flags.
@@ -34,6 +35,7 @@ type runOptions struct {
 	cpus        float64
 	memory      string
 	pull        string // missing, always, never
+	podFile     string // -p: a Hyper pod file or a Kubernetes Pod manifest
 }
 
 func addRunFlags(cmd *cobra.Command, o *runOptions) {
@@ -55,6 +57,34 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.Float64Var(&o.cpus, "cpus", 0, "number of virtual CPUs (default 1)")
 	f.StringVarP(&o.memory, "memory", "m", "", "memory of the VM: 512m, 1g (a bare number is MB; default 256m)")
 	f.StringVar(&o.pull, "pull", "missing", "pull the image before creating: missing (when not in the store), always, never")
+	f.StringVarP(&o.podFile, "pod", "p", "", "the pod described by FILE: a Hyper pod file or a Kubernetes Pod manifest (JSON or YAML)")
+}
+
+// fileSpec reads a pod file; --name, --rm and --hostname override it.
+func (o *runOptions) fileSpec(h *cli) (types.PodSpec, error) {
+	data, err := os.ReadFile(o.podFile)
+	if err != nil {
+		return types.PodSpec{}, errdefs.InvalidArgument("reading pod file: %v", err)
+	}
+	res, err := podspec.Parse(data, o.podFile)
+	if err != nil {
+		return types.PodSpec{}, errdefs.InvalidArgument("%v", err)
+	}
+	for _, w := range res.Warnings {
+		fmt.Fprintf(h.streams.Err, "WARNING: %s\n", w)
+	}
+	spec := res.Spec
+	if o.name != "" {
+		spec.Name = o.name
+	}
+	if o.hostname != "" {
+		spec.Hostname = o.hostname
+	}
+	spec.AutoRemove = spec.AutoRemove || o.rm
+	if len(spec.Containers) > 0 {
+		o.tty = o.tty || spec.Containers[0].Tty
+	}
+	return spec, nil
 }
 
 // podSpec builds the pod from run's flags, IMAGE and CMD.
@@ -131,53 +161,127 @@ func newRunCommand(h *cli) *cobra.Command {
 In the foreground, hyperctl attaches before it starts the pod, so no output
 is lost, and exits with the command's own exit status (125 if hyperctl or
 hyperd failed). Flags after IMAGE belong to the command.`,
-		Args: minArgs(1),
+		Args: imageOrPodFile(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.entrySet = cmd.Flags().Changed("entrypoint")
-			return withStatus(ExitDaemonError, h.run(cmd.Context(), o, args[0], args[1:]))
+			return withStatus(ExitDaemonError, h.run(cmd.Context(), o, args))
 		},
 	}
 	addRunFlags(cmd, o)
 	return cmd
 }
 
-func (h *cli) run(ctx context.Context, o *runOptions, image string, args []string) error {
-	if o.tty && o.interactive && !o.detach && !isTerminal(h.streams.In) {
-		return errors.New("the input device is not a TTY; drop -t to pipe input")
+// imageOrPodFile wants IMAGE, unless -p names a pod file.
+func imageOrPodFile(o *runOptions) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if o.podFile != "" {
+			if len(args) > 0 {
+				return errdefs.InvalidArgument("-p FILE describes the whole pod: no IMAGE or COMMAND after it")
+			}
+			return nil
+		}
+		return minArgs(1)(cmd, args)
 	}
-	spec, err := o.podSpec(image, args)
+}
+
+func newCreateCommand(h *cli) *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...] | create -p FILE",
+		Short: "Create a pod without starting it; prints its ID",
+		Args:  imageOrPodFile(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.entrySet = cmd.Flags().Changed("entrypoint")
+			spec, images, err := h.specFor(o, args)
+			if err != nil {
+				return withStatus(ExitDaemonError, err)
+			}
+			created, err := h.create(cmd.Context(), o, spec, images)
+			if err != nil {
+				return withStatus(ExitDaemonError, err)
+			}
+			fmt.Fprintln(h.streams.Out, created.ID)
+			return nil
+		},
+	}
+	addRunFlags(cmd, o)
+	return cmd
+}
+
+// specFor builds the pod spec from -p FILE or from IMAGE [CMD...], and
+// lists its images.
+func (h *cli) specFor(o *runOptions, args []string) (types.PodSpec, []string, error) {
+	var spec types.PodSpec
+	var err error
+	if o.podFile != "" {
+		spec, err = o.fileSpec(h)
+	} else {
+		spec, err = o.podSpec(args[0], args[1:])
+	}
 	if err != nil {
-		return err
+		return spec, nil, err
 	}
+	var images []string
+	for _, c := range append(append([]types.ContainerSpec(nil), spec.InitContainers...), spec.Containers...) {
+		images = append(images, c.Image)
+	}
+	return spec, images, nil
+}
+
+// create creates the pod, pulling its images as --pull says.
+func (h *cli) create(ctx context.Context, o *runOptions, spec types.PodSpec, images []string) (types.CreateResponse, error) {
 	switch o.pull {
 	case "", "missing", "always", "never":
 	default:
-		return errdefs.InvalidArgument("--pull %q: want missing, always or never", o.pull)
+		return types.CreateResponse{}, errdefs.InvalidArgument("--pull %q: want missing, always or never", o.pull)
 	}
 	c, err := h.client()
 	if err != nil {
-		return err
+		return types.CreateResponse{}, err
 	}
 	if o.pull == "always" {
-		if err := h.pullForRun(ctx, c, image); err != nil {
-			return err
+		for _, image := range images {
+			if err := h.pullForRun(ctx, c, image); err != nil {
+				return types.CreateResponse{}, err
+			}
 		}
 	}
 	created, err := c.CreatePod(ctx, spec)
 	if err != nil && (o.pull == "" || o.pull == "missing") && errors.Is(err, errdefs.ErrNotFound) {
-		// The image is not in the store (the only thing creating a pod
-		// looks up): pull it, then create again.
-		fmt.Fprintf(h.streams.Err, "Unable to find image '%s' locally\n", image)
-		if err := h.pullForRun(ctx, c, image); err != nil {
-			return err
+		// An image is not in the store (the only thing creating a pod
+		// looks up): pull the pod's images, then create again.
+		for _, image := range images {
+			fmt.Fprintf(h.streams.Err, "Unable to find image '%s' locally\n", image)
+			if err := h.pullForRun(ctx, c, image); err != nil {
+				return types.CreateResponse{}, err
+			}
 		}
 		created, err = c.CreatePod(ctx, spec)
 	}
 	if err != nil {
-		return err
+		return types.CreateResponse{}, err
 	}
 	for _, w := range created.Warnings {
 		fmt.Fprintf(h.streams.Err, "WARNING: %s\n", w)
+	}
+	return created, nil
+}
+
+func (h *cli) run(ctx context.Context, o *runOptions, args []string) error {
+	spec, images, err := h.specFor(o, args)
+	if err != nil {
+		return err
+	}
+	if o.tty && o.interactive && !o.detach && !isTerminal(h.streams.In) {
+		return errors.New("the input device is not a TTY; drop -t to pipe input")
+	}
+	created, err := h.create(ctx, o, spec, images)
+	if err != nil {
+		return err
+	}
+	c, err := h.client()
+	if err != nil {
+		return err
 	}
 	if o.detach {
 		if err := c.StartPod(ctx, created.ID); err != nil {

@@ -37,6 +37,10 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 	if spec.MemoryMB != 0 && spec.MemoryMB < 64 {
 		return types.CreateResponse{}, errdefs.InvalidArgument("memory %d MB is below the guest's minimum of 64 MB", spec.MemoryMB)
 	}
+	warnings, err := checkSpec(spec)
+	if err != nil {
+		return types.CreateResponse{}, err
+	}
 	if spec.Hostname == "" {
 		spec.Hostname = id[:12]
 	}
@@ -63,6 +67,7 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 		if err != nil {
 			return types.CreateResponse{}, fmt.Errorf("container %s: %w", cs.Name, err)
 		}
+		applyExtras(&proc, cs)
 		rec.Procs = append(rec.Procs, proc)
 		rec.Containers = append(rec.Containers, types.Container{
 			Name: cs.Name, Image: cs.Image, ImageID: img.ID, State: stateCreated, Command: proc.Args,
@@ -84,7 +89,7 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 		return types.CreateResponse{}, err
 	}
 	d.pods[id] = newPod(rec)
-	return types.CreateResponse{ID: id}, nil
+	return types.CreateResponse{ID: id, Warnings: warnings}, nil
 }
 
 // resolveProcess combines a container spec with its image's config, as
@@ -205,13 +210,13 @@ func (d *Daemon) Stop(ctx context.Context, ref string, timeout time.Duration) er
 		return err
 	}
 	p.mu.Lock()
-	v, exited, names := p.vm, p.exited, containerNames(p.rec.Containers)
+	v, exited, names, specs := p.vm, p.exited, containerNames(p.rec.Containers), p.rec.Spec.Containers
 	p.mu.Unlock()
 	if v == nil {
 		return nil // not running: stopping is a no-op, as in docker
 	}
-	for _, name := range names {
-		err := v.Guest.StopContainer(ctx, protocol.StopRequest{Container: name, GraceMillis: timeout.Milliseconds()})
+	for i, name := range names {
+		err := v.Guest.StopContainer(ctx, protocol.StopRequest{Container: name, Signal: stopSignal(specs[i]), GraceMillis: timeout.Milliseconds()})
 		if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			d.log.Warn("stopping container", "pod", ref, "container", name, "err", err)
 		}

@@ -136,12 +136,13 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 		}},
 		{"create pod", func() error {
 			return v.Guest.CreatePod(ctx, protocol.PodSpec{Hostname: rec.Spec.Hostname, ScratchDisk: scratchSerial,
+				DNS:   podDNS(rec.Spec.DNS),
 				Hosts: []protocol.HostEntry{{IP: "127.0.1.1", Names: []string{rec.Spec.Hostname, rec.Name}}}})
 		}},
 		{"start containers", func() error {
 			for i, c := range rec.Containers {
 				if err := v.Guest.CreateContainer(ctx, protocol.ContainerSpec{ID: c.Name,
-					Rootfs: protocol.RootfsSpec{DiskSerial: serials[c.ImageID]}}); err != nil {
+					Rootfs: protocol.RootfsSpec{DiskSerial: serials[c.ImageID], ReadOnly: rec.Spec.Containers[i].ReadOnlyRootfs}}); err != nil {
 					return err
 				}
 				if err := d.startMain(ctx, p, i, v.Guest, rec); err != nil {
