@@ -80,6 +80,7 @@ func main() {
 		MemoryMB: cfg.Pod.MemoryMB, VCPUs: cfg.Pod.VCPUs, ScratchMB: cfg.Pod.ScratchMB,
 		LogMaxSize: int64(cfg.Log.ContainerMaxMB) << 20, LogMaxFiles: cfg.Log.ContainerFiles,
 		Registry: image.Registry{Insecure: cfg.Registry.Insecure, Mirrors: cfg.Registry.Mirrors},
+		Network:  cfg.Network,
 	}, log)
 	if err != nil {
 		fatal(err)

@@ -75,5 +75,8 @@ func (s *server) removeImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errdefs.InvalidArgument("missing image reference in path"))
 		return
 	}
+	if s.removeImageReport(w, r, ref, force) {
+		return
+	}
 	s.noContent(w, r, s.b.Images.Remove(r.Context(), ref, force))
 }

@@ -55,6 +55,10 @@ func NewServer(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET "+v+"/images/save", s.saveImages)
 	mux.HandleFunc("POST "+v+"/images/pull", s.pullImage)
 	mux.HandleFunc("DELETE "+v+"/images/{ref...}", s.removeImage)
+	mux.HandleFunc("POST "+v+"/images/tag", s.tagImage)
+	mux.HandleFunc("POST "+v+"/images/prune", s.pruneImages)
+	mux.HandleFunc("POST "+v+"/images/push", s.pushImage)
+	mux.HandleFunc("GET "+v+"/system/df", s.systemDF)
 
 	// Everything else: a JSON 404 rather than the mux's plain text.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -79,7 +79,15 @@ func newRmiCommand(h *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "rmi [OPTIONS] IMAGE [IMAGE...]",
 		Short: "Remove images",
-		Args:  minArgs(1),
+		Long: `Remove images, like docker rmi. Removing one of several names of an image
+only untags it; removing its last name, or the image by ID, deletes it and
+frees the blobs and root file system no other image uses.
+
+An image a pod uses (in any state) is refused, naming the pod. With -f, an
+image only stopped pods use is deleted (those pods cannot start again); an
+image a running pod uses is never deleted: -f by name only untags it, by ID
+it is refused.`,
+		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := h.client()
 			if err != nil {
@@ -87,12 +95,16 @@ func newRmiCommand(h *cli) *cobra.Command {
 			}
 			failed := 0
 			for _, ref := range args {
-				if err := c.RemoveImage(cmd.Context(), ref, force); err != nil {
+				res, err := c.RemoveImageReport(cmd.Context(), ref, force)
+				if err != nil {
 					fmt.Fprintf(h.streams.Err, "hyperctl: %v\n", err)
 					failed++
 					continue
 				}
-				fmt.Fprintf(h.streams.Out, "Deleted: %s\n", ref)
+				if len(res.Untagged) == 0 && res.Deleted == "" {
+					res.Deleted = ref // an older hyperd does not say
+				}
+				printRemoved(h.streams.Out, res, false)
 			}
 			if failed > 0 {
 				return &StatusError{Code: ExitError}
@@ -100,7 +112,7 @@ func newRmiCommand(h *cli) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove an image with several names, or in use")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "remove an image used by stopped pods, or by ID one with several names (an image a running pod uses is only untagged)")
 	return cmd
 }
 

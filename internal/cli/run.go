@@ -34,8 +34,13 @@ type runOptions struct {
 	labels      []string
 	cpus        float64
 	memory      string
-	pull        string // missing, always, never
-	podFile     string // -p: a Hyper pod file or a Kubernetes Pod manifest
+	pull        string   // missing, always, never
+	podFile     string   // -p: a Hyper pod file or a Kubernetes Pod manifest
+	publish     []string // -p/--publish port specs
+	network     string
+	dns         []string
+	dnsSearch   []string
+	dnsOptions  []string
 }
 
 func addRunFlags(cmd *cobra.Command, o *runOptions) {
@@ -57,7 +62,9 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.Float64Var(&o.cpus, "cpus", 0, "number of virtual CPUs (default 1)")
 	f.StringVarP(&o.memory, "memory", "m", "", "memory of the VM: 512m, 1g (a bare number is MB; default 256m)")
 	f.StringVar(&o.pull, "pull", "missing", "pull the image before creating: missing (when not in the store), always, never")
-	f.StringVarP(&o.podFile, "pod", "p", "", "the pod described by FILE: a Hyper pod file or a Kubernetes Pod manifest (JSON or YAML)")
+	f.StringVar(&o.podFile, "pod", "", "the pod described by FILE: a Hyper pod file or a Kubernetes Pod manifest (JSON or YAML)")
+	f.VarP(publishOrPod{o}, "publish", "p", "publish ports: [HOSTIP:]HOSTPORT[-END]:CONTAINERPORT[-END][/tcp|udp]; -p FILE (not a port spec) is --pod FILE")
+	addNetworkFlags(cmd, o)
 }
 
 // fileSpec reads a pod file; --name, --rm and --hostname override it.
@@ -217,6 +224,9 @@ func (h *cli) specFor(o *runOptions, args []string) (types.PodSpec, []string, er
 		spec, err = o.fileSpec(h)
 	} else {
 		spec, err = o.podSpec(args[0], args[1:])
+	}
+	if err == nil {
+		err = o.applyNetwork(&spec)
 	}
 	if err != nil {
 		return spec, nil, err

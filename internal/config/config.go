@@ -32,6 +32,9 @@ type Config struct {
 	// Transport of the guest channel: serial (virtio-serial) or vsock
 	// (needs /dev/vhost-vsock).
 	Transport string `toml:"transport"`
+	// Network is the default network mode of pods: user (QEMU user-mode
+	// NIC) or none (loopback only). docs/networking.md.
+	Network string `toml:"network"`
 
 	Pod      Pod      `toml:"pod"`
 	Log      Log      `toml:"log"`
@@ -71,7 +74,7 @@ func Default() Config {
 	return Config{
 		Root: "/var/lib/hyper", RunDir: "/run/hyper", Socket: "/run/hyper/hyper.sock", Group: "hyper",
 		Kernel: "/usr/local/lib/hyper/vmlinux", Initrd: "/usr/local/lib/hyper/initrd.img",
-		Accel: "auto", QEMU: "qemu-system-x86_64", Transport: "serial",
+		Accel: "auto", QEMU: "qemu-system-x86_64", Transport: "serial", Network: "user",
 		Pod: Pod{MemoryMB: 256, VCPUs: 1, ScratchMB: 10 << 10},
 		Log: Log{Level: "info", ContainerMaxMB: 10, ContainerFiles: 3},
 	}
@@ -136,6 +139,11 @@ func (c Config) Validate() error {
 	case "serial", "vsock":
 	default:
 		return errdefs.InvalidArgument("config: transport %q: want serial or vsock", c.Transport)
+	}
+	switch c.Network {
+	case "user", "none":
+	default:
+		return errdefs.InvalidArgument("config: network %q: want user or none", c.Network)
 	}
 	switch c.Accel {
 	case "auto", "kvm", "tcg":

@@ -36,6 +36,8 @@ type Config struct {
 	LogMaxFiles int
 	// Registry configures image pulls (insecure registries, mirrors).
 	Registry image.Registry
+	// Network is the default network mode of pods ("user" when empty).
+	Network string
 }
 
 // Daemon implements the api interfaces.
@@ -153,17 +155,23 @@ func (d *Daemon) lookup(ref string) (*pod, error) {
 	return found, nil
 }
 
-func (d *Daemon) imageInUse(id string) bool {
+func (d *Daemon) imageInUse(id string) []image.User {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	var users []image.User
 	for _, p := range d.pods {
-		for _, c := range p.snapshot().Containers {
+		snap := p.snapshot()
+		for _, c := range snap.Containers {
 			if c.ImageID == id {
-				return true
+				p.mu.Lock()
+				running := p.starting || p.rec.State == stateRunning
+				p.mu.Unlock()
+				users = append(users, image.User{Name: snap.Name, Running: running})
+				break
 			}
 		}
 	}
-	return false
+	return users
 }
 
 func newID() string {

@@ -4,13 +4,17 @@ import (
 	"context"
 	"io"
 
+	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/image"
 )
 
-// Images adapts the image store to api.Images.
+// Images adapts the image store to api.Images (and api.Puller,
+// api.ImageManager).
 type Images struct{ d *Daemon }
+
+var _ api.ImageManager = Images{}
 
 // Images returns the api.Images of the daemon (its method names collide
 // with the pods' List and Remove).
@@ -86,4 +90,68 @@ func (i Images) Pull(ctx context.Context, ref, platform string, progress func(ty
 		return types.Image{}, err
 	}
 	return toAPI(im), nil
+}
+
+func toDelete(r image.RemoveResult) types.ImageDeleteResponse {
+	out := types.ImageDeleteResponse{Untagged: []string{}, Deleted: r.Deleted, Reclaimed: r.Reclaimed}
+	for _, n := range r.Untagged {
+		out.Untagged = append(out.Untagged, image.FamiliarName(n))
+	}
+	return out
+}
+
+// RemoveImage implements api.ImageManager.
+func (i Images) RemoveImage(ctx context.Context, ref string, force bool) (types.ImageDeleteResponse, error) {
+	res, err := i.d.images.Remove(ctx, ref, force)
+	if err != nil {
+		return types.ImageDeleteResponse{}, err
+	}
+	return toDelete(res), nil
+}
+
+// TagImage implements api.ImageManager.
+func (i Images) TagImage(ctx context.Context, source, target string) error {
+	return i.d.images.Tag(ctx, source, target)
+}
+
+// PruneImages implements api.ImageManager.
+func (i Images) PruneImages(ctx context.Context, all bool) (types.ImagePruneResponse, error) {
+	res, err := i.d.images.Prune(ctx, all)
+	if err != nil {
+		return types.ImagePruneResponse{}, err
+	}
+	out := types.ImagePruneResponse{Images: []types.ImageDeleteResponse{}, Reclaimed: res.Reclaimed}
+	for _, r := range res.Images {
+		out.Images = append(out.Images, toDelete(r))
+	}
+	return out, nil
+}
+
+// DiskUsage implements api.ImageManager.
+func (i Images) DiskUsage(ctx context.Context) (types.DiskUsage, error) {
+	du, err := i.d.images.DiskUsage(ctx)
+	if err != nil {
+		return types.DiskUsage{}, err
+	}
+	conv := func(u image.Usage) types.DiskUsageEntry {
+		return types.DiskUsageEntry{Count: u.Count, Active: u.Active, Size: u.Size, Reclaimable: u.Reclaimable}
+	}
+	return types.DiskUsage{Images: conv(du.Images), Rootfs: conv(du.Rootfs), Blobs: conv(du.Blobs)}, nil
+}
+
+// PushImage implements api.ImageManager: credentials and insecure
+// registries as for Pull.
+func (i Images) PushImage(ctx context.Context, ref string, progress func(types.PushEvent)) (types.PushEvent, error) {
+	res, err := i.d.images.Push(ctx, ref, image.PushOptions{
+		Registry: i.d.cfg.Registry,
+		Progress: func(p image.PushProgress) {
+			if progress != nil {
+				progress(types.PushEvent{Status: "pushing", Current: p.Current, Total: p.Total})
+			}
+		},
+	})
+	if err != nil {
+		return types.PushEvent{}, err
+	}
+	return types.PushEvent{Name: image.FamiliarName(res.Name), Digest: res.Digest, Size: res.Size}, nil
 }

@@ -101,6 +101,7 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 	var disks []hypervisor.Disk
 	serials := map[string]string{} // image ID -> disk serial
 	scratch := filepath.Join(rec.Dir, "scratch.ext4")
+	var nw podNetwork
 	steps := []bootStep{
 		{"prepare image root filesystems", func() error {
 			for _, c := range rec.Containers {
@@ -123,11 +124,16 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			}
 			return disk.CreateExt4(scratch, d.cfg.ScratchMB)
 		}},
+		{"prepare network", func() (err error) {
+			nw, err = d.planNetwork(rec.ID, rec.Spec)
+			return err
+		}},
 		{"boot vm", func() (err error) {
 			spec := rec.Spec
 			v, err = vm.Boot(ctx, d.cfg.VM, vm.Spec{
 				ID: rec.VMID, VCPUs: or(spec.VCPUs, d.cfg.VCPUs), MemoryMB: or(spec.MemoryMB, d.cfg.MemoryMB),
 				Disks: append(disks, hypervisor.Disk{Path: scratch, Serial: scratchSerial}),
+				NICs:  nw.nics,
 			})
 			if err == nil {
 				undo.Add(func() { v.Destroy() })
@@ -136,7 +142,7 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 		}},
 		{"create pod", func() error {
 			return v.Guest.CreatePod(ctx, protocol.PodSpec{Hostname: rec.Spec.Hostname, ScratchDisk: scratchSerial,
-				DNS:   podDNS(rec.Spec.DNS),
+				DNS: nw.dns(rec.Spec.DNS), Interfaces: nw.ifaces,
 				Hosts: []protocol.HostEntry{{IP: "127.0.1.1", Names: []string{rec.Spec.Hostname, rec.Name}}}})
 		}},
 		{"start containers", func() error {
@@ -157,6 +163,9 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			return nil, fmt.Errorf("starting pod %s: %s: %w", rec.Name, s.name, err)
 		}
 	}
+	p.mu.Lock()
+	p.rec.Network, p.rec.Ports = nw.mode, nw.bindings
+	p.mu.Unlock()
 	undo.Release()
 	return v, nil
 }

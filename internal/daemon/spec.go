@@ -24,11 +24,17 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 	if len(spec.Files) > 0 {
 		missing = append(missing, "files")
 	}
-	for _, p := range spec.Ports {
-		if p.HostPort != 0 {
-			missing = append(missing, "published ports")
-			break
-		}
+	switch spec.Network {
+	case "", types.NetworkUser, types.NetworkNone:
+	default:
+		return nil, errdefs.InvalidArgument("network %q: want user or none", spec.Network)
+	}
+	if bs, err := portBindings(spec.Ports); err != nil {
+		return nil, err
+	} else if len(bs) > 0 && spec.Network == types.NetworkNone {
+		return nil, errdefs.InvalidArgument("network none: a pod without network cannot publish ports")
+	} else if err := checkPortsFree(bs); err != nil {
+		return nil, err // checked again when the pod starts
 	}
 	policies := []string{spec.RestartPolicy}
 	for i, c := range spec.Containers {

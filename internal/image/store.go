@@ -52,9 +52,18 @@ type Options struct {
 	MaxImageSize int64
 	// MaxEntries bounds the tar entries of one image, over all layers.
 	MaxEntries int
-	// InUse reports whether an image (by ID) is used, e.g. by a pod; Remove
-	// refuses to delete such an image. Nil means never in use.
-	InUse func(id string) bool
+	// InUse lists the users of an image (by ID), e.g. the pods whose
+	// containers run it. Remove and Prune consult it (see Remove); nil
+	// means never in use.
+	InUse func(id string) []User
+}
+
+// User is a user of an image, e.g. a pod.
+type User struct {
+	Name string // e.g. the pod's name, for messages
+	// Running users (running or starting pods) have the image's root file
+	// system attached: the image is never deleted under them, force or not.
+	Running bool
 }
 
 // Store is the image store. It is safe for concurrent use.
@@ -219,29 +228,8 @@ func Open(root string, db *bbolt.DB, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("image store: metadata: %w", err)
 	}
 	s := &Store{root: root, db: db, opts: opts, pins: map[string]int{}, builds: map[string]*build{}}
-	s.collectOrphans()
+	s.GC(context.Background())
 	return s, nil
-}
-
-// collectOrphans removes blobs and root file systems that no image
-// references: what a crash in the middle of a load or a removal left.
-func (s *Store) collectOrphans() {
-	var ids, digests []string
-	if es, err := os.ReadDir(filepath.Join(s.root, "rootfs")); err == nil {
-		for _, e := range es {
-			if h, ok := strings.CutSuffix(e.Name(), ".erofs"); ok {
-				ids = append(ids, "sha256:"+h)
-			}
-		}
-	}
-	if es, err := os.ReadDir(filepath.Join(s.root, "blobs", "sha256")); err == nil {
-		for _, e := range es {
-			digests = append(digests, "sha256:"+e.Name())
-		}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.collectLocked(ids, digests)
 }
 
 func buckets(tx *bbolt.Tx) (images, names *bbolt.Bucket) {
@@ -488,26 +476,33 @@ func contains(list []string, s string) bool {
 type RemoveResult struct {
 	Untagged []string // canonical names removed
 	Deleted  string   // image ID, when the image itself was deleted
+	// Reclaimed is the disk space the store's GC freed after a deletion.
+	Reclaimed int64
 }
 
-// Remove removes ref. Like `docker rmi`: removing one of several names of
-// an image only untags it; removing its last name, or the image by ID,
-// deletes the image, its root file system and the blobs no other image
-// uses. An image with several names is deleted by ID only with force.
-// An image the InUse hook reports as used is never deleted (Conflict),
-// force or not.
+// Remove removes ref, like `docker rmi`:
+//
+//   - removing one of several names of an image only untags it;
+//   - removing its last name, or the image by ID, deletes the image, then
+//     the store garbage-collects (GC) its root file system and the blobs
+//     no other image uses;
+//   - an image with several names is deleted by ID only with force;
+//   - an image some user (pod) uses is refused (Conflict, naming the
+//     user) unless force is given; with force, an image only stopped pods
+//     use is deleted (those pods cannot start again), while one a running
+//     pod uses is never deleted: removing its last name with force only
+//     untags it (it stays, dangling, until the pod is gone), removing it
+//     by ID is refused, force or not.
 func (s *Store) Remove(ctx context.Context, ref string, force bool) (RemoveResult, error) {
 	var res RemoveResult
-	var removed *record
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		images, names := buckets(tx)
 		r, kind, canon, err := resolve(tx, ref)
 		if err != nil {
 			return err
 		}
-		if kind == byName && len(r.Names) > 1 {
+		untag := func() error {
 			if err := names.Delete([]byte(canon)); err != nil {
 				return err
 			}
@@ -515,11 +510,35 @@ func (s *Store) Remove(ctx context.Context, ref string, force bool) (RemoveResul
 			res.Untagged = []string{canon}
 			return putRecord(images, r)
 		}
-		if kind != byName && len(r.Names) > 1 && !force {
-			return errdefs.Conflict("image %s has several names (%s); remove them or use force", r.image().ShortID(), strings.Join(r.Names, ", "))
+		if kind == byName && len(r.Names) > 1 {
+			return untag()
 		}
-		if s.opts.InUse != nil && s.opts.InUse(r.ID) {
-			return errdefs.Conflict("image %s is in use", r.image().ShortID())
+		short := r.image().ShortID()
+		users := s.users(r.ID)
+		var running *User
+		for i := range users {
+			if users[i].Running {
+				running = &users[i]
+				break
+			}
+		}
+		if kind == byName {
+			if len(users) > 0 && !force {
+				return errdefs.Conflict("unable to remove repository reference %q (must force) - pod %s is using its referenced image %s", FamiliarName(canon), users[0].Name, short)
+			}
+			if running != nil {
+				return untag()
+			}
+		} else {
+			if running != nil {
+				return errdefs.Conflict("unable to delete %s (cannot be forced) - image is being used by running pod %s", short, running.Name)
+			}
+			if len(r.Names) > 1 && !force {
+				return errdefs.Conflict("unable to delete %s (must be forced) - image has several names (%s)", short, familiarNames(r.Names))
+			}
+			if len(users) > 0 && !force {
+				return errdefs.Conflict("unable to delete %s (must be forced) - image is being used by stopped pod %s", short, users[0].Name)
+			}
 		}
 		for _, n := range r.Names {
 			if err := names.Delete([]byte(n)); err != nil {
@@ -529,22 +548,40 @@ func (s *Store) Remove(ctx context.Context, ref string, force bool) (RemoveResul
 		res.Untagged = append([]string(nil), r.Names...)
 		sort.Strings(res.Untagged)
 		res.Deleted = r.ID
-		removed = r
 		return images.Delete([]byte(r.ID))
 	})
+	s.mu.Unlock()
 	if err != nil {
 		return RemoveResult{}, err
 	}
-	if removed != nil {
-		s.collectLocked([]string{removed.ID}, removed.blobs())
+	if res.Deleted != "" {
+		gc, _ := s.GC(ctx)
+		res.Reclaimed = gc.Reclaimed
 	}
 	return res, nil
 }
 
+// users returns the users of image id.
+func (s *Store) users(id string) []User {
+	if s.opts.InUse == nil {
+		return nil
+	}
+	return s.opts.InUse(id)
+}
+
+func familiarNames(canon []string) string {
+	out := make([]string, len(canon))
+	for i, n := range canon {
+		out[i] = FamiliarName(n)
+	}
+	return strings.Join(out, ", ")
+}
+
 // collectLocked deletes the root file systems of ids and the blobs in
 // digests that no registered image references and no operation in flight
-// has pinned. s.mu must be held.
-func (s *Store) collectLocked(ids, digests []string) {
+// has pinned, and says what it freed. s.mu must be held.
+func (s *Store) collectLocked(ids, digests []string) GCResult {
+	var res GCResult
 	used := map[string]bool{}
 	registered := map[string]bool{}
 	err := s.db.View(func(tx *bbolt.Tx) error {
@@ -562,20 +599,30 @@ func (s *Store) collectLocked(ids, digests []string) {
 		})
 	})
 	if err != nil {
-		return // keep everything rather than guess
+		return res // keep everything rather than guess
 	}
 	for _, id := range ids {
 		if !registered[id] && s.pins[rootfsPin(id)] == 0 && s.builds[id] == nil {
-			os.Remove(s.rootfsPath(id))
+			p := s.rootfsPath(id)
+			n := diskSize(p)
+			if os.Remove(p) == nil {
+				res.Rootfs = append(res.Rootfs, id)
+				res.Reclaimed += n
+			}
 		}
 	}
 	for _, d := range digests {
 		if !used[d] && s.pins[d] == 0 {
 			if p, err := s.blobPath(d); err == nil {
-				os.Remove(p)
+				n := diskSize(p)
+				if os.Remove(p) == nil {
+					res.Blobs = append(res.Blobs, d)
+					res.Reclaimed += n
+				}
 			}
 		}
 	}
+	return res
 }
 
 func rootfsPin(id string) string { return "rootfs:" + id }

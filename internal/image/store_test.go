@@ -430,7 +430,14 @@ func TestGetErrors(t *testing.T) {
 func TestTagRemove(t *testing.T) {
 	inUse := map[string]bool{}
 	var mu sync.Mutex
-	e := newStore(t, image.Options{InUse: func(id string) bool { mu.Lock(); defer mu.Unlock(); return inUse[id] }})
+	e := newStore(t, image.Options{InUse: func(id string) []image.User {
+		mu.Lock()
+		defer mu.Unlock()
+		if inUse[id] {
+			return []image.User{{Name: "p1", Running: true}}
+		}
+		return nil
+	}})
 	base := it.Layer(t, it.File("base", "shared", 0o644))
 	arc, ids := it.ClassicArchive(t,
 		it.ClassicImage{Config: it.Config(), Layers: [][]byte{base, it.Layer(t, it.File("a", "a", 0o644))}, RepoTags: []string{"a:1"}},

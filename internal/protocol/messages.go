@@ -83,6 +83,17 @@ type PodSpec struct {
 	// ScratchDisk is the serial of a block device holding the containers'
 	// writable layers. Empty: a tmpfs is used instead.
 	ScratchDisk string `json:"scratchDisk,omitempty"`
+	// Interfaces are the pod's network interfaces, each found by its MAC
+	// address. None: the pod has only loopback.
+	Interfaces []Interface `json:"interfaces,omitempty"`
+}
+
+// Interface configures one guest NIC.
+type Interface struct {
+	MAC     string `json:"mac"`               // "02:xx:..", how the guest finds the NIC
+	Address string `json:"address"`           // IPv4 CIDR, "10.0.2.15/24"
+	Gateway string `json:"gateway,omitempty"` // default route via this IPv4 address
+	MTU     int    `json:"mtu,omitempty"`     // 0: leave the driver's
 }
 
 // HostEntry is one /etc/hosts line.

@@ -123,10 +123,12 @@ type FileMount struct {
 // ports (0 or 1: one) starting at ContainerPort map to as many starting
 // at HostPort. HostPort 0: declared but not published.
 type PortMapping struct {
-	ContainerPort int    `json:"containerPort"`
-	HostPort      int    `json:"hostPort,omitempty"`
-	Protocol      string `json:"protocol,omitempty"` // "tcp" (default) or "udp"
-	Count         int    `json:"count,omitempty"`
+	ContainerPort int `json:"containerPort"`
+	HostPort      int `json:"hostPort,omitempty"`
+	// HostIP is the host address the ports are bound to; "" is all.
+	HostIP   string `json:"hostIP,omitempty"`
+	Protocol string `json:"protocol,omitempty"` // "tcp" (default) or "udp"
+	Count    int    `json:"count,omitempty"`
 }
 
 // DNSConfig is the pod's resolv.conf.
@@ -166,6 +168,23 @@ type PodSpec struct {
 	Files         []File        `json:"files,omitempty"`
 	Ports         []PortMapping `json:"ports,omitempty"`
 	DNS           *DNSConfig    `json:"dns,omitempty"`
+	// Network is the pod's network mode: NetworkUser or NetworkNone;
+	// "" takes hyperd's default (configuration key network).
+	Network string `json:"network,omitempty"`
+}
+
+// Network modes of a pod (docs/networking.md).
+const (
+	NetworkUser = "user" // user-mode NIC (QEMU slirp): NAT out, published ports in
+	NetworkNone = "none" // loopback only
+)
+
+// PortBinding is one published port of a running pod.
+type PortBinding struct {
+	ContainerPort int    `json:"containerPort"`
+	Protocol      string `json:"protocol"` // "tcp" or "udp"
+	HostIP        string `json:"hostIP"`   // "0.0.0.0": all addresses
+	HostPort      int    `json:"hostPort"`
 }
 
 // Pod is a pod as hyperd reports it.
@@ -181,6 +200,10 @@ type Pod struct {
 	Spec       PodSpec     `json:"spec"`
 	Containers []Container `json:"containers"`
 	VM         VMInfo      `json:"vm"`
+	// Network is the mode of the pod's last run, Ports its published
+	// ports (one per port of a range).
+	Network string        `json:"network,omitempty"`
+	Ports   []PortBinding `json:"ports,omitempty"`
 }
 
 // Container is one container's state.

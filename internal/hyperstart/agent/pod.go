@@ -18,6 +18,7 @@ import (
 	"github.com/hyperhq/hyper/internal/hyperstart/disk"
 	"github.com/hyperhq/hyper/internal/hyperstart/errs"
 	"github.com/hyperhq/hyper/internal/hyperstart/mount"
+	"github.com/hyperhq/hyper/internal/hyperstart/netcfg"
 	"github.com/hyperhq/hyper/internal/hyperstart/podinit"
 	"github.com/hyperhq/hyper/internal/hyperstart/reaper"
 	"github.com/hyperhq/hyper/internal/hyperstart/spawn"
@@ -76,6 +77,9 @@ func (a *Agent) createPod(spec *protocol.PodSpec) (*pod, error) {
 	if hostname == "" {
 		hostname = "localhost"
 	}
+	if err := configureNetwork(spec.Interfaces); err != nil {
+		return nil, err
+	}
 	if err := writePodFiles(a.cfg.Paths.pod(), hostname, spec); err != nil {
 		return nil, errs.Internal("%w", err)
 	}
@@ -119,7 +123,38 @@ func validatePod(spec *protocol.PodSpec) error {
 	if err := words("DNS search domain", spec.DNS.Search); err != nil {
 		return err
 	}
-	return words("DNS option", spec.DNS.Options)
+	if err := words("DNS option", spec.DNS.Options); err != nil {
+		return err
+	}
+	if len(spec.Interfaces) > 8 {
+		return errs.Invalid("too many interfaces: %d", len(spec.Interfaces))
+	}
+	for _, i := range spec.Interfaces {
+		if _, err := netcfg.Parse(i.MAC, i.Address, i.Gateway, i.MTU); err != nil {
+			return errs.Invalid("interface: %v", err)
+		}
+	}
+	return nil
+}
+
+// nicTimeout bounds the wait for a NIC's driver to register it.
+const nicTimeout = 5 * time.Second
+
+// configureNetwork sets up the pod's NICs, each found by its MAC. The VM's
+// network namespace is the pod's.
+func configureNetwork(ifaces []protocol.Interface) error {
+	for _, i := range ifaces {
+		cfg, err := netcfg.Parse(i.MAC, i.Address, i.Gateway, i.MTU)
+		if err != nil {
+			return errs.Invalid("interface: %v", err)
+		}
+		name, err := netcfg.Configure(cfg, nicTimeout)
+		if err != nil {
+			return errs.Internal("network: %w", err)
+		}
+		slog.Info("interface configured", "name", name, "mac", i.MAC, "address", i.Address, "gateway", i.Gateway)
+	}
+	return nil
 }
 
 // isWord reports whether s has no whitespace, control characters or '/',

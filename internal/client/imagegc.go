@@ -1,0 +1,92 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/hyperhq/hyper/internal/api/types"
+)
+
+// RemoveImageReport is DELETE /v1/images/{ref}, returning what hyperd
+// untagged and deleted (empty from a hyperd that does not say).
+func (c *Client) RemoveImageReport(ctx context.Context, ref string, force bool) (types.ImageDeleteResponse, error) {
+	var v types.ImageDeleteResponse
+	resp, err := c.do(ctx, http.MethodDelete, path(append([]string{"images"}, strings.Split(ref, "/")...)...), flag("force", force), nil, "")
+	if err != nil {
+		return v, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNoContent {
+		return v, nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		if ctx.Err() != nil {
+			return v, ctx.Err()
+		}
+		return v, fmt.Errorf("decoding hyperd's answer to DELETE image %s: %w", ref, err)
+	}
+	return v, nil
+}
+
+// TagImage is POST /v1/images/tag: target names the image source is.
+func (c *Client) TagImage(ctx context.Context, source, target string) error {
+	return c.call(ctx, http.MethodPost, path("images", "tag"), url.Values{"source": {source}, "target": {target}}, nil, nil)
+}
+
+// PruneImages is POST /v1/images/prune: it deletes the dangling images no
+// pod uses, or (all) every image no pod uses.
+func (c *Client) PruneImages(ctx context.Context, all bool) (types.ImagePruneResponse, error) {
+	var v types.ImagePruneResponse
+	err := c.call(ctx, http.MethodPost, path("images", "prune"), flag("all", all), nil, &v)
+	return v, err
+}
+
+// DiskUsage is GET /v1/system/df.
+func (c *Client) DiskUsage(ctx context.Context) (types.DiskUsage, error) {
+	var v types.DiskUsage
+	err := c.call(ctx, http.MethodGet, path("system", "df"), nil, nil, &v)
+	return v, err
+}
+
+// PushImage is POST /v1/images/push: it pushes ref to its registry and
+// calls progress (if not nil) for every progress event. The result has
+// Name, Digest and Size; a failure in the stream is an *Error.
+func (c *Client) PushImage(ctx context.Context, ref string, progress func(types.PushEvent)) (types.PushEvent, error) {
+	resp, err := c.do(ctx, http.MethodPost, path("images", "push"), url.Values{"ref": {ref}}, nil, "")
+	if err != nil {
+		return types.PushEvent{}, err
+	}
+	defer resp.Body.Close()
+	dec := json.NewDecoder(bufio.NewReader(resp.Body))
+	for {
+		var ev types.PushEvent
+		if err := dec.Decode(&ev); err != nil {
+			if ctx.Err() != nil {
+				return types.PushEvent{}, ctx.Err()
+			}
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return types.PushEvent{}, fmt.Errorf("reading hyperd's push progress: %w", err)
+		}
+		switch {
+		case ev.Error != "":
+			code := ev.ErrorCode
+			if code == 0 {
+				code = http.StatusInternalServerError
+			}
+			return types.PushEvent{}, &Error{StatusCode: code, Message: ev.Error}
+		case ev.Digest != "":
+			return ev, nil
+		case progress != nil:
+			progress(ev)
+		}
+	}
+}

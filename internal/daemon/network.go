@@ -1,0 +1,170 @@
+package daemon
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/hyperhq/hyper/internal/api/types"
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/protocol"
+)
+
+// The guest side of QEMU's user-mode network (slirp's fixed addresses).
+const (
+	userAddress = "10.0.2.15/24"
+	userGateway = "10.0.2.2" // also the host's loopback, seen from the guest
+	userDNS     = "10.0.2.3" // slirp forwards to the host's resolvers
+	userMTU     = 1500
+)
+
+// networkMode is the pod's network mode: its own, else the daemon's.
+func (d *Daemon) networkMode(spec types.PodSpec) string {
+	switch {
+	case spec.Network != "":
+		return spec.Network
+	case d.cfg.Network != "":
+		return d.cfg.Network
+	}
+	return types.NetworkUser
+}
+
+// podNetwork is what a pod's run needs of the network.
+type podNetwork struct {
+	mode     string
+	nics     []hypervisor.NIC
+	ifaces   []protocol.Interface
+	bindings []types.PortBinding
+}
+
+// planNetwork turns the pod's network mode and ports into NICs for the VM
+// and interfaces for the guest. It checks that every host port is free.
+func (d *Daemon) planNetwork(podID string, spec types.PodSpec) (podNetwork, error) {
+	n := podNetwork{mode: d.networkMode(spec)}
+	bindings, err := portBindings(spec.Ports)
+	if err != nil {
+		return n, err
+	}
+	switch n.mode {
+	case types.NetworkNone:
+		if len(bindings) > 0 {
+			return n, errdefs.InvalidArgument("network none: a pod without network cannot publish ports")
+		}
+		return n, nil
+	case types.NetworkUser:
+	default:
+		return n, errdefs.InvalidArgument("unknown network mode %q (want user or none)", n.mode)
+	}
+	if err := checkPortsFree(bindings); err != nil {
+		return n, err
+	}
+	mac := podMAC(podID)
+	n.nics = []hypervisor.NIC{{ID: "eth0", MAC: mac, HostForwards: hostForwards(bindings)}}
+	n.ifaces = []protocol.Interface{{MAC: mac, Address: userAddress, Gateway: userGateway, MTU: userMTU}}
+	n.bindings = bindings
+	return n, nil
+}
+
+// dns is the guest's resolver configuration: the pod's, else slirp's.
+func (n podNetwork) dns(d *types.DNSConfig) protocol.DNSConfig {
+	c := podDNS(d)
+	if len(c.Servers) == 0 && n.mode == types.NetworkUser {
+		c.Servers = []string{userDNS}
+	}
+	return c
+}
+
+// podMAC derives a stable, locally administered unicast MAC from the pod
+// ID: the guest finds its NIC by it.
+func podMAC(podID string) string {
+	h := sha256.Sum256([]byte(podID))
+	return fmt.Sprintf("02:%02x:%02x:%02x:%02x:%02x", h[0], h[1], h[2], h[3], h[4])
+}
+
+// portBindings expands the published mappings (HostPort != 0), one per
+// port of a range, and checks them.
+func portBindings(ports []types.PortMapping) ([]types.PortBinding, error) {
+	var bs []types.PortBinding
+	seen := map[string]bool{}
+	for _, p := range ports {
+		if p.HostPort == 0 {
+			continue // declared, not published
+		}
+		proto := strings.ToLower(p.Protocol)
+		if proto == "" {
+			proto = "tcp"
+		}
+		if proto != "tcp" && proto != "udp" {
+			return nil, errdefs.InvalidArgument("port %d: protocol %q: want tcp or udp", p.ContainerPort, p.Protocol)
+		}
+		count := max(p.Count, 1)
+		if p.HostPort < 1 || p.ContainerPort < 1 || p.HostPort+count-1 > 65535 || p.ContainerPort+count-1 > 65535 {
+			return nil, errdefs.InvalidArgument("port mapping %d:%d (%d ports): ports must be within 1-65535", p.HostPort, p.ContainerPort, count)
+		}
+		ip := "0.0.0.0"
+		if p.HostIP != "" {
+			a, err := netip.ParseAddr(p.HostIP)
+			if err != nil || !a.Is4() {
+				return nil, errdefs.InvalidArgument("port %d: host IP %q: want an IPv4 address", p.HostPort, p.HostIP)
+			}
+			ip = a.String()
+		}
+		for i := range count {
+			b := types.PortBinding{ContainerPort: p.ContainerPort + i, Protocol: proto, HostIP: ip, HostPort: p.HostPort + i}
+			key := fmt.Sprintf("%d/%s", b.HostPort, proto)
+			if seen[key] {
+				return nil, errdefs.InvalidArgument("host port %s is published twice", key)
+			}
+			seen[key] = true
+			bs = append(bs, b)
+		}
+	}
+	return bs, nil
+}
+
+// hostForwards renders bindings as QEMU user-mode hostfwd rules:
+// "tcp:HOSTIP:HOSTPORT-:GUESTPORT".
+func hostForwards(bs []types.PortBinding) []string {
+	var fw []string
+	for _, b := range bs {
+		fw = append(fw, fmt.Sprintf("%s:%s:%d-:%d", b.Protocol, b.HostIP, b.HostPort, b.ContainerPort))
+	}
+	return fw
+}
+
+// checkPortsFree binds every host port, then releases them all: a port in
+// use is a clear error before the VM starts. (QEMU binds them a moment
+// later; a port taken in between fails the boot.)
+func checkPortsFree(bs []types.PortBinding) error {
+	var held []io.Closer
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for _, b := range bs {
+		addr := net.JoinHostPort(b.HostIP, strconv.Itoa(b.HostPort))
+		var c io.Closer
+		var err error
+		if b.Protocol == "udp" {
+			c, err = net.ListenPacket("udp4", addr)
+		} else {
+			c, err = net.Listen("tcp4", addr)
+		}
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return errdefs.Conflict("cannot publish %s/%s: host port %s is already in use", strconv.Itoa(b.ContainerPort), b.Protocol, addr)
+			}
+			return errdefs.InvalidArgument("cannot publish %d/%s on %s: %v", b.ContainerPort, b.Protocol, addr, err)
+		}
+		held = append(held, c)
+	}
+	return nil
+}

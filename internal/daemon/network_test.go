@@ -1,0 +1,111 @@
+package daemon
+
+import (
+	"errors"
+	"net"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/hyperhq/hyper/internal/api/types"
+	"github.com/hyperhq/hyper/internal/errdefs"
+)
+
+func TestHostForwards(t *testing.T) {
+	bs, err := portBindings([]types.PortMapping{
+		{ContainerPort: 80, HostPort: 18080, HostIP: "127.0.0.1"},
+		{ContainerPort: 80, HostPort: 8080, Count: 3},
+		{ContainerPort: 53, HostPort: 5353, Protocol: "UDP"},
+		{ContainerPort: 9000}, // declared only
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"tcp:127.0.0.1:18080-:80",
+		"tcp:0.0.0.0:8080-:80", "tcp:0.0.0.0:8081-:81", "tcp:0.0.0.0:8082-:82",
+		"udp:0.0.0.0:5353-:53",
+	}
+	if got := hostForwards(bs); !reflect.DeepEqual(got, want) {
+		t.Fatalf("forwards = %q, want %q", got, want)
+	}
+}
+
+func TestPortBindingsInvalid(t *testing.T) {
+	for name, ps := range map[string][]types.PortMapping{
+		"proto":     {{ContainerPort: 80, HostPort: 80, Protocol: "sctp"}},
+		"range end": {{ContainerPort: 80, HostPort: 65535, Count: 2}},
+		"ip":        {{ContainerPort: 80, HostPort: 80, HostIP: "nope"}},
+		"ipv6":      {{ContainerPort: 80, HostPort: 80, HostIP: "::1"}},
+		"twice":     {{ContainerPort: 80, HostPort: 80}, {ContainerPort: 81, HostPort: 79, Count: 2}},
+		"zero":      {{ContainerPort: 0, HostPort: 80}},
+	} {
+		if _, err := portBindings(ps); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%s: err = %v", name, err)
+		}
+	}
+	// The same port for tcp and udp is fine.
+	if _, err := portBindings([]types.PortMapping{{ContainerPort: 53, HostPort: 53}, {ContainerPort: 53, HostPort: 53, Protocol: "udp"}}); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestPodMAC(t *testing.T) {
+	m := podMAC("abc")
+	hw, err := net.ParseMAC(m)
+	if err != nil || len(hw) != 6 || hw[0]&2 == 0 || hw[0]&1 != 0 {
+		t.Fatalf("podMAC = %q (%v): want a locally administered unicast MAC", m, err)
+	}
+	if podMAC("abc") != m || podMAC("abd") == m {
+		t.Fatal("podMAC is not a stable function of the pod ID")
+	}
+}
+
+func TestCheckPortsFree(t *testing.T) {
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	err = checkPortsFree([]types.PortBinding{{ContainerPort: 80, Protocol: "tcp", HostIP: "127.0.0.1", HostPort: port}})
+	if !errors.Is(err, errdefs.ErrConflict) || !strings.Contains(err.Error(), "already in use") {
+		t.Fatalf("err = %v, want a conflict", err)
+	}
+	// A free port is free again afterwards.
+	l2, _ := net.Listen("tcp4", "127.0.0.1:0")
+	free := l2.Addr().(*net.TCPAddr).Port
+	l2.Close()
+	b := []types.PortBinding{{ContainerPort: 80, Protocol: "tcp", HostIP: "127.0.0.1", HostPort: free}, {ContainerPort: 80, Protocol: "udp", HostIP: "127.0.0.1", HostPort: free}}
+	if err := checkPortsFree(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkPortsFree(b); err != nil {
+		t.Fatalf("ports not released: %v", err)
+	}
+}
+
+func TestNetworkMode(t *testing.T) {
+	d := &Daemon{}
+	if m := d.networkMode(types.PodSpec{}); m != types.NetworkUser {
+		t.Errorf("default = %q", m)
+	}
+	d.cfg.Network = "none"
+	if m := d.networkMode(types.PodSpec{}); m != types.NetworkNone {
+		t.Errorf("config none = %q", m)
+	}
+	if m := d.networkMode(types.PodSpec{Network: "user"}); m != types.NetworkUser {
+		t.Errorf("pod user = %q", m)
+	}
+	n, err := d.planNetwork("id", types.PodSpec{})
+	if err != nil || len(n.nics) != 0 || len(n.dns(nil).Servers) != 0 {
+		t.Errorf("none: %+v, %v", n, err)
+	}
+	n, err = d.planNetwork("id", types.PodSpec{Network: "user"})
+	if err != nil || len(n.nics) != 1 || n.ifaces[0].MAC != n.nics[0].MAC || n.dns(nil).Servers[0] != userDNS {
+		t.Errorf("user: %+v, %v", n, err)
+	}
+	if s := n.dns(&types.DNSConfig{Nameservers: []string{"1.1.1.1"}}).Servers; len(s) != 1 || s[0] != "1.1.1.1" {
+		t.Errorf("pod DNS ignored: %v", s)
+	}
+}
