@@ -49,7 +49,7 @@ test: kernel
 check: deps test
 
 bench: deps kernel
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/vm/ ./internal/e2e/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/vm/ ./internal/e2e/ ./internal/image/
 
 clean:
 	rm -rf $(OUT)

@@ -8,6 +8,8 @@ pkgs=(
   busybox-static                           # test and demo images, boot floor
   erofs-utils e2fsprogs                    # test images; scratch disks
   docker-registry                          # registry for the pull tests (run by the tests, not as a service)
+  skopeo umoci                             # the pipeline BenchmarkPullConvert compares pulls with
+  debootstrap                              # the Debian (nginx) image of the e2e tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
