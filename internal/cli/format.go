@@ -166,8 +166,24 @@ func podImage(p types.Pod) string {
 	return strings.Join(imgs, ",")
 }
 
-// podStatus is docker's STATUS column.
+// podStatus is docker's STATUS column, with the containers' restarts
+// when there were any: "Up 3 minutes (2 restarts)".
 func podStatus(p types.Pod, now time.Time) string {
+	s := podState(p, now)
+	restarts := 0
+	for _, c := range p.Containers {
+		restarts += c.RestartCount
+	}
+	switch {
+	case restarts == 1:
+		s += " (1 restart)"
+	case restarts > 1:
+		s += fmt.Sprintf(" (%d restarts)", restarts)
+	}
+	return s
+}
+
+func podState(p types.Pod, now time.Time) string {
 	switch p.State {
 	case types.StateRunning:
 		if p.StartedAt.IsZero() {

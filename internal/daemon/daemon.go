@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/image"
 	"github.com/hyperhq/hyper/internal/store"
@@ -161,7 +162,7 @@ func (d *Daemon) imageInUse(id string) []image.User {
 	var users []image.User
 	for _, p := range d.pods {
 		snap := p.snapshot()
-		for _, c := range snap.Containers {
+		for _, c := range append(append([]types.Container(nil), snap.InitContainers...), snap.Containers...) {
 			if c.ImageID == id {
 				p.mu.Lock()
 				running := p.starting || p.rec.State == stateRunning

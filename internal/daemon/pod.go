@@ -25,6 +25,8 @@ type record struct {
 	// Procs are the containers' main processes, resolved against their
 	// images at create time.
 	Procs []protocol.ProcessSpec `json:"procs"`
+	// InitProcs are the init containers' processes, likewise.
+	InitProcs []protocol.ProcessSpec `json:"initProcs,omitempty"`
 	// VMID names the VM (short: it is part of socket paths).
 	VMID string `json:"vmId"`
 }
@@ -45,6 +47,33 @@ type pod struct {
 	restarted chan struct{}
 	// vmGone is closed once the last run's VM has powered off.
 	vmGone chan struct{}
+	// initDone[i] is closed when init container i's run ended (its logs
+	// are complete).
+	initDone []chan struct{}
+	// stopping is set by Stop: no container restarts any more in this
+	// run; stopCh is closed then, cutting restart back-offs short.
+	stopping bool
+	stopCh   chan struct{}
+}
+
+// stop marks the run as stopping. Called with p.mu held.
+func (p *pod) stop() {
+	if !p.stopping {
+		p.stopping = true
+		close(p.stopCh)
+	}
+}
+
+// closeInits closes the init containers' done channels not yet closed.
+// Called with p.mu held.
+func (p *pod) closeInits() {
+	for _, ch := range p.initDone {
+		select {
+		case <-ch:
+		default:
+			close(ch)
+		}
+	}
 }
 
 // ctr is the I/O of one container's main process for one run.
@@ -53,6 +82,9 @@ type ctr struct {
 	stdinW *io.PipeWriter
 	proc   *guest.Process
 	done   chan struct{} // closed when the process exited and its output was delivered
+	// delivered is closed once the current process's output was
+	// delivered (restarts wait for it: the log keeps its order).
+	delivered chan struct{}
 }
 
 func newCtr(openStdin bool) *ctr {
@@ -64,8 +96,12 @@ func newCtr(openStdin bool) *ctr {
 }
 
 func newPod(rec record) *pod {
-	p := &pod{rec: rec, exited: make(chan struct{}), restarted: make(chan struct{}), vmGone: make(chan struct{})}
+	p := &pod{rec: rec, exited: make(chan struct{}), restarted: make(chan struct{}), vmGone: make(chan struct{}),
+		stopCh: make(chan struct{})}
 	close(p.vmGone)
+	for range rec.Spec.InitContainers {
+		p.initDone = append(p.initDone, make(chan struct{}))
+	}
 	for _, cs := range rec.Spec.Containers {
 		p.outs = append(p.outs, &fanout{})
 		c := newCtr(cs.OpenStdin)
@@ -76,6 +112,9 @@ func newPod(rec record) *pod {
 	}
 	if rec.State == stateExited || rec.State == stateFailed {
 		close(p.exited)
+	}
+	if rec.State != stateCreated { // a recovered running pod's inits are done
+		p.closeInits()
 	}
 	return p
 }
@@ -98,6 +137,16 @@ func (p *pod) ctrIndex(name string) (int, bool) {
 		return 0, len(p.rec.Containers) > 0
 	}
 	for i, c := range p.rec.Containers {
+		if c.Name == name {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
+// initIndex finds an init container by name.
+func (p *pod) initIndex(name string) (int, bool) {
+	for i, c := range p.rec.InitContainers {
 		if c.Name == name {
 			return i, true
 		}

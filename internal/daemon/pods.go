@@ -47,31 +47,52 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 	rec := record{Pod: types.Pod{ID: id, Name: spec.Name, State: stateCreated, Created: time.Now().UTC(), Spec: spec},
 		Dir: filepath.Join(d.cfg.Root, "pods", id), VMID: id[:16]}
 	seen := map[string]bool{}
-	for i, cs := range spec.Containers {
+	images := map[string]bool{}
+	resolve := func(cs *types.ContainerSpec, defName string) (protocol.ProcessSpec, types.Container, error) {
 		if cs.Name == "" {
-			cs.Name = spec.Name
-			if i > 0 {
-				cs.Name = fmt.Sprintf("%s-%d", spec.Name, i)
-			}
-			rec.Spec.Containers[i].Name = cs.Name
+			cs.Name = defName
 		}
 		if !validName.MatchString(cs.Name) || seen[cs.Name] {
-			return types.CreateResponse{}, errdefs.InvalidArgument("invalid or duplicate container name %q", cs.Name)
+			return protocol.ProcessSpec{}, types.Container{}, errdefs.InvalidArgument("invalid or duplicate container name %q", cs.Name)
 		}
 		seen[cs.Name] = true
 		img, err := d.images.Get(ctx, cs.Image)
 		if err != nil {
-			return types.CreateResponse{}, fmt.Errorf("container %s: %w", cs.Name, err)
+			return protocol.ProcessSpec{}, types.Container{}, fmt.Errorf("container %s: %w", cs.Name, err)
 		}
-		proc, err := resolveProcess(cs, img.Config.Entrypoint, img.Config.Cmd, img.Config.Env, img.Config.WorkingDir, img.Config.User)
+		images[img.ID] = true
+		proc, err := resolveProcess(*cs, img.Config.Entrypoint, img.Config.Cmd, img.Config.Env, img.Config.WorkingDir, img.Config.User)
 		if err != nil {
-			return types.CreateResponse{}, fmt.Errorf("container %s: %w", cs.Name, err)
+			return protocol.ProcessSpec{}, types.Container{}, fmt.Errorf("container %s: %w", cs.Name, err)
 		}
-		applyExtras(&proc, cs)
+		applyExtras(&proc, *cs)
+		return proc, types.Container{Name: cs.Name, Image: cs.Image, ImageID: img.ID, State: stateCreated, Command: proc.Args}, nil
+	}
+	for i := range rec.Spec.InitContainers {
+		proc, c, err := resolve(&rec.Spec.InitContainers[i], fmt.Sprintf("%s-init-%d", spec.Name, i))
+		if err != nil {
+			return types.CreateResponse{}, err
+		}
+		c.Init = true
+		proc.Stdin = false // nobody attaches to an init container: stdin is /dev/null
+		rec.InitProcs = append(rec.InitProcs, proc)
+		rec.InitContainers = append(rec.InitContainers, c)
+	}
+	for i := range rec.Spec.Containers {
+		def := spec.Name
+		if i > 0 {
+			def = fmt.Sprintf("%s-%d", spec.Name, i)
+		}
+		proc, c, err := resolve(&rec.Spec.Containers[i], def)
+		if err != nil {
+			return types.CreateResponse{}, err
+		}
 		rec.Procs = append(rec.Procs, proc)
-		rec.Containers = append(rec.Containers, types.Container{
-			Name: cs.Name, Image: cs.Image, ImageID: img.ID, State: stateCreated, Command: proc.Args,
-		})
+		rec.Containers = append(rec.Containers, c)
+	}
+	if len(images) > maxImagesPerPod {
+		return types.CreateResponse{}, errdefs.InvalidArgument("pod %s uses %d distinct images: at most %d fit in a VM (each image is a disk and the microvm machine has 8 device slots, 4 of them taken)",
+			spec.Name, len(images), maxImagesPerPod)
 	}
 	if err := os.MkdirAll(filepath.Join(rec.Dir, "logs"), 0o700); err != nil {
 		return types.CreateResponse{}, fmt.Errorf("creating pod dir: %w", err)
@@ -211,9 +232,21 @@ func (d *Daemon) Stop(ctx context.Context, ref string, timeout time.Duration) er
 	}
 	p.mu.Lock()
 	v, exited, names, specs := p.vm, p.exited, containerNames(p.rec.Containers), p.rec.Spec.Containers
+	starting := p.starting
+	if v != nil || starting {
+		p.stop() // no container restarts any more
+	}
 	p.mu.Unlock()
-	if v == nil {
+	if v == nil && !starting {
 		return nil // not running: stopping is a no-op, as in docker
+	}
+	if v == nil { // init containers running (they stop), or the VM booting
+		select {
+		case <-exited:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	for i, name := range names {
 		err := v.Guest.StopContainer(ctx, protocol.StopRequest{Container: name, Signal: stopSignal(specs[i]), GraceMillis: timeout.Milliseconds()})
@@ -246,6 +279,9 @@ func (d *Daemon) Remove(ctx context.Context, ref string, force bool) error {
 	p.mu.Lock()
 	running := p.vm != nil || p.starting
 	v, exited, gone := p.vm, p.exited, p.vmGone
+	if running && force {
+		p.stop() // no restarts; init containers stop
+	}
 	p.mu.Unlock()
 	if running {
 		if !force {

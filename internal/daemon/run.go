@@ -41,8 +41,18 @@ func (d *Daemon) Start(ctx context.Context, ref string) error {
 		for i, cs := range p.rec.Spec.Containers {
 			p.ctrs[i] = newCtr(cs.OpenStdin)
 		}
+		for i := range p.initDone {
+			p.initDone[i] = make(chan struct{})
+		}
 		close(p.restarted)
 		p.restarted = make(chan struct{})
+	}
+	p.stopping, p.stopCh = false, make(chan struct{})
+	for i := range p.rec.Containers {
+		p.rec.Containers[i].RestartCount = 0
+	}
+	for i := range p.rec.InitContainers {
+		p.rec.InitContainers[i].State, p.rec.InitContainers[i].ExitCode = stateCreated, 0
 	}
 	rec, gone := p.rec, p.vmGone
 	p.mu.Unlock()
@@ -85,6 +95,7 @@ func (p *pod) closeRun() {
 			c.stdinR.Close()
 		}
 	}
+	p.closeInits()
 	close(p.exited)
 }
 
@@ -104,17 +115,13 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 	var nw podNetwork
 	steps := []bootStep{
 		{"prepare image root filesystems", func() error {
-			for _, c := range rec.Containers {
-				if _, ok := serials[c.ImageID]; ok {
-					continue
-				}
-				path, err := d.images.Rootfs(ctx, c.ImageID)
+			for _, ds := range d.diskSerials(rec) {
+				path, err := d.images.Rootfs(ctx, ds.imageID)
 				if err != nil {
 					return err
 				}
-				serial := fmt.Sprintf("img%d", len(serials))
-				serials[c.ImageID] = serial
-				disks = append(disks, hypervisor.Disk{Path: path, Serial: serial, ReadOnly: true})
+				serials[ds.imageID] = ds.serial
+				disks = append(disks, hypervisor.Disk{Path: path, Serial: ds.serial, ReadOnly: true})
 			}
 			return nil
 		}},
@@ -144,6 +151,14 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			return v.Guest.CreatePod(ctx, protocol.PodSpec{Hostname: rec.Spec.Hostname, ScratchDisk: scratchSerial,
 				DNS: nw.dns(rec.Spec.DNS), Interfaces: nw.ifaces,
 				Hosts: []protocol.HostEntry{{IP: "127.0.1.1", Names: []string{rec.Spec.Hostname, rec.Name}}}})
+		}},
+		{"run init containers", func() error {
+			for i := range rec.InitContainers {
+				if err := d.runInit(ctx, p, i, v.Guest, rec, serials); err != nil {
+					return err
+				}
+			}
+			return nil
 		}},
 		{"start containers", func() error {
 			for i, c := range rec.Containers {
@@ -193,13 +208,15 @@ func (d *Daemon) startMain(ctx context.Context, p *pod, i int, g *guest.Client, 
 // pumpMain copies a main process's output into the container's log file
 // and to attached clients, and attached clients' input to it.
 func (d *Daemon) pumpMain(p *pod, i int, proc *guest.Process, rec record) error {
-	lw, err := logs.Open(filepath.Join(rec.Dir, "logs", rec.Containers[i].Name+".log"), d.cfg.LogMaxSize, d.cfg.LogMaxFiles)
+	p.mu.Lock()
+	c, out := p.ctrs[i], p.outs[i]
+	p.mu.Unlock()
+	delivered, err := d.pumpOutput(proc, filepath.Join(rec.Dir, "logs", rec.Containers[i].Name+".log"), out)
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
-	c, out := p.ctrs[i], p.outs[i]
-	c.proc = proc
+	c.proc, c.delivered = proc, delivered
 	p.mu.Unlock()
 	if proc.Stdin != nil && c.stdinR != nil {
 		go func() {
@@ -207,6 +224,18 @@ func (d *Daemon) pumpMain(p *pod, i int, proc *guest.Process, rec record) error 
 			proc.Stdin.Close()
 		}()
 	}
+	return nil
+}
+
+// pumpOutput copies a process's output into the log file at path and to
+// out's clients (out may be nil); the channel is closed once all of it
+// was delivered.
+func (d *Daemon) pumpOutput(proc *guest.Process, path string, out *fanout) (chan struct{}, error) {
+	lw, err := logs.Open(path, d.cfg.LogMaxSize, d.cfg.LogMaxFiles)
+	if err != nil {
+		return nil, err
+	}
+	delivered := make(chan struct{})
 	var wg sync.WaitGroup
 	pump := func(r io.Reader, stream string) {
 		defer wg.Done()
@@ -217,7 +246,9 @@ func (d *Daemon) pumpMain(p *pod, i int, proc *guest.Process, rec record) error 
 			n, err := r.Read(buf)
 			if n > 0 {
 				lineW.Write(buf[:n])
-				out.write(stream == "stderr", buf[:n])
+				if out != nil {
+					out.write(stream == "stderr", buf[:n])
+				}
 			}
 			if err != nil {
 				return
@@ -233,8 +264,9 @@ func (d *Daemon) pumpMain(p *pod, i int, proc *guest.Process, rec record) error 
 	go func() {
 		wg.Wait()
 		lw.Close()
+		close(delivered)
 	}()
-	return nil
+	return delivered, nil
 }
 
 // supervise waits for the run to end: every container's main process
@@ -243,10 +275,12 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	p.mu.Lock()
 	ctrs := p.ctrs
 	p.mu.Unlock()
+	p.mu.Lock()
+	rec := p.rec
+	p.mu.Unlock()
 	type result struct {
-		i   int
-		st  protocol.ExitStatus
-		err error
+		i  int
+		st *protocol.ExitStatus
 	}
 	results := make(chan result, len(ctrs))
 	statuses := make([]*protocol.ExitStatus, len(ctrs))
@@ -259,20 +293,11 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 			continue
 		}
 		waiting++
-		go func() {
-			st, err := c.proc.Wait(context.Background())
-			results <- result{i, st, err}
-		}()
+		go func() { results <- result{i, d.superviseCtr(p, v, i, rec)} }()
 	}
 	for range waiting {
 		r := <-results
-		if r.err == nil {
-			statuses[r.i] = &r.st
-			p.mu.Lock()
-			p.rec.Containers[r.i].State, p.rec.Containers[r.i].ExitCode = stateExited, r.st.Code
-			p.mu.Unlock()
-			d.save(p)
-		}
+		statuses[r.i] = r.st
 	}
 	// Everything exited, or the guest went away. Report a clean exit at
 	// once (waiters need not wait for the power-off), then power off; a

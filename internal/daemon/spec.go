@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hyperhq/hyper/internal/api/signals"
 	"github.com/hyperhq/hyper/internal/api/types"
@@ -15,9 +17,6 @@ import (
 // returns warnings for what is safe to run without.
 func checkSpec(spec types.PodSpec) ([]string, error) {
 	var missing, warnings []string
-	if len(spec.InitContainers) > 0 {
-		missing = append(missing, "initContainers")
-	}
 	if len(spec.Volumes) > 0 {
 		missing = append(missing, "volumes")
 	}
@@ -36,9 +35,10 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 	} else if err := checkPortsFree(bs); err != nil {
 		return nil, err // checked again when the pod starts
 	}
-	policies := []string{spec.RestartPolicy}
-	for i, c := range spec.Containers {
-		where := fmt.Sprintf("containers[%d]", i)
+	if _, _, err := parsePolicy(spec.RestartPolicy); err != nil {
+		return nil, errdefs.InvalidArgument("restartPolicy: %v", err)
+	}
+	check := func(where string, c types.ContainerSpec) error {
 		if len(c.VolumeMounts) > 0 {
 			missing = append(missing, where+".volumeMounts")
 		}
@@ -50,26 +50,93 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 		}
 		if c.StopSignal != "" {
 			if _, err := signals.Parse(c.StopSignal); err != nil {
-				return nil, errdefs.InvalidArgument("%s.stopSignal: %v", where, err)
+				return errdefs.InvalidArgument("%s.stopSignal: %v", where, err)
 			}
 		}
 		for _, u := range c.Ulimits {
 			if u.Soft < 0 || u.Hard < 0 || u.Soft > u.Hard {
-				return nil, errdefs.InvalidArgument("%s.ulimits: %s: soft %d, hard %d", where, u.Name, u.Soft, u.Hard)
+				return errdefs.InvalidArgument("%s.ulimits: %s: soft %d, hard %d", where, u.Name, u.Soft, u.Hard)
 			}
 		}
-		policies = append(policies, c.RestartPolicy)
+		if _, _, err := parsePolicy(c.RestartPolicy); err != nil {
+			return errdefs.InvalidArgument("%s.restartPolicy: %v", where, err)
+		}
+		return nil
+	}
+	for i, c := range spec.InitContainers {
+		where := fmt.Sprintf("initContainers[%d]", i)
+		if err := check(where, c); err != nil {
+			return nil, err
+		}
+		if c.RestartPolicy != "" && c.RestartPolicy != types.RestartPolicyNever {
+			warnings = append(warnings, fmt.Sprintf("%s.restartPolicy %q: init containers are not retried: a failing one fails the pod's start", where, c.RestartPolicy))
+		}
+	}
+	for i, c := range spec.Containers {
+		if err := check(fmt.Sprintf("containers[%d]", i), c); err != nil {
+			return nil, err
+		}
 	}
 	if len(missing) > 0 {
 		return nil, errdefs.InvalidArgument("not supported yet by this hyperd: %s", strings.Join(missing, ", "))
 	}
-	for _, p := range policies {
-		if p != "" && p != types.RestartPolicyNever {
-			warnings = append(warnings, fmt.Sprintf("restart policy %q is not carried out yet: containers are not restarted", p))
-			break
-		}
-	}
 	return warnings, nil
+}
+
+// maxImagesPerPod is how many image disks a pod's VM can take: QEMU's
+// microvm machine has 8 virtio-mmio slots, and the rng, the serial
+// console, the scratch disk and the NIC take 4.
+const maxImagesPerPod = 4
+
+// Restart back-off: the first restart waits restartBackoffMin, each next
+// one twice as long up to restartBackoffMax; a container that ran
+// restartResetAfter resets it.
+var (
+	restartBackoffMin = 100 * time.Millisecond
+	restartBackoffMax = 10 * time.Second
+	restartResetAfter = 10 * time.Second
+)
+
+// parsePolicy parses a restart policy: never (""), always, onFailure or
+// onFailure:N. max is the retry limit of onFailure, -1 for none.
+func parsePolicy(s string) (name string, max int, err error) {
+	name, n, hasN := strings.Cut(s, ":")
+	switch name {
+	case "", types.RestartPolicyNever:
+		name = types.RestartPolicyNever
+	case types.RestartPolicyAlways, types.RestartPolicyOnFailure:
+	default:
+		return "", 0, fmt.Errorf("unknown restart policy %q: use never, onFailure[:N] or always", s)
+	}
+	if !hasN {
+		return name, -1, nil
+	}
+	max, err = strconv.Atoi(n)
+	if name != types.RestartPolicyOnFailure || err != nil || max < 0 {
+		return "", 0, fmt.Errorf("bad restart policy %q: only onFailure takes a retry count, onFailure:N with N >= 0", s)
+	}
+	return name, max, nil
+}
+
+// shouldRestart tells whether a container that exited with code after
+// restarts earlier restarts is restarted under policy (the container's,
+// else the pod's).
+func shouldRestart(ctrPolicy, podPolicy string, code, restarts int) bool {
+	policy := ctrPolicy
+	if policy == "" {
+		policy = podPolicy
+	}
+	name, max, err := parsePolicy(policy)
+	if err != nil {
+		return false
+	}
+	switch name {
+	case types.RestartPolicyAlways:
+		return true
+	case types.RestartPolicyOnFailure:
+		return code != 0 && (max < 0 || restarts < max)
+	}
+	return false
 }
 
 // applyExtras carries a container spec's optional settings into its

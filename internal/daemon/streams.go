@@ -65,12 +65,16 @@ func (d *Daemon) Logs(ctx context.Context, ref string, o types.LogOptions, fn fu
 		return err
 	}
 	p.mu.Lock()
-	i, ok := p.ctrIndex(o.Container)
-	if !ok {
+	var name, dir string
+	var done chan struct{}
+	if i, ok := p.ctrIndex(o.Container); ok {
+		name, dir, done = p.rec.Containers[i].Name, p.rec.Dir, p.ctrs[i].done
+	} else if i, ok := p.initIndex(o.Container); ok && o.Container != "" {
+		name, dir, done = p.rec.InitContainers[i].Name, p.rec.Dir, p.initDone[i]
+	} else {
 		p.mu.Unlock()
 		return errdefs.NotFound("pod %s has no container %q", ref, o.Container)
 	}
-	name, dir, done := p.rec.Containers[i].Name, p.rec.Dir, p.ctrs[i].done
 	p.mu.Unlock()
 	return logs.Read(ctx, filepath.Join(dir, "logs", name+".log"), d.cfg.LogMaxFiles,
 		logs.ReadOptions{Tail: o.Tail, Since: o.Since, Follow: o.Follow, Done: done},

@@ -204,6 +204,9 @@ type Pod struct {
 	// ports (one per port of a range).
 	Network string        `json:"network,omitempty"`
 	Ports   []PortBinding `json:"ports,omitempty"`
+	// InitContainers are the states of Spec.InitContainers in the last
+	// run; they ran to completion, in order, before Containers started.
+	InitContainers []Container `json:"initContainers,omitempty"`
 }
 
 // Container is one container's state.
@@ -215,6 +218,11 @@ type Container struct {
 	ExitCode int      `json:"exitCode"`
 	Pid      int      `json:"pid,omitempty"` // in the VM
 	Command  []string `json:"command"`
+	// RestartCount is how often the restart policy restarted the
+	// container's main process in the pod's current (or last) run.
+	RestartCount int `json:"restartCount,omitempty"`
+	// Init marks an init container (Pod.InitContainers).
+	Init bool `json:"init,omitempty"`
 }
 
 // VMInfo describes a pod's VM.
