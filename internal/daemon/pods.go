@@ -66,6 +66,7 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 			return protocol.ProcessSpec{}, types.Container{}, fmt.Errorf("container %s: %w", cs.Name, err)
 		}
 		applyExtras(&proc, *cs)
+		imageDefaults(cs, img.Config.StopSignal, img.Config.Labels)
 		return proc, types.Container{Name: cs.Name, Image: cs.Image, ImageID: img.ID, State: stateCreated, Command: proc.Args}, nil
 	}
 	for i := range rec.Spec.InitContainers {

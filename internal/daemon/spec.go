@@ -166,3 +166,25 @@ func podDNS(d *types.DNSConfig) protocol.DNSConfig {
 	}
 	return protocol.DNSConfig{Servers: d.Nameservers, Search: d.Searches, Options: d.Options}
 }
+
+// imageDefaults takes the image's stop signal when the container names none
+// (an image's unknown signal is ignored: SIGTERM then), and its labels under
+// the container's own.
+func imageDefaults(cs *types.ContainerSpec, stopSignal string, labels map[string]string) {
+	if cs.StopSignal == "" {
+		if _, err := signals.Parse(stopSignal); err == nil {
+			cs.StopSignal = stopSignal
+		}
+	}
+	if len(labels) == 0 {
+		return
+	}
+	merged := make(map[string]string, len(labels)+len(cs.Labels))
+	for k, v := range labels {
+		merged[k] = v
+	}
+	for k, v := range cs.Labels {
+		merged[k] = v
+	}
+	cs.Labels = merged
+}
