@@ -71,7 +71,7 @@ func runForeground(t *testing.T, d *daemon.Daemon, ctx context.Context, spec typ
 	attached := make(chan struct{})
 	go func() {
 		defer close(attached)
-		d.Attach(ctx, cr.ID, "", api.Stdio{Stdout: &out, Stderr: &errb})
+		d.Streams().Attach(ctx, cr.ID, "", api.Stdio{Stdout: &out, Stderr: &errb})
 	}()
 	time.Sleep(50 * time.Millisecond) // the attach registers
 	waited := make(chan types.WaitResponse, 1)
@@ -104,7 +104,7 @@ func TestRunForeground(t *testing.T) {
 		t.Fatalf("pod %+v", p)
 	}
 	var logged []string
-	d.Logs(ctx, id, types.LogOptions{}, func(e types.LogEntry) error {
+	d.Streams().Logs(ctx, id, types.LogOptions{}, func(e types.LogEntry) error {
 		logged = append(logged, e.Stream+":"+e.Log)
 		return nil
 	})
@@ -149,15 +149,15 @@ func TestDetachedLifecycle(t *testing.T) {
 		t.Errorf("remove running: %v", err)
 	}
 	// exec with stdin
-	ex, err := d.CreateExec(ctx, "svc", types.ExecSpec{Cmd: []string{"sh", "-c", "cat; hostname; exit 7"}, Stdin: true})
+	ex, err := d.Execs().CreateExec(ctx, "svc", types.ExecSpec{Cmd: []string{"sh", "-c", "cat; hostname; exit 7"}, Stdin: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out syncBuf
-	if err := d.StartExec(ctx, ex.ID, api.Stdio{Stdin: strings.NewReader("piped\n"), Stdout: &out, Stderr: &out}); err != nil {
+	if err := d.Execs().StartExec(ctx, ex.ID, api.Stdio{Stdin: strings.NewReader("piped\n"), Stdout: &out, Stderr: &out}); err != nil {
 		t.Fatal(err)
 	}
-	info, _ := d.InspectExec(ctx, ex.ID)
+	info, _ := d.Execs().InspectExec(ctx, ex.ID)
 	if info.ExitCode != 7 || out.String() != "piped\n"+cr.ID[:12]+"\n" {
 		t.Fatalf("exec: %+v %q", info, out.String())
 	}
@@ -168,14 +168,14 @@ func TestDetachedLifecycle(t *testing.T) {
 	if p.State != types.StateExited {
 		t.Fatalf("after stop: %+v", p)
 	}
-	if _, err := d.CreateExec(ctx, "svc", types.ExecSpec{Cmd: []string{"true"}}); !errors.Is(err, errdefs.ErrConflict) {
+	if _, err := d.Execs().CreateExec(ctx, "svc", types.ExecSpec{Cmd: []string{"true"}}); !errors.Is(err, errdefs.ErrConflict) {
 		t.Errorf("exec in stopped pod: %v", err)
 	}
 	if err := d.Start(ctx, "svc"); err != nil {
 		t.Fatal(err)
 	}
 	starts := func() (n int) {
-		d.Logs(ctx, "svc", types.LogOptions{}, func(e types.LogEntry) error {
+		d.Streams().Logs(ctx, "svc", types.LogOptions{}, func(e types.LogEntry) error {
 			if e.Log == "started\n" {
 				n++
 			}

@@ -26,8 +26,15 @@ type execution struct {
 	proc     *guest.Process
 }
 
+// Execs adapts the daemon to api.Execs.
+type Execs struct{ d *Daemon }
+
+// Execs returns the daemon's api.Execs.
+func (d *Daemon) Execs() Execs { return Execs{d} }
+
 // CreateExec implements api.Execs.
-func (d *Daemon) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) (types.CreateResponse, error) {
+func (x Execs) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) (types.CreateResponse, error) {
+	d := x.d
 	p, err := d.lookup(ref)
 	if err != nil {
 		return types.CreateResponse{}, err
@@ -79,7 +86,8 @@ func (d *Daemon) exec(id string) (*execution, error) {
 }
 
 // StartExec implements api.Execs.
-func (d *Daemon) StartExec(ctx context.Context, id string, stdio api.Stdio) error {
+func (x Execs) StartExec(ctx context.Context, id string, stdio api.Stdio) error {
+	d := x.d
 	e, err := d.exec(id)
 	if err != nil {
 		return err
@@ -154,7 +162,8 @@ func (d *Daemon) StartExec(ctx context.Context, id string, stdio api.Stdio) erro
 }
 
 // ResizeExec implements api.Execs.
-func (d *Daemon) ResizeExec(ctx context.Context, id string, rows, cols uint16) error {
+func (x Execs) ResizeExec(ctx context.Context, id string, rows, cols uint16) error {
+	d := x.d
 	e, err := d.exec(id)
 	if err != nil {
 		return err
@@ -169,7 +178,8 @@ func (d *Daemon) ResizeExec(ctx context.Context, id string, rows, cols uint16) e
 }
 
 // InspectExec implements api.Execs.
-func (d *Daemon) InspectExec(ctx context.Context, id string) (types.ExecInfo, error) {
+func (x Execs) InspectExec(ctx context.Context, id string) (types.ExecInfo, error) {
+	d := x.d
 	e, err := d.exec(id)
 	if err != nil {
 		return types.ExecInfo{}, err

@@ -26,12 +26,12 @@ const (
 )
 
 // networkMode is the pod's network mode: its own, else the daemon's.
-func (d *Daemon) networkMode(spec types.PodSpec) string {
+func networkMode(def string, spec types.PodSpec) string {
 	switch {
 	case spec.Network != "":
 		return spec.Network
-	case d.cfg.Network != "":
-		return d.cfg.Network
+	case def != "":
+		return def
 	}
 	return types.NetworkUser
 }
@@ -46,8 +46,8 @@ type podNetwork struct {
 
 // planNetwork turns the pod's network mode and ports into NICs for the VM
 // and interfaces for the guest. It checks that every host port is free.
-func (d *Daemon) planNetwork(podID string, spec types.PodSpec) (podNetwork, error) {
-	n := podNetwork{mode: d.networkMode(spec)}
+func planNetwork(def, podID string, spec types.PodSpec) (podNetwork, error) {
+	n := podNetwork{mode: networkMode(def, spec)}
 	bindings, err := portBindings(spec.Ports)
 	if err != nil {
 		return n, err

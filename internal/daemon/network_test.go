@@ -86,22 +86,22 @@ func TestCheckPortsFree(t *testing.T) {
 }
 
 func TestNetworkMode(t *testing.T) {
-	d := &Daemon{}
-	if m := d.networkMode(types.PodSpec{}); m != types.NetworkUser {
+	def := ""
+	if m := networkMode(def, types.PodSpec{}); m != types.NetworkUser {
 		t.Errorf("default = %q", m)
 	}
-	d.cfg.Network = "none"
-	if m := d.networkMode(types.PodSpec{}); m != types.NetworkNone {
+	def = "none"
+	if m := networkMode(def, types.PodSpec{}); m != types.NetworkNone {
 		t.Errorf("config none = %q", m)
 	}
-	if m := d.networkMode(types.PodSpec{Network: "user"}); m != types.NetworkUser {
+	if m := networkMode(def, types.PodSpec{Network: "user"}); m != types.NetworkUser {
 		t.Errorf("pod user = %q", m)
 	}
-	n, err := d.planNetwork("id", types.PodSpec{})
+	n, err := planNetwork(def, "id", types.PodSpec{})
 	if err != nil || len(n.nics) != 0 || len(n.dns(nil).Servers) != 0 {
 		t.Errorf("none: %+v, %v", n, err)
 	}
-	n, err = d.planNetwork("id", types.PodSpec{Network: "user"})
+	n, err = planNetwork(def, "id", types.PodSpec{Network: "user"})
 	if err != nil || len(n.nics) != 1 || n.ifaces[0].MAC != n.nics[0].MAC || n.dns(nil).Servers[0] != userDNS {
 		t.Errorf("user: %+v, %v", n, err)
 	}

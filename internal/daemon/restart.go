@@ -177,7 +177,7 @@ func (d *Daemon) restartCtr(p *pod, g *guest.Client, i int, rec record) error {
 		return errors.New("stopped")
 	}
 	serial := ""
-	for _, s := range d.diskSerials(rec) {
+	for _, s := range diskSerials(rec) {
 		if s.imageID == rec.Containers[i].ImageID {
 			serial = s.serial
 			break
@@ -211,7 +211,7 @@ type diskSerial struct{ imageID, serial string }
 
 // diskSerials are the image disks of a pod's VM, in boot order: one per
 // distinct image, init containers' first.
-func (d *Daemon) diskSerials(rec record) []diskSerial {
+func diskSerials(rec record) []diskSerial {
 	var out []diskSerial
 	seen := map[string]bool{}
 	for _, cs := range [][]string{imageIDs(rec.InitContainers), imageIDs(rec.Containers)} {

@@ -115,7 +115,7 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 	var nw podNetwork
 	steps := []bootStep{
 		{"prepare image root filesystems", func() error {
-			for _, ds := range d.diskSerials(rec) {
+			for _, ds := range diskSerials(rec) {
 				path, err := d.images.Rootfs(ctx, ds.imageID)
 				if err != nil {
 					return err
@@ -132,7 +132,7 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			return disk.CreateExt4(scratch, d.cfg.ScratchMB)
 		}},
 		{"prepare network", func() (err error) {
-			nw, err = d.planNetwork(rec.ID, rec.Spec)
+			nw, err = planNetwork(d.cfg.Network, rec.ID, rec.Spec)
 			return err
 		}},
 		{"boot vm", func() (err error) {

@@ -12,9 +12,16 @@ import (
 	"github.com/hyperhq/hyper/internal/logs"
 )
 
+// Streams adapts the daemon to api.Streams.
+type Streams struct{ d *Daemon }
+
+// Streams returns the daemon's api.Streams.
+func (d *Daemon) Streams() Streams { return Streams{d} }
+
 // Attach implements api.Streams. Attaching to a pod that has not started
 // yet, or has exited, waits for its next run (docker's `start -a`).
-func (d *Daemon) Attach(ctx context.Context, ref, container string, stdio api.Stdio) error {
+func (x Streams) Attach(ctx context.Context, ref, container string, stdio api.Stdio) error {
+	d := x.d
 	p, err := d.lookup(ref)
 	if err != nil {
 		return err
@@ -59,7 +66,8 @@ func (d *Daemon) Attach(ctx context.Context, ref, container string, stdio api.St
 }
 
 // Logs implements api.Streams.
-func (d *Daemon) Logs(ctx context.Context, ref string, o types.LogOptions, fn func(types.LogEntry) error) error {
+func (x Streams) Logs(ctx context.Context, ref string, o types.LogOptions, fn func(types.LogEntry) error) error {
+	d := x.d
 	p, err := d.lookup(ref)
 	if err != nil {
 		return err
@@ -84,7 +92,8 @@ func (d *Daemon) Logs(ctx context.Context, ref string, o types.LogOptions, fn fu
 }
 
 // Resize implements api.Streams.
-func (d *Daemon) Resize(ctx context.Context, ref, container string, rows, cols uint16) error {
+func (x Streams) Resize(ctx context.Context, ref, container string, rows, cols uint16) error {
+	d := x.d
 	p, err := d.lookup(ref)
 	if err != nil {
 		return err

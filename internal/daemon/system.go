@@ -13,8 +13,12 @@ type versioner interface {
 	Version(ctx context.Context) (string, error)
 }
 
+// System adapts the daemon to api.System.
+type System struct{ d *Daemon }
+
 // Info implements api.System.
-func (d *Daemon) Info(ctx context.Context) (types.Info, error) {
+func (x System) Info(ctx context.Context) (types.Info, error) {
+	d := x.d
 	in := types.Info{
 		Version: d.cfg.Version, Hypervisor: d.cfg.VM.Driver.Name(),
 		Accel: d.cfg.VM.Accel.Kind, AccelReason: d.cfg.VM.Accel.Reason,
@@ -37,12 +41,13 @@ func (d *Daemon) Info(ctx context.Context) (types.Info, error) {
 }
 
 // Version implements api.System.
-func (d *Daemon) Version() types.Version {
+func (x System) Version() types.Version {
+	d := x.d
 	return types.Version{Version: d.cfg.Version, APIVersion: types.APIVersion,
 		GoVersion: runtime.Version(), Os: runtime.GOOS, Arch: runtime.GOARCH}
 }
 
 // Backend returns the daemon as everything the API serves.
 func (d *Daemon) Backend() api.Backend {
-	return api.Backend{Pods: d, Streams: d, Execs: d, Images: d.Images(), System: d}
+	return api.Backend{Pods: d, Streams: d.Streams(), Execs: d.Execs(), Images: d.Images(), System: System{d}}
 }
