@@ -36,6 +36,8 @@ type pod struct {
 	mu       sync.Mutex
 	rec      record
 	starting bool
+	// removing is set once a removal has begun: no new run may start.
+	removing bool
 	vm       *vm.VM
 	ctrs     []*ctr
 	// outs carry each container's output to attached clients, across runs.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
@@ -209,17 +210,21 @@ func (d *Daemon) Kill(ctx context.Context, ref string, sig int) error {
 		return errdefs.InvalidArgument("invalid signal %d", sig)
 	}
 	p.mu.Lock()
-	ctrs, running := p.ctrs, p.rec.State == stateRunning && p.vm != nil
+	running := p.rec.State == stateRunning && p.vm != nil
+	var procs []*guest.Process // read under the lock: restarts replace them
+	for _, c := range p.ctrs {
+		if c.proc != nil {
+			procs = append(procs, c.proc)
+		}
+	}
 	p.mu.Unlock()
 	if !running {
 		return errdefs.Conflict("pod %s is not running", ref)
 	}
 	var errs []error
-	for _, c := range ctrs {
-		if c.proc != nil {
-			if err := c.proc.Signal(ctx, sig); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-				errs = append(errs, err)
-			}
+	for _, proc := range procs {
+		if err := proc.Signal(ctx, sig); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -280,14 +285,16 @@ func (d *Daemon) Remove(ctx context.Context, ref string, force bool) error {
 	p.mu.Lock()
 	running := p.vm != nil || p.starting
 	v, exited, gone := p.vm, p.exited, p.vmGone
-	if running && force {
+	if running && !force {
+		p.mu.Unlock()
+		return errdefs.Conflict("pod %s is running: stop it first or use force", ref)
+	}
+	p.removing = true // checked with running, under one lock: no Start slips in
+	if running {
 		p.stop() // no restarts; init containers stop
 	}
 	p.mu.Unlock()
 	if running {
-		if !force {
-			return errdefs.Conflict("pod %s is running: stop it first or use force", ref)
-		}
 		if v != nil {
 			v.Destroy()
 		}
@@ -313,6 +320,8 @@ func (d *Daemon) removePod(p *pod) error {
 		return err
 	}
 	p.mu.Lock()
+	p.removing = true
+	p.closeRun() // waiters on a pod that never ran are released
 	dir := p.rec.Dir
 	p.mu.Unlock()
 	if err := os.RemoveAll(dir); err != nil {
@@ -336,11 +345,18 @@ func (d *Daemon) forget(p *pod) error {
 	return d.db.Delete(podsBucket, s.ID)
 }
 
-// save persists the pod's record.
+// save persists the pod's record, unless the pod was removed meanwhile
+// (a late save must not bring it back).
 func (d *Daemon) save(p *pod) {
 	p.mu.Lock()
 	rec := p.rec
 	p.mu.Unlock()
+	d.mu.Lock()
+	_, known := d.pods[rec.ID]
+	d.mu.Unlock()
+	if !known {
+		return
+	}
 	if err := d.db.Put(podsBucket, rec.ID, rec); err != nil {
 		d.log.Error("saving pod state", "pod", rec.ID, "err", err)
 	}

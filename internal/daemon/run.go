@@ -31,6 +31,10 @@ func (d *Daemon) Start(ctx context.Context, ref string) error {
 		return err
 	}
 	p.mu.Lock()
+	if p.removing {
+		p.mu.Unlock()
+		return errdefs.Conflict("pod %s is being removed", ref)
+	}
 	if p.starting || p.vm != nil {
 		p.mu.Unlock()
 		return errdefs.Conflict("pod %s is already running", ref)
@@ -82,9 +86,30 @@ func (d *Daemon) Start(ctx context.Context, ref string) error {
 	return nil
 }
 
+// awaitDelivered waits (at most 5 s) until the host has copied every
+// main process's last output.
+func awaitDelivered(ctrs []*ctr) {
+	timeout := time.After(5 * time.Second)
+	for _, c := range ctrs {
+		if c.delivered == nil {
+			continue
+		}
+		select {
+		case <-c.delivered:
+		case <-timeout:
+			return
+		}
+	}
+}
+
 // closeRun ends a run that never started: waiters and attached clients
 // are released. Called with p.mu held.
 func (p *pod) closeRun() {
+	select {
+	case <-p.exited:
+		return // closed already (a removal after the run ended)
+	default:
+	}
 	for _, c := range p.ctrs {
 		select {
 		case <-c.done:
@@ -307,7 +332,7 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	d.poweringOff.Add(1)
 	defer d.poweringOff.Done()
 	p.mu.Lock()
-	p.vm, p.vmGone = nil, gone
+	p.vmGone = gone
 	for i := range p.rec.Containers {
 		if statuses[i] == nil {
 			p.rec.Containers[i].State, p.rec.Containers[i].ExitCode = stateExited, 137
@@ -316,19 +341,27 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	}
 	auto := p.rec.Spec.AutoRemove
 	if clean {
+		// The run is over as soon as every main process exited: a new
+		// Start may begin (it waits for gone), and waiters hear of the
+		// exit before the power-off.
 		p.rec.State, p.rec.Reason, p.rec.ExitCode, p.rec.FinishedAt = stateExited, "", statuses[0].Code, time.Now().UTC()
+		p.vm = nil
+		if auto {
+			p.removing = true
+		}
 	}
+	ctrs = p.ctrs
 	p.mu.Unlock()
-	if clean && auto {
-		d.forget(p) // gone from the API before its waiters hear of the exit
-	}
 	if clean {
+		awaitDelivered(ctrs) // attached clients and logs -f get the last output first
+		if auto {
+			d.forget(p) // gone from the API before its waiters hear of the exit
+		} else {
+			d.save(p)
+		}
 		p.mu.Lock()
 		p.closeRun()
 		p.mu.Unlock()
-		if !auto {
-			d.save(p)
-		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	select {
@@ -339,18 +372,21 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	cancel()
 	<-v.Done()
 	v.Destroy() // removes the VM's state dir
-	close(gone)
 	reason := v.ExitReason()
-	p.mu.Lock()
 	if !clean {
+		// The VM died: the pod stays running (no Start can slip in) until
+		// its state is saved and the run closed.
+		p.mu.Lock()
 		p.rec.State, p.rec.Reason, p.rec.FinishedAt = stateFailed, "vm ended: "+reason, time.Now().UTC()
 		p.rec.ExitCode = 128 + int(syscall.SIGKILL)
-		p.closeRun()
-	}
-	p.mu.Unlock()
-	if !clean {
+		p.vm = nil
+		p.mu.Unlock()
 		d.save(p)
+		p.mu.Lock()
+		p.closeRun()
+		p.mu.Unlock()
 	}
+	close(gone)
 	s := p.snapshot()
 	d.log.Info("pod exited", "pod", s.ID[:12], "code", s.ExitCode, "vm", reason)
 	if auto {

@@ -9,6 +9,7 @@ import (
 	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/logs"
 )
 
@@ -100,18 +101,18 @@ func (x Streams) Resize(ctx context.Context, ref, container string, rows, cols u
 	}
 	p.mu.Lock()
 	i, ok := p.ctrIndex(container)
-	var c *ctr
+	var proc *guest.Process // read under the lock: restarts replace it
 	if ok {
-		c = p.ctrs[i]
+		proc = p.ctrs[i].proc
 	}
 	p.mu.Unlock()
 	if !ok {
 		return errdefs.NotFound("pod %s has no container %q", ref, container)
 	}
-	if c.proc == nil {
+	if proc == nil {
 		return errdefs.Conflict("pod %s is not running", ref)
 	}
-	return c.proc.Resize(ctx, rows, cols)
+	return proc.Resize(ctx, rows, cols)
 }
 
 func bytesContains(b []byte, s string) bool { return bytes.Contains(b, []byte(s)) }
