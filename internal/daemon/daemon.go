@@ -51,8 +51,10 @@ type Daemon struct {
 	mu    sync.Mutex
 	pods  map[string]*pod // by full ID
 	execs map[string]*execution
-	// poweringOff counts VMs of exited pods still powering off.
+	// poweringOff counts VMs of exited pods still powering off; closing
+	// (under mu) stops new ones from being counted once Close waits.
 	poweringOff sync.WaitGroup
+	closing     bool
 }
 
 const podsBucket = "pods"
@@ -101,6 +103,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 // releases the state database. Running pods keep running: their VMs do not
 // depend on the daemon's process.
 func (d *Daemon) Close() error {
+	d.mu.Lock()
+	d.closing = true
+	d.mu.Unlock()
 	done := make(chan struct{})
 	go func() { d.poweringOff.Wait(); close(done) }()
 	select {
@@ -179,4 +184,15 @@ func newID() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// trackPowerOff counts a VM power-off for Close; false once closing.
+func (d *Daemon) trackPowerOff() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closing {
+		return false
+	}
+	d.poweringOff.Add(1)
+	return true
 }

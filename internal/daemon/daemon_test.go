@@ -247,3 +247,25 @@ func TestBadInput(t *testing.T) {
 		t.Errorf("bad requests left pods behind: %d", len(pods))
 	}
 }
+
+// A stop that arrives while the VM boots is carried out once it has booted:
+// Stop returns with the pod exited, not running.
+func TestStopDuringBoot(t *testing.T) {
+	d, ctx := newDaemon(t)
+	if _, err := d.Create(ctx, types.PodSpec{Name: "slow", Containers: []types.ContainerSpec{
+		{Image: "busybox", Cmd: []string{"sleep", "1000"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan error, 1)
+	go func() { started <- d.Start(ctx, "slow") }()
+	time.Sleep(100 * time.Millisecond) // booting
+	stopCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := d.Stop(stopCtx, "slow", time.Second); err != nil {
+		t.Fatalf("stop during boot: %v", err)
+	}
+	<-started
+	if p, _ := d.Get(ctx, "slow"); p.State == types.StateRunning {
+		t.Fatalf("pod still running after a stop during boot: %+v", p)
+	}
+}

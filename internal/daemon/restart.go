@@ -24,7 +24,7 @@ func (d *Daemon) runInit(ctx context.Context, p *pod, i int, g *guest.Client, re
 	done, stopCh, stopping := p.initDone[i], p.stopCh, p.stopping
 	p.mu.Unlock()
 	if stopping {
-		return fmt.Errorf("stopped before init container %s ran", c.Name)
+		return errdefs.Conflict("stopped before init container %s ran", c.Name)
 	}
 	err := g.CreateContainer(ctx, protocol.ContainerSpec{ID: c.Name,
 		Rootfs: protocol.RootfsSpec{DiskSerial: serials[c.ImageID], ReadOnly: rec.Spec.InitContainers[i].ReadOnlyRootfs}})
@@ -75,7 +75,7 @@ func (d *Daemon) runInit(ctx context.Context, p *pod, i int, g *guest.Client, re
 	case err != nil:
 		return fmt.Errorf("init container %s: %w", c.Name, err)
 	case stopping:
-		return fmt.Errorf("stopped while init container %s ran (exit code %d)", c.Name, st.Code)
+		return errdefs.Conflict("stopped while init container %s ran (exit code %d)", c.Name, st.Code)
 	case st.Code != 0:
 		return fmt.Errorf("init container %s exited with code %d", c.Name, st.Code)
 	}

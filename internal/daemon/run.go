@@ -2,10 +2,12 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -80,11 +82,27 @@ func (d *Daemon) Start(ctx context.Context, ref string) error {
 		p.rec.Containers[i].State = stateRunning
 		p.rec.Containers[i].Pid = p.ctrs[i].proc.Pid
 	}
+	// A stop or a forced removal that came while the VM booted is carried
+	// out now that there is something to stop.
+	stopping, removing := p.stopping, p.removing
+	specs, names := p.rec.Spec.Containers, containerNames(p.rec.Containers)
 	p.mu.Unlock()
 	d.save(p)
 	go d.supervise(p, v)
+	switch {
+	case removing:
+		v.Destroy()
+	case stopping:
+		for i, name := range names {
+			v.Guest.StopContainer(context.WithoutCancel(ctx), protocol.StopRequest{Container: name,
+				Signal: stopSignal(specs[i]), GraceMillis: defaultStopGrace.Milliseconds()})
+		}
+	}
 	return nil
 }
+
+// defaultStopGrace is the grace period of a stop that arrived during boot.
+const defaultStopGrace = 10 * time.Second
 
 // awaitDelivered waits (at most 5 s) until the host has copied every
 // main process's last output.
@@ -142,6 +160,10 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 		{"prepare image root filesystems", func() error {
 			for _, ds := range diskSerials(rec) {
 				path, err := d.images.Rootfs(ctx, ds.imageID)
+				if errors.Is(err, errdefs.ErrNotFound) {
+					// Not "no such pod": the pod exists, its image went.
+					return errdefs.Conflict("image %s was removed after the pod was created: pull or load it again", shortID(ds.imageID))
+				}
 				if err != nil {
 					return err
 				}
@@ -329,8 +351,9 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	// new run or a removal waits for the VM to be gone.
 	clean := statuses[0] != nil
 	gone := make(chan struct{})
-	d.poweringOff.Add(1)
-	defer d.poweringOff.Done()
+	if d.trackPowerOff() {
+		defer d.poweringOff.Done()
+	}
 	p.mu.Lock()
 	p.vmGone = gone
 	for i := range p.rec.Containers {
@@ -458,4 +481,12 @@ func isQEMUOf(pid int, vmID string) bool {
 		return false
 	}
 	return bytesContains(b, "hyper-"+vmID)
+}
+
+// shortID shortens "sha256:<hex>" to docker's 12 hex digits.
+func shortID(id string) string {
+	if _, hex, ok := strings.Cut(id, ":"); ok && len(hex) >= 12 {
+		return hex[:12]
+	}
+	return id
 }
