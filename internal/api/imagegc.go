@@ -2,9 +2,7 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
-	"sync"
 
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
@@ -125,19 +123,8 @@ func (s *server) pushImage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	_ = rc.Flush()
-	var mu sync.Mutex
-	enc := json.NewEncoder(w)
-	send := func(ev types.PushEvent) {
-		mu.Lock()
-		defer mu.Unlock()
-		if enc.Encode(ev) == nil {
-			_ = rc.Flush()
-		}
-	}
+	stream := startNDJSON(w)
+	send := func(ev types.PushEvent) { stream(ev) }
 	res, err := m.PushImage(r.Context(), ref, send)
 	if err != nil {
 		code := StatusCode(err)

@@ -38,19 +38,8 @@ func (s *server) pullImage(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errdefs.NotFound("this daemon cannot pull images"))
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-ndjson")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	_ = rc.Flush()
-	var mu sync.Mutex
-	enc := json.NewEncoder(w)
-	send := func(ev types.PullEvent) {
-		mu.Lock()
-		defer mu.Unlock()
-		if enc.Encode(ev) == nil {
-			_ = rc.Flush()
-		}
-	}
+	stream := startNDJSON(w)
+	send := func(ev types.PullEvent) { stream(ev) }
 	img, err := p.Pull(r.Context(), ref, platform, send)
 	if err != nil {
 		code := StatusCode(err)
@@ -61,4 +50,23 @@ func (s *server) pullImage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	send(types.PullEvent{Status: "pulled", ID: ref, Image: &img})
+}
+
+// startNDJSON answers 200 with a stream of newline-delimited JSON values
+// (pull and push progress) and returns the function that sends one: safe
+// for concurrent use, each value flushed at once.
+func startNDJSON(w http.ResponseWriter) func(v any) {
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	_ = rc.Flush()
+	var mu sync.Mutex
+	enc := json.NewEncoder(w)
+	return func(v any) {
+		mu.Lock()
+		defer mu.Unlock()
+		if enc.Encode(v) == nil {
+			_ = rc.Flush()
+		}
+	}
 }

@@ -1,12 +1,9 @@
 package client
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -64,29 +61,7 @@ func (c *Client) PushImage(ctx context.Context, ref string, progress func(types.
 		return types.PushEvent{}, err
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(bufio.NewReader(resp.Body))
-	for {
-		var ev types.PushEvent
-		if err := dec.Decode(&ev); err != nil {
-			if ctx.Err() != nil {
-				return types.PushEvent{}, ctx.Err()
-			}
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return types.PushEvent{}, fmt.Errorf("reading hyperd's push progress: %w", err)
-		}
-		switch {
-		case ev.Error != "":
-			code := ev.ErrorCode
-			if code == 0 {
-				code = http.StatusInternalServerError
-			}
-			return types.PushEvent{}, &Error{StatusCode: code, Message: ev.Error}
-		case ev.Digest != "":
-			return ev, nil
-		case progress != nil:
-			progress(ev)
-		}
-	}
+	return readEvents(ctx, resp.Body, "push", func(ev types.PushEvent) (string, int, bool) {
+		return ev.Error, ev.ErrorCode, ev.Digest != ""
+	}, progress)
 }

@@ -27,27 +27,40 @@ func (c *Client) PullImage(ctx context.Context, ref, platform string, progress f
 		return types.Image{}, err
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(bufio.NewReader(resp.Body))
+	ev, err := readEvents(ctx, resp.Body, "pull", func(ev types.PullEvent) (string, int, bool) {
+		return ev.Error, ev.ErrorCode, ev.Image != nil
+	}, progress)
+	if err != nil {
+		return types.Image{}, err
+	}
+	return *ev.Image, nil
+}
+
+// readEvents reads a stream of NDJSON progress events until one is final
+// (outcome says so, or carries an error), calling progress for the others.
+func readEvents[E any](ctx context.Context, body io.Reader, what string, outcome func(E) (errMsg string, errCode int, final bool), progress func(E)) (E, error) {
+	var zero E
+	dec := json.NewDecoder(bufio.NewReader(body))
 	for {
-		var ev types.PullEvent
+		var ev E
 		if err := dec.Decode(&ev); err != nil {
 			if ctx.Err() != nil {
-				return types.Image{}, ctx.Err()
+				return zero, ctx.Err()
 			}
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return types.Image{}, fmt.Errorf("reading hyperd's pull progress: %w", err)
+			return zero, fmt.Errorf("reading hyperd's %s progress: %w", what, err)
 		}
+		msg, code, final := outcome(ev)
 		switch {
-		case ev.Error != "":
-			code := ev.ErrorCode
+		case msg != "":
 			if code == 0 {
 				code = http.StatusInternalServerError
 			}
-			return types.Image{}, &Error{StatusCode: code, Message: ev.Error}
-		case ev.Image != nil:
-			return *ev.Image, nil
+			return zero, &Error{StatusCode: code, Message: msg}
+		case final:
+			return ev, nil
 		case progress != nil:
 			progress(ev)
 		}
