@@ -386,3 +386,28 @@ func ceilDiv(r *big.Rat, unit int64, limit int64) (int, bool) {
 	}
 	return int(n.Int64()), true
 }
+
+// declared reports whether name is among the pod's declared things of
+// kind ("volume", "file"), recording the problem at fp when it is not.
+func declared(p *problems, fp, kind, name string, set map[string]bool) bool {
+	switch {
+	case set[name]:
+		return true
+	case name == "":
+		p.errorf(fp, "no %s named", kind)
+	default:
+		p.errorf(fp, "%s %q is not declared", kind, name)
+	}
+	return false
+}
+
+// addVolumeMount appends m to mounts when its volume is declared and its
+// path (the field pathField at fp) is a valid container path.
+func addVolumeMount(p *problems, fp, pathField string, vols map[string]bool, mounts *[]types.VolumeMount, m types.VolumeMount) {
+	if !declared(p, fp, "volume", m.Name, vols) {
+		return
+	}
+	if m.MountPath = checkContainerPath(p, field(fp, pathField), "mount path", m.MountPath); m.MountPath != "" {
+		*mounts = append(*mounts, m)
+	}
+}

@@ -272,28 +272,13 @@ func convertHyperContainer(p *problems, fp string, hc hyperContainer, podTty *bo
 		}
 	}
 	for i, m := range hc.Volumes {
-		mp := index(field(fp, "volumes"), i)
-		if !vols[m.Volume] {
-			if m.Volume == "" {
-				p.errorf(mp, "no volume named")
-			} else {
-				p.errorf(mp, "volume %q is not declared", m.Volume)
-			}
-			continue
-		}
-		if dst := checkContainerPath(p, field(mp, "path"), "mount path", m.Path); dst != "" {
-			c.VolumeMounts = append(c.VolumeMounts, types.VolumeMount{Name: m.Volume, MountPath: dst, ReadOnly: m.ReadOnly})
-		}
+		addVolumeMount(p, index(field(fp, "volumes"), i), "path", vols, &c.VolumeMounts,
+			types.VolumeMount{Name: m.Volume, MountPath: m.Path, ReadOnly: m.ReadOnly})
 	}
 	checkMountsUnique(p, field(fp, "volumes"), c.VolumeMounts)
 	for i, f := range hc.Files {
 		ffp := index(field(fp, "files"), i)
-		if !files[f.Filename] {
-			if f.Filename == "" {
-				p.errorf(ffp, "no file named")
-			} else {
-				p.errorf(ffp, "file %q is not declared", f.Filename)
-			}
+		if !declared(p, ffp, "file", f.Filename, files) {
 			continue
 		}
 		dst := f.Path

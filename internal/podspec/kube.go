@@ -451,18 +451,8 @@ func convertKubeContainer(p *problems, fp string, kc kubeContainer, init bool,
 		}
 	}
 	for i, m := range kc.VolumeMounts {
-		mp := index(field(fp, "volumeMounts"), i)
-		if !vols[m.Name] {
-			if m.Name == "" {
-				p.errorf(mp, "no volume named")
-			} else {
-				p.errorf(mp, "volume %q is not declared", m.Name)
-			}
-			continue
-		}
-		if dst := checkContainerPath(p, field(mp, "mountPath"), "mount path", m.MountPath); dst != "" {
-			c.VolumeMounts = append(c.VolumeMounts, types.VolumeMount{Name: m.Name, MountPath: dst, ReadOnly: m.ReadOnly})
-		}
+		addVolumeMount(p, index(field(fp, "volumeMounts"), i), "mountPath", vols, &c.VolumeMounts,
+			types.VolumeMount{Name: m.Name, MountPath: m.MountPath, ReadOnly: m.ReadOnly})
 	}
 	checkMountsUnique(p, field(fp, "volumeMounts"), c.VolumeMounts)
 	if kc.SecurityContext != nil {
