@@ -221,10 +221,11 @@ func writePods(w io.Writer, pods []types.Pod, noTrunc bool, now time.Time) error
 	tw := newTable(w)
 	fmt.Fprintln(tw, "POD ID\tNAME\tIMAGE\tCOMMAND\tCREATED\tSTATUS")
 	for _, p := range pods {
-		id, cmd := shortID(p.ID), ellipsis(podCommand(p), 20)
+		cmd := ellipsis(podCommand(p), 20)
 		if noTrunc {
-			id, cmd = p.ID, podCommand(p)
+			cmd = podCommand(p)
 		}
+		id := displayID(p.ID, noTrunc)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", id, p.Name, podImage(p), strconv.Quote(cmd), ago(p.Created, now), podStatus(p, now))
 	}
 	return tw.Flush()
@@ -265,11 +266,7 @@ func writeImages(w io.Writer, imgs []types.Image, noTrunc bool, now time.Time) e
 	tw := newTable(w)
 	fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
 	for _, r := range imageRows(imgs) {
-		id := shortID(r.ID)
-		if noTrunc {
-			id = r.ID
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, id, ago(r.Created, now), humanSize(r.Size))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Repository, r.Tag, displayID(r.ID, noTrunc), ago(r.Created, now), humanSize(r.Size))
 	}
 	return tw.Flush()
 }
@@ -320,6 +317,26 @@ func (f *formatter) line(w io.Writer, v any) error {
 	}
 	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
+}
+
+// displayID is an ID as tables and -q show it: short unless noTrunc.
+func displayID(id string, noTrunc bool) string {
+	if noTrunc {
+		return id
+	}
+	return shortID(id)
+}
+
+// object prints one object (info, system df): indented JSON, the template,
+// or the command's own table.
+func (f *formatter) object(w io.Writer, v any, table func() error) error {
+	switch {
+	case f.format == "json":
+		return writeJSONIndent(w, v)
+	case f.tmpl != nil:
+		return f.line(w, v)
+	}
+	return table()
 }
 
 // writeJSONIndent prints v as indented JSON.

@@ -193,13 +193,7 @@ template applied to it.`,
 			if err != nil {
 				return err
 			}
-			switch {
-			case f.format == "json":
-				return writeJSONIndent(h.streams.Out, du)
-			case f.tmpl != nil:
-				return f.line(h.streams.Out, du)
-			}
-			return writeDiskUsage(h.streams.Out, du)
+			return f.object(h.streams.Out, du, func() error { return writeDiskUsage(h.streams.Out, du) })
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "", "json, or a Go template")

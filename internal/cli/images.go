@@ -42,11 +42,7 @@ func newImagesCommand(h *cli) *cobra.Command {
 			case quiet:
 				sort.SliceStable(imgs, func(i, j int) bool { return imgs[i].Created.After(imgs[j].Created) })
 				for _, img := range imgs {
-					if noTrunc {
-						fmt.Fprintln(out, img.ID)
-					} else {
-						fmt.Fprintln(out, shortID(img.ID))
-					}
+					fmt.Fprintln(out, displayID(img.ID, noTrunc))
 				}
 				return nil
 			case f.table():

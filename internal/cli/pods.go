@@ -43,11 +43,7 @@ func newPsCommand(h *cli) *cobra.Command {
 			switch {
 			case quiet:
 				for _, p := range pods {
-					if noTrunc {
-						fmt.Fprintln(out, p.ID)
-					} else {
-						fmt.Fprintln(out, shortID(p.ID))
-					}
+					fmt.Fprintln(out, displayID(p.ID, noTrunc))
 				}
 				return nil
 			case f.table():

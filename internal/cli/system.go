@@ -29,13 +29,7 @@ func newInfoCommand(h *cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			switch {
-			case f.format == "json":
-				return writeJSONIndent(h.streams.Out, info)
-			case f.tmpl != nil:
-				return f.line(h.streams.Out, info)
-			}
-			return writeInfo(h, info)
+			return f.object(h.streams.Out, info, func() error { return writeInfo(h, info) })
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "json, or a Go template")
