@@ -2,7 +2,6 @@ package image
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"sort"
@@ -83,19 +82,15 @@ func (s *Store) Prune(ctx context.Context, all bool) (PruneResult, error) {
 	s.mu.Lock()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		images, names := buckets(tx)
+		recs, err := allRecords(images)
+		if err != nil {
+			return err
+		}
 		var doomed []record
-		err := images.ForEach(func(k, v []byte) error {
-			var r record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return err
-			}
+		for _, r := range recs {
 			if (all || len(r.Names) == 0) && len(s.users(r.ID)) == 0 {
 				doomed = append(doomed, r)
 			}
-			return nil
-		})
-		if err != nil {
-			return err
 		}
 		for _, r := range doomed {
 			for _, n := range r.Names {
@@ -150,16 +145,10 @@ type DiskUsage struct {
 func (s *Store) DiskUsage(ctx context.Context) (DiskUsage, error) {
 	var du DiskUsage
 	var recs []record
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(func(tx *bbolt.Tx) (err error) {
 		images, _ := buckets(tx)
-		return images.ForEach(func(k, v []byte) error {
-			var r record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return err
-			}
-			recs = append(recs, r)
-			return nil
-		})
+		recs, err = allRecords(images)
+		return err
 	})
 	if err != nil {
 		return du, err

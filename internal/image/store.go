@@ -258,19 +258,27 @@ func putRecord(images *bbolt.Bucket, r *record) error {
 	return images.Put([]byte(r.ID), v)
 }
 
+// allRecords decodes every image record of the bucket.
+func allRecords(images *bbolt.Bucket) ([]record, error) {
+	var recs []record
+	err := images.ForEach(func(k, v []byte) error {
+		var r record
+		if err := json.Unmarshal(v, &r); err != nil {
+			return fmt.Errorf("image store: corrupt record %s: %w", k, err)
+		}
+		recs = append(recs, r)
+		return nil
+	})
+	return recs, err
+}
+
 // List returns all images, most recently loaded first.
 func (s *Store) List(ctx context.Context) ([]Image, error) {
 	var recs []record
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.db.View(func(tx *bbolt.Tx) (err error) {
 		images, _ := buckets(tx)
-		return images.ForEach(func(k, v []byte) error {
-			var r record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("image store: corrupt record %s: %w", k, err)
-			}
-			recs = append(recs, r)
-			return nil
-		})
+		recs, err = allRecords(images)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -351,19 +359,15 @@ func resolve(tx *bbolt.Tx, ref string) (*record, refKind, string, error) {
 				return r, byName, canon, err
 			}
 		}
-		var found *record
-		err := images.ForEach(func(k, v []byte) error {
-			var r record
-			if err := json.Unmarshal(v, &r); err != nil {
-				return err
-			}
-			if r.Manifest.Digest == dgst {
-				found = &r
-			}
-			return nil
-		})
+		recs, err := allRecords(images)
 		if err != nil {
 			return nil, 0, "", err
+		}
+		var found *record
+		for i := range recs {
+			if recs[i].Manifest.Digest == dgst {
+				found = &recs[i]
+			}
 		}
 		if found == nil {
 			return nil, 0, "", errdefs.NotFound("no such image: %s", ref)
