@@ -35,25 +35,17 @@ func (d *Daemon) Execs() Execs { return Execs{d} }
 // CreateExec implements api.Execs.
 func (x Execs) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) (types.CreateResponse, error) {
 	d := x.d
-	p, err := d.lookup(ref)
-	if err != nil {
-		return types.CreateResponse{}, err
-	}
 	if len(spec.Cmd) == 0 {
 		return types.CreateResponse{}, errdefs.InvalidArgument("exec needs a command")
 	}
+	p, i, err := d.lookupContainer(ref, spec.Container)
+	if err != nil {
+		return types.CreateResponse{}, err
+	}
 	p.mu.Lock()
-	i, ok := p.ctrIndex(spec.Container)
 	running := p.vm != nil
-	var base protocol.ProcessSpec
-	var name, podID string
-	if ok {
-		base, name, podID = p.rec.Procs[i], p.rec.Containers[i].Name, p.rec.ID
-	}
+	base, name, podID := p.rec.Procs[i], p.rec.Containers[i].Name, p.rec.ID
 	p.mu.Unlock()
-	if !ok {
-		return types.CreateResponse{}, errdefs.NotFound("pod %s has no container %q", ref, spec.Container)
-	}
 	if !running {
 		return types.CreateResponse{}, errdefs.Conflict("pod %s is not running", ref)
 	}

@@ -28,17 +28,21 @@ func toAPI(im image.Image) types.Image {
 	return types.Image{ID: im.ID, Names: names, Size: im.Size, Created: im.Created}
 }
 
+func toAPIList(ims []image.Image) []types.Image {
+	out := make([]types.Image, 0, len(ims))
+	for _, im := range ims {
+		out = append(out, toAPI(im))
+	}
+	return out
+}
+
 // Load implements api.Images.
 func (i Images) Load(ctx context.Context, r io.Reader) ([]types.Image, error) {
 	ims, err := i.d.images.Load(ctx, r)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]types.Image, 0, len(ims))
-	for _, im := range ims {
-		out = append(out, toAPI(im))
-	}
-	return out, nil
+	return toAPIList(ims), nil
 }
 
 // Save implements api.Images.
@@ -60,11 +64,7 @@ func (i Images) List(ctx context.Context) ([]types.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]types.Image, 0, len(ims))
-	for _, im := range ims {
-		out = append(out, toAPI(im))
-	}
-	return out, nil
+	return toAPIList(ims), nil
 }
 
 // Remove implements api.Images.

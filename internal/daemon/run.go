@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -480,7 +481,7 @@ func isQEMUOf(pid int, vmID string) bool {
 	if err != nil {
 		return false
 	}
-	return bytesContains(b, "hyper-"+vmID)
+	return bytes.Contains(b, []byte("hyper-"+vmID))
 }
 
 // shortID shortens "sha256:<hex>" to docker's 12 hex digits.

@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
-	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/logs"
 )
 
@@ -22,17 +20,11 @@ func (d *Daemon) Streams() Streams { return Streams{d} }
 // Attach implements api.Streams. Attaching to a pod that has not started
 // yet, or has exited, waits for its next run (docker's `start -a`).
 func (x Streams) Attach(ctx context.Context, ref, container string, stdio api.Stdio) error {
-	d := x.d
-	p, err := d.lookup(ref)
+	p, i, err := x.d.lookupContainer(ref, container)
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
-	i, ok := p.ctrIndex(container)
-	if !ok {
-		p.mu.Unlock()
-		return errdefs.NotFound("pod %s has no container %q", ref, container)
-	}
 	out, c, restarted := p.outs[i], p.ctrs[i], p.restarted
 	p.mu.Unlock()
 	id, gone := out.subscribe(stdio.Stdout, stdio.Stderr)
@@ -94,25 +86,31 @@ func (x Streams) Logs(ctx context.Context, ref string, o types.LogOptions, fn fu
 
 // Resize implements api.Streams.
 func (x Streams) Resize(ctx context.Context, ref, container string, rows, cols uint16) error {
-	d := x.d
-	p, err := d.lookup(ref)
+	p, i, err := x.d.lookupContainer(ref, container)
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
-	i, ok := p.ctrIndex(container)
-	var proc *guest.Process // read under the lock: restarts replace it
-	if ok {
-		proc = p.ctrs[i].proc
-	}
+	proc := p.ctrs[i].proc // read under the lock: restarts replace it
 	p.mu.Unlock()
-	if !ok {
-		return errdefs.NotFound("pod %s has no container %q", ref, container)
-	}
 	if proc == nil {
 		return errdefs.Conflict("pod %s is not running", ref)
 	}
 	return proc.Resize(ctx, rows, cols)
 }
 
-func bytesContains(b []byte, s string) bool { return bytes.Contains(b, []byte(s)) }
+// lookupContainer finds a pod and the index of its container named name
+// ("" is the first). Containers are fixed when the pod is created.
+func (d *Daemon) lookupContainer(ref, name string) (*pod, int, error) {
+	p, err := d.lookup(ref)
+	if err != nil {
+		return nil, 0, err
+	}
+	p.mu.Lock()
+	i, ok := p.ctrIndex(name)
+	p.mu.Unlock()
+	if !ok {
+		return nil, 0, errdefs.NotFound("pod %s has no container %q", ref, name)
+	}
+	return p, i, nil
+}
