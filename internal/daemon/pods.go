@@ -93,7 +93,7 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 		rec.Containers = append(rec.Containers, c)
 	}
 	if len(images) > maxImagesPerPod {
-		return types.CreateResponse{}, errdefs.InvalidArgument("pod %s uses %d distinct images: at most %d fit in a VM (each image is a disk and the microvm machine has 8 device slots, 4 of them taken)",
+		return types.CreateResponse{}, errdefs.InvalidArgument("pod %s uses %d distinct images: at most %d per pod",
 			spec.Name, len(images), maxImagesPerPod)
 	}
 	if err := os.MkdirAll(filepath.Join(rec.Dir, "logs"), 0o700); err != nil {

@@ -169,7 +169,7 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 					return err
 				}
 				serials[ds.imageID] = ds.serial
-				disks = append(disks, hypervisor.Disk{Path: path, Serial: ds.serial, ReadOnly: true})
+				disks = append(disks, hypervisor.Disk{Path: path, Serial: ds.serial, ReadOnly: true, Bus: hypervisor.BusSCSI})
 			}
 			return nil
 		}},

@@ -83,10 +83,10 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 	return warnings, nil
 }
 
-// maxImagesPerPod is how many image disks a pod's VM can take: QEMU's
-// microvm machine has 8 virtio-mmio slots, and the rng, the serial
-// console, the scratch disk and the NIC take 4.
-const maxImagesPerPod = 4
+// maxImagesPerPod bounds the image disks of a pod. They are LUNs on the
+// VM's SCSI controller (ADR 0007), which takes 256; the bound keeps room
+// for volumes and containers added later.
+const maxImagesPerPod = 64
 
 // Restart back-off: the first restart waits restartBackoffMin, each next
 // one twice as long up to restartBackoffMax; a container that ran

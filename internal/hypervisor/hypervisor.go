@@ -73,9 +73,29 @@ type Kernel struct {
 // Disk is a block device, found by the guest by its Serial.
 type Disk struct {
 	Path     string
-	Serial   string // at most 20 bytes (virtio-blk)
+	Serial   string // 1-20 bytes of [A-Za-z0-9_.-]
 	ReadOnly bool
 	Format   string // "raw" (default) or "qcow2"
+	Bus      string // BusVirtio (default) or BusSCSI
+}
+
+// Disk buses. See docs/adr/0007-vm-devices.md.
+const (
+	// BusVirtio is a virtio-blk device: the fastest path, but one of the
+	// machine's few device slots each, and fixed at boot.
+	BusVirtio = ""
+	// BusSCSI is a LUN on the VM's one virtio-scsi controller: any number
+	// of disks, added and removed while the VM runs (DiskHotplugger).
+	BusSCSI = "scsi"
+)
+
+// DiskHotplugger is the optional ability to add SCSI disks to a running VM
+// and remove them. The guest finds an added disk by its serial.
+type DiskHotplugger interface {
+	AddDisk(ctx context.Context, d Disk) error
+	// RemoveDisk detaches the disk with serial; a missing disk is not an
+	// error.
+	RemoveDisk(ctx context.Context, serial string) error
 }
 
 // Share is a host directory exported over virtio-9p.

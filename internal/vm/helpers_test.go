@@ -35,8 +35,8 @@ type testPod struct {
 	img string
 }
 
-// bootPod boots a VM with the busybox image as disk "img0" and a scratch
-// disk, creates the pod, and checks at cleanup that nothing is left.
+// bootPod boots a VM with the busybox image as SCSI disk "img0" and a
+// virtio-blk scratch disk, creates the pod, and checks at cleanup that nothing is left.
 func bootPod(t *testing.T) *testPod {
 	t.Helper()
 	env := testenv.New(t)
@@ -47,7 +47,7 @@ func bootPod(t *testing.T) *testPod {
 	v, err := vm.Boot(ctx, env.Config, vm.Spec{
 		ID: fmt.Sprintf("t%d-%d", os.Getpid(), vmSeq.Add(1)),
 		Disks: []hypervisor.Disk{
-			{Path: img, Serial: "img0", ReadOnly: true},
+			{Path: img, Serial: "img0", ReadOnly: true, Bus: hypervisor.BusSCSI},
 			{Path: scratch, Serial: "scratch0"},
 		},
 	})

@@ -300,6 +300,26 @@ func (v *VM) ExitReason() string {
 // Pid is the hypervisor's process id.
 func (v *VM) Pid() int { return v.hv.Pid() }
 
+// AddDisk attaches a disk to the running VM as a SCSI LUN; the guest finds
+// it by its serial.
+func (v *VM) AddDisk(ctx context.Context, d hypervisor.Disk) error {
+	hp, ok := v.hv.(hypervisor.DiskHotplugger)
+	if !ok {
+		return errdefs.Unavailable("vm %s: its hypervisor cannot add disks to a running VM", v.ID)
+	}
+	return hp.AddDisk(ctx, d)
+}
+
+// RemoveDisk detaches the disk with serial from the running VM. The guest
+// must no longer use it.
+func (v *VM) RemoveDisk(ctx context.Context, serial string) error {
+	hp, ok := v.hv.(hypervisor.DiskHotplugger)
+	if !ok {
+		return errdefs.Unavailable("vm %s: its hypervisor cannot remove disks from a running VM", v.ID)
+	}
+	return hp.RemoveDisk(ctx, serial)
+}
+
 // Shutdown powers the VM off through the guest, falling back to the
 // hypervisor and then to SIGKILL when ctx ends, then removes its state.
 func (v *VM) Shutdown(ctx context.Context) error {

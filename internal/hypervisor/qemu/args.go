@@ -14,7 +14,7 @@ import (
 // poweroff) or a kernel panic ends QEMU. The timer options skip checks that
 // cost ~100 ms on an emulated CPU and prove nothing on a virtual one. See
 // docs/kernel.md for the measurements.
-const baseCmdline = "console=ttyS0 reboot=t panic=-1 quiet no_timer_check tsc=reliable noreplace-smp"
+const baseCmdline = "console=ttyS0 reboot=t panic=-1 quiet no_timer_check tsc=reliable noreplace-smp scsi_mod.scan=manual"
 
 // tcgCmdline skips the local APIC timer calibration (~250 ms under TCG).
 const tcgCmdline = "nolapic_timer"
@@ -93,23 +93,32 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 		}
 		a = append(a, "-device", fmt.Sprintf("vhost-vsock-device,guest-cid=%d", spec.VsockCID))
 	}
+	// Every VM has one virtio-scsi controller, so that disks can be added
+	// while it runs (ADR 0007). scsi_mod.scan=manual keeps the guest from
+	// probing 256 targets at boot: hyperstart scans target 0 when it looks
+	// for a disk.
+	a = append(a, "-device", "virtio-scsi-device,id="+scsiController)
+	lun := 0
 	for i, d := range spec.Disks {
-		if len(d.Serial) == 0 || len(d.Serial) > 20 {
-			return nil, errdefs.InvalidArgument("vm %s: disk serial %q must be 1-20 bytes", spec.ID, d.Serial)
+		if err := checkDisk(d); err != nil {
+			return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
 		}
-		if err := checkOpt(d.Path, d.Serial); err != nil {
-			return nil, fmt.Errorf("vm %s: disk: %w", spec.ID, err)
-		}
-		format := d.Format
-		if format == "" {
-			format = "raw"
-		}
-		drive := fmt.Sprintf("file=%s,if=none,id=d%d,format=%s,cache=none,aio=threads", d.Path, i, format)
+		drive := fmt.Sprintf("file=%s,if=none,id=d%d,format=%s,cache=none,aio=threads", d.Path, i, diskFormat(d))
 		if d.ReadOnly {
 			drive += ",readonly=on"
 		}
-		a = append(a, "-drive", drive,
-			"-device", fmt.Sprintf("virtio-blk-device,drive=d%d,serial=%s", i, d.Serial))
+		var dev string
+		switch d.Bus {
+		case hypervisor.BusVirtio:
+			dev = fmt.Sprintf("virtio-blk-device,drive=d%d,serial=%s", i, d.Serial)
+		case hypervisor.BusSCSI:
+			if lun > maxLUN {
+				return nil, errdefs.InvalidArgument("vm %s: more than %d SCSI disks", spec.ID, maxLUN+1)
+			}
+			dev = fmt.Sprintf("scsi-hd,bus=%s.0,drive=d%d,serial=%s,channel=0,scsi-id=0,lun=%d,id=%s", scsiController, i, d.Serial, lun, scsiDeviceID(d.Serial))
+			lun++
+		}
+		a = append(a, "-drive", drive, "-device", dev)
 	}
 	for i, s := range spec.Shares {
 		if err := checkOpt(s.Tag, s.Path); err != nil {
@@ -145,6 +154,42 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 		a = append(a, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny")
 	}
 	return a, nil
+}
+
+// checkDisk refuses a disk QEMU's option syntax or the guest could not take.
+func checkDisk(d hypervisor.Disk) error {
+	if !validSerial(d.Serial) {
+		return errdefs.InvalidArgument("disk serial %q must be 1-20 bytes of letters, digits, '_', '.' or '-'", d.Serial)
+	}
+	if d.Bus != hypervisor.BusVirtio && d.Bus != hypervisor.BusSCSI {
+		return errdefs.InvalidArgument("disk %s: unknown bus %q", d.Serial, d.Bus)
+	}
+	if f := diskFormat(d); f != "raw" && f != "qcow2" {
+		return errdefs.InvalidArgument("disk %s: unknown format %q", d.Serial, f)
+	}
+	if err := checkOpt(d.Path); err != nil {
+		return fmt.Errorf("disk %s: %w", d.Serial, err)
+	}
+	return nil
+}
+
+func validSerial(s string) bool {
+	if len(s) == 0 || len(s) > 20 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func diskFormat(d hypervisor.Disk) string {
+	if d.Format == "" {
+		return "raw"
+	}
+	return d.Format
 }
 
 // checkOpt refuses values that would inject options into QEMU's

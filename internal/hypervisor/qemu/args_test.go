@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -15,9 +16,11 @@ func spec() hypervisor.Spec {
 		Kernel:   hypervisor.Kernel{Path: "/k/vmlinux", Initrd: "/k/initrd", Cmdline: "hyper.debug=1"},
 		Accel:    hypervisor.Accel{Kind: hypervisor.AccelTCG},
 		Channels: []hypervisor.Channel{{Name: "hyper.0", SocketPath: "/run/x/hyper.sock"}},
-		Disks:    []hypervisor.Disk{{Path: "/img/a.erofs", Serial: "img0", ReadOnly: true}},
-		Shares:   []hypervisor.Share{{Tag: "vol0", Path: "/data", ReadOnly: true}},
-		NICs:     []hypervisor.NIC{{MAC: "52:54:00:12:34:56", HostForwards: []string{"tcp:127.0.0.1:8080-:80"}}},
+		Disks: []hypervisor.Disk{{Path: "/img/a.erofs", Serial: "img0", ReadOnly: true},
+			{Path: "/img/b.erofs", Serial: "img1", ReadOnly: true, Bus: hypervisor.BusSCSI},
+			{Path: "/vol/c.ext4", Serial: "vol-c", Bus: hypervisor.BusSCSI}},
+		Shares: []hypervisor.Share{{Tag: "vol0", Path: "/data", ReadOnly: true}},
+		NICs:   []hypervisor.NIC{{MAC: "52:54:00:12:34:56", HostForwards: []string{"tcp:127.0.0.1:8080-:80"}}},
 	}
 }
 
@@ -34,6 +37,9 @@ func TestBuildArgs(t *testing.T) {
 		"virtserialport,bus=vser0.0,chardev=ch0,name=hyper.0",
 		"socket,id=ch0,path=/run/x/hyper.sock,server=on,wait=off",
 		"readonly=on", "virtio-blk-device,drive=d0,serial=img0",
+		"-device virtio-scsi-device,id=scsi0",
+		"scsi-hd,bus=scsi0.0,drive=d1,serial=img1,channel=0,scsi-id=0,lun=0,id=sd-img1",
+		"scsi-hd,bus=scsi0.0,drive=d2,serial=vol-c,channel=0,scsi-id=0,lun=1,id=sd-vol-c",
 		"virtio-9p-device,fsdev=fs0,mount_tag=vol0",
 		"user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80",
 		"-qmp unix:/run/x/qmp.sock,server=on,wait=off",
@@ -55,10 +61,25 @@ func TestBuildArgs(t *testing.T) {
 	}
 }
 
+func TestFreeLUN(t *testing.T) {
+	if l := freeLUN(map[string]int{"sd-a": 0, "sd-b": 2}); l != 1 {
+		t.Errorf("freeLUN = %d, want 1", l)
+	}
+	full := map[string]int{}
+	for i := 0; i <= maxLUN; i++ {
+		full[fmt.Sprint(i)] = i
+	}
+	if l := freeLUN(full); l != -1 {
+		t.Errorf("freeLUN(full) = %d, want -1", l)
+	}
+}
+
 func TestBuildArgsRejects(t *testing.T) {
 	for name, mut := range map[string]func(*hypervisor.Spec){
 		"comma in path":    func(s *hypervisor.Spec) { s.Disks[0].Path = "/a,b" },
 		"long serial":      func(s *hypervisor.Spec) { s.Disks[0].Serial = strings.Repeat("x", 21) },
+		"serial syntax":    func(s *hypervisor.Spec) { s.Disks[0].Serial = "a=b" },
+		"bad bus":          func(s *hypervisor.Spec) { s.Disks[0].Bus = "ide" },
 		"no memory":        func(s *hypervisor.Spec) { s.MemoryMB = 0 },
 		"no kernel":        func(s *hypervisor.Spec) { s.Kernel.Path = "" },
 		"bad accel":        func(s *hypervisor.Spec) { s.Accel.Kind = "xen" },

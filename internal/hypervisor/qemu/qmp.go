@@ -62,7 +62,14 @@ func (q *qmp) readMsg(v any) error {
 }
 
 // execute runs one command, skipping asynchronous events.
-func (q *qmp) execute(ctx context.Context, cmd string, args any) (err error) {
+func (q *qmp) execute(ctx context.Context, cmd string, args any) error {
+	_, err := q.call(ctx, cmd, args)
+	return err
+}
+
+// call runs one command and returns its return value, skipping
+// asynchronous events.
+func (q *qmp) call(ctx context.Context, cmd string, args any) (json.RawMessage, error) {
 	dl, ok := ctx.Deadline()
 	if !ok {
 		dl = time.Now().Add(10 * time.Second)
@@ -74,7 +81,7 @@ func (q *qmp) execute(ctx context.Context, cmd string, args any) (err error) {
 	}
 	b, _ := json.Marshal(req)
 	if _, err := q.conn.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("qmp %s: %w", cmd, err)
+		return nil, fmt.Errorf("qmp %s: %w", cmd, err)
 	}
 	for {
 		var msg struct {
@@ -86,15 +93,15 @@ func (q *qmp) execute(ctx context.Context, cmd string, args any) (err error) {
 			} `json:"error"`
 		}
 		if err := q.readMsg(&msg); err != nil {
-			return fmt.Errorf("qmp %s: %w", cmd, err)
+			return nil, fmt.Errorf("qmp %s: %w", cmd, err)
 		}
 		switch {
 		case msg.Event != "":
 			continue
 		case msg.Error != nil:
-			return fmt.Errorf("qmp %s: %s: %s", cmd, msg.Error.Class, msg.Error.Desc)
+			return nil, fmt.Errorf("qmp %s: %s: %s", cmd, msg.Error.Class, msg.Error.Desc)
 		case msg.Return != nil && !bytes.Equal(msg.Return, []byte("null")):
-			return nil
+			return msg.Return, nil
 		}
 	}
 }
