@@ -113,6 +113,36 @@ type DNSConfig struct {
 type ContainerSpec struct {
 	ID     string     `json:"id"`
 	Rootfs RootfsSpec `json:"rootfs"`
+	// Mounts are the container's volumes, mounted in its mount namespace
+	// before its first process runs.
+	Mounts []Mount `json:"mounts,omitempty"`
+}
+
+// Mount kinds: where a volume's content comes from.
+const (
+	// MountDisk is a volume disk found by its serial (Source), mounted
+	// once per VM (FSType, default ext4) and bound into containers.
+	MountDisk = "disk"
+	// MountShare is an entry (Source: one path element) of the pod's 9p
+	// share, the host directory whose mount tag is PodShareTag.
+	MountShare = "share"
+	// MountScratch is a pod directory named Source, shared by the
+	// containers mounting it: on the scratch disk, or a tmpfs of SizeMB
+	// (0: half the memory) when FSType is "tmpfs".
+	MountScratch = "scratch"
+)
+
+// PodShareTag is the 9p mount tag of the pod's share (ADR 0007).
+const PodShareTag = "hyperpod"
+
+// Mount mounts a volume at Path in a container.
+type Mount struct {
+	Kind     string `json:"kind"`
+	Source   string `json:"source"`
+	Path     string `json:"path"` // absolute, in the container
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	FSType   string `json:"fsType,omitempty"`
+	SizeMB   int    `json:"sizeMB,omitempty"`
 }
 
 // RootfsSpec names the read-only image disk of a container.

@@ -74,6 +74,8 @@ type Agent struct {
 
 	imgMu  sync.Mutex
 	images map[string]*image
+
+	vols volumeSet
 }
 
 // New returns an agent.
@@ -140,6 +142,7 @@ func (a *Agent) shutdown() {
 		mount.Unmount(img.dir)
 	}
 	a.imgMu.Unlock()
+	a.unmountVolumes()
 	if err := mount.Unmount(a.cfg.Paths.scratch()); err != nil {
 		slog.Warn("shutdown", "err", err)
 	}

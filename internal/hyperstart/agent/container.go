@@ -13,6 +13,7 @@ import (
 	"github.com/hyperhq/hyper/internal/hyperstart/disk"
 	"github.com/hyperhq/hyper/internal/hyperstart/errs"
 	"github.com/hyperhq/hyper/internal/hyperstart/mount"
+	"github.com/hyperhq/hyper/internal/hyperstart/spawn"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
@@ -42,6 +43,10 @@ type container struct {
 	init    *process
 	procs   map[string]*process
 	order   []string // exec ids, oldest first
+	// vols are bound into the container by its init; mounts are their
+	// sources' keys in the agent's volume set.
+	vols   []spawn.Volume
+	mounts []string
 }
 
 // image is a mounted image disk shared by the containers using it.
@@ -58,6 +63,9 @@ func (a *Agent) CreateContainer(ctx context.Context, spec protocol.ContainerSpec
 		return protocol.Empty{}, err
 	}
 	if err := ValidateID("disk serial", spec.Rootfs.DiskSerial); err != nil {
+		return protocol.Empty{}, err
+	}
+	if err := validateMounts(spec.Mounts); err != nil {
 		return protocol.Empty{}, err
 	}
 	fstype := spec.Rootfs.FSType
@@ -88,6 +96,13 @@ func (a *Agent) CreateContainer(ctx context.Context, spec protocol.ContainerSpec
 	a.mu.Unlock()
 
 	err := a.setupContainer(c, fstype, spec.Rootfs.ReadOnly)
+	if err == nil {
+		if c.vols, err = a.acquireMounts(spec.Mounts); err == nil {
+			c.mounts = mountKeys(spec.Mounts)
+		} else {
+			a.teardownContainer(c)
+		}
+	}
 	a.mu.Lock()
 	if err != nil {
 		delete(a.containers, c.id)
@@ -230,11 +245,24 @@ func (a *Agent) RemoveContainer(ctx context.Context, ref protocol.ContainerRef) 
 	c.state = stateRemoving
 	a.mu.Unlock()
 
-	if err := mount.Unmount(c.rootfs); err != nil {
+	if err := a.teardownContainer(c); err != nil {
 		a.mu.Lock()
 		c.state = prev
 		a.mu.Unlock()
-		return protocol.Empty{}, errs.Internal("%w", err)
+		return protocol.Empty{}, err
+	}
+	a.releaseMounts(c.mounts)
+	a.mu.Lock()
+	delete(a.containers, c.id)
+	a.mu.Unlock()
+	slog.Info("container removed", "id", c.id)
+	return protocol.Empty{}, nil
+}
+
+// teardownContainer undoes setupContainer.
+func (a *Agent) teardownContainer(c *container) error {
+	if err := mount.Unmount(c.rootfs); err != nil {
+		return errs.Internal("%w", err)
 	}
 	os.RemoveAll(filepath.Dir(c.rootfs))
 	a.releaseImage(c.serial)
@@ -247,11 +275,7 @@ func (a *Agent) RemoveContainer(ctx context.Context, ref protocol.ContainerRef) 
 	if err := c.cg.Remove(); err != nil {
 		slog.Warn("removing container cgroup", "container", c.id, "err", err)
 	}
-	a.mu.Lock()
-	delete(a.containers, c.id)
-	a.mu.Unlock()
-	slog.Info("container removed", "id", c.id)
-	return protocol.Empty{}, nil
+	return nil
 }
 
 // lookup finds a container; a.mu must be held.

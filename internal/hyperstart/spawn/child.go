@@ -43,8 +43,18 @@ func Run() int {
 
 func run(spec *Spec) error {
 	if spec.Init {
+		// Volumes are cloned in the new mount namespace before the old
+		// root goes, attached once the container's root is in place.
+		trees, err := cloneVolumes(spec.Volumes)
+		if err != nil {
+			return errs.Internal("%w", err)
+		}
 		if err := setupRootfs(spec.Rootfs, spec.PodFiles); err != nil {
+			closeTrees(trees)
 			return errs.Internal("setting up container root: %w", err)
+		}
+		if err := attachVolumes(trees); err != nil {
+			return errs.Internal("%w", err)
 		}
 	}
 	p := &spec.Process

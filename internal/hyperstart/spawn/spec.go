@@ -36,6 +36,9 @@ type Spec struct {
 	// PodFiles maps a path under /etc in the container to a file to bind
 	// there, such as "hosts" -> "/run/hyper/pod/hosts" (Init only).
 	PodFiles map[string]string `json:"podFiles,omitempty"`
+	// Volumes are bound into the container after its root is set up
+	// (Init only).
+	Volumes []Volume `json:"volumes,omitempty"`
 	// Process is what to run.
 	Process protocol.ProcessSpec `json:"process"`
 }
