@@ -21,6 +21,7 @@ import (
 	"github.com/hyperhq/hyper/internal/image"
 	"github.com/hyperhq/hyper/internal/store"
 	"github.com/hyperhq/hyper/internal/vm"
+	"github.com/hyperhq/hyper/internal/volume"
 )
 
 // Config configures the daemon.
@@ -47,6 +48,8 @@ type Daemon struct {
 	db     *store.DB
 	images *image.Store
 	log    *slog.Logger
+	vols   *volume.Store
+	holds  volumeHolds
 
 	mu    sync.Mutex
 	pods  map[string]*pod // by full ID
@@ -92,10 +95,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening image store: %w", err)
 	}
+	if d.vols, err = volume.Open(filepath.Join(cfg.Root, "volumes"), db); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := d.recover(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
+	d.reconcileShares()
 	return d, nil
 }
 

@@ -29,6 +29,8 @@ type record struct {
 	InitProcs []protocol.ProcessSpec `json:"initProcs,omitempty"`
 	// VMID names the VM (short: it is part of socket paths).
 	VMID string `json:"vmId"`
+	// Volumes are how the pod's volumes reach its VM.
+	Volumes []podVolume `json:"volumes,omitempty"`
 }
 
 // pod is a pod's record plus what exists only while the daemon runs.

@@ -42,11 +42,16 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 	if err != nil {
 		return types.CreateResponse{}, err
 	}
+	plan, volWarnings, err := d.planVolumes(spec)
+	if err != nil {
+		return types.CreateResponse{}, err
+	}
+	warnings = append(warnings, volWarnings...)
 	if spec.Hostname == "" {
 		spec.Hostname = id[:12]
 	}
 	rec := record{Pod: types.Pod{ID: id, Name: spec.Name, State: stateCreated, Created: time.Now().UTC(), Spec: spec},
-		Dir: filepath.Join(d.cfg.Root, "pods", id), VMID: id[:16]}
+		Dir: filepath.Join(d.cfg.Root, "pods", id), VMID: id[:16], Volumes: plan}
 	seen := map[string]bool{}
 	images := map[string]bool{}
 	resolve := func(cs *types.ContainerSpec, defName string) (protocol.ProcessSpec, types.Container, error) {
@@ -95,6 +100,9 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 	if len(images) > maxImagesPerPod {
 		return types.CreateResponse{}, errdefs.InvalidArgument("pod %s uses %d distinct images: at most %d per pod",
 			spec.Name, len(images), maxImagesPerPod)
+	}
+	if err := d.ensureVolumes(id, rec.Volumes); err != nil { // last: named volumes are created on first use
+		return types.CreateResponse{}, err
 	}
 	if err := os.MkdirAll(filepath.Join(rec.Dir, "logs"), 0o700); err != nil {
 		return types.CreateResponse{}, fmt.Errorf("creating pod dir: %w", err)
@@ -322,8 +330,9 @@ func (d *Daemon) removePod(p *pod) error {
 	p.mu.Lock()
 	p.removing = true
 	p.closeRun() // waiters on a pod that never ran are released
-	dir := p.rec.Dir
+	dir, id := p.rec.Dir, p.rec.ID
 	p.mu.Unlock()
+	d.releaseVolumes(id)
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("removing pod %s: %w", p.snapshot().ID[:12], err)
 	}

@@ -154,6 +154,7 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 	defer undo.Clean()
 	var v *vm.VM
 	var disks []hypervisor.Disk
+	var shares []hypervisor.Share
 	serials := map[string]string{} // image ID -> disk serial
 	scratch := filepath.Join(rec.Dir, "scratch.ext4")
 	var nw podNetwork
@@ -173,6 +174,14 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			}
 			return nil
 		}},
+		{"prepare volumes", func() error {
+			vd, share, err := d.attachVolumes(rec)
+			if err == nil {
+				undo.Add(func() { d.releaseVolumes(rec.ID) })
+				disks, shares = append(disks, vd...), append(shares, share)
+			}
+			return err
+		}},
 		{"prepare scratch disk", func() error {
 			if _, err := os.Stat(scratch); err == nil {
 				return nil // kept across stop/start
@@ -188,7 +197,7 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			v, err = vm.Boot(ctx, d.cfg.VM, vm.Spec{
 				ID: rec.VMID, VCPUs: or(spec.VCPUs, d.cfg.VCPUs), MemoryMB: or(spec.MemoryMB, d.cfg.MemoryMB),
 				Disks: append(disks, hypervisor.Disk{Path: scratch, Serial: scratchSerial}),
-				NICs:  nw.nics,
+				NICs:  nw.nics, Shares: shares,
 			})
 			if err == nil {
 				undo.Add(func() { v.Destroy() })
@@ -211,7 +220,8 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 		{"start containers", func() error {
 			for i, c := range rec.Containers {
 				if err := v.Guest.CreateContainer(ctx, protocol.ContainerSpec{ID: c.Name,
-					Rootfs: protocol.RootfsSpec{DiskSerial: serials[c.ImageID], ReadOnly: rec.Spec.Containers[i].ReadOnlyRootfs}}); err != nil {
+					Rootfs: protocol.RootfsSpec{DiskSerial: serials[c.ImageID], ReadOnly: rec.Spec.Containers[i].ReadOnlyRootfs},
+					Mounts: containerMounts(rec, rec.Spec.Containers[i])}); err != nil {
 					return err
 				}
 				if err := d.startMain(ctx, p, i, v.Guest, rec); err != nil {
@@ -396,6 +406,7 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	cancel()
 	<-v.Done()
 	v.Destroy() // removes the VM's state dir
+	d.releaseVolumes(rec.ID)
 	reason := v.ExitReason()
 	if !clean {
 		// The VM died: the pod stays running (no Start can slip in) until
@@ -440,6 +451,7 @@ func (d *Daemon) recoverRunning(ctx context.Context, p *pod) {
 		reason = "hyperd restarted and could not re-attach: " + err.Error()
 	}
 	os.RemoveAll(filepath.Join(d.cfg.VM.RunDir, rec.VMID))
+	d.releaseVolumes(rec.ID)
 	p.mu.Lock()
 	p.rec.State, p.rec.Reason, p.rec.ExitCode, p.rec.FinishedAt = stateExited, reason, 137, time.Now().UTC()
 	for i := range p.rec.Containers {
@@ -471,6 +483,7 @@ func (d *Daemon) reattach(ctx context.Context, p *pod, rec record, pid int) erro
 	p.mu.Lock()
 	p.vm = v
 	p.mu.Unlock()
+	d.holdVolumes(rec)
 	go d.supervise(p, v)
 	return nil
 }

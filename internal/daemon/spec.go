@@ -17,9 +17,6 @@ import (
 // returns warnings for what is safe to run without.
 func checkSpec(spec types.PodSpec) ([]string, error) {
 	var missing, warnings []string
-	if len(spec.Volumes) > 0 {
-		missing = append(missing, "volumes")
-	}
 	if len(spec.Files) > 0 {
 		missing = append(missing, "files")
 	}
@@ -39,9 +36,6 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 		return nil, errdefs.InvalidArgument("restartPolicy: %v", err)
 	}
 	check := func(where string, c types.ContainerSpec) error {
-		if len(c.VolumeMounts) > 0 {
-			missing = append(missing, where+".volumeMounts")
-		}
 		if len(c.Files) > 0 {
 			missing = append(missing, where+".files")
 		}

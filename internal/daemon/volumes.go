@@ -1,0 +1,452 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/hyperhq/hyper/internal/api/types"
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/protocol"
+	"github.com/hyperhq/hyper/internal/volume"
+)
+
+// maxVolumesPerPod bounds a pod's volumes (named ones are SCSI LUNs next
+// to the image disks).
+const maxVolumesPerPod = 64
+
+// podVolume is how one of a pod's volumes reaches its VM, decided when
+// the pod is created (docs/adr/0007-vm-devices.md).
+type podVolume struct {
+	Name string `json:"name"`
+	Kind string `json:"kind"` // protocol.Mount*
+	// HostPath is a share entry's resolved real path; Create it (a
+	// directory, or a file with File) at start if it is missing.
+	HostPath string `json:"hostPath,omitempty"`
+	Create   bool   `json:"create,omitempty"`
+	File     bool   `json:"file,omitempty"`
+	// Volume is a named volume, Serial its disk's.
+	Volume   string `json:"volume,omitempty"`
+	Serial   string `json:"serial,omitempty"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
+	FSType   string `json:"fsType,omitempty"`
+	SizeMB   int    `json:"sizeMB,omitempty"`
+}
+
+// volumeHolds are the named volumes attached to a VM now, each to one:
+// ext4 is not a cluster filesystem.
+type volumeHolds struct {
+	mu  sync.Mutex
+	pod map[string]string // volume name -> pod ID
+}
+
+// planVolumes checks a pod's volumes and its containers' mounts and
+// decides how each volume reaches the VM. Nothing is created: host paths
+// to create and named volumes are only noted.
+func (d *Daemon) planVolumes(spec types.PodSpec) ([]podVolume, []string, error) {
+	var plan []podVolume
+	var warnings []string
+	if len(spec.Volumes) > maxVolumesPerPod {
+		return nil, nil, errdefs.InvalidArgument("%d volumes: at most %d per pod", len(spec.Volumes), maxVolumesPerPod)
+	}
+	declared := map[string]bool{}
+	for i, v := range spec.Volumes {
+		where := fmt.Sprintf("volumes[%d]", i)
+		if !validName.MatchString(v.Name) || declared[v.Name] {
+			return nil, nil, errdefs.InvalidArgument("%s: invalid or duplicate volume name %q: use letters, digits, '_', '.', '-'", where, v.Name)
+		}
+		declared[v.Name] = true
+		pv := podVolume{Name: v.Name}
+		n := 0
+		if h := v.HostPath; h != nil {
+			n++
+			if err := d.planHostPath(&pv, h); err != nil {
+				return nil, nil, fmt.Errorf("%s (%s): %w", where, v.Name, err)
+			}
+		}
+		if e := v.EmptyDir; e != nil {
+			n++
+			pv.Kind = protocol.MountScratch
+			switch e.Medium {
+			case "":
+				if e.SizeLimitMB > 0 {
+					warnings = append(warnings, fmt.Sprintf("%s: emptyDir sizeLimit is not enforced on the pod's disk", where))
+				}
+			case "Memory":
+				pv.FSType, pv.SizeMB = "tmpfs", e.SizeLimitMB
+			default:
+				return nil, nil, errdefs.InvalidArgument("%s: emptyDir medium %q: want \"\" or Memory", where, e.Medium)
+			}
+			if e.SizeLimitMB < 0 {
+				return nil, nil, errdefs.InvalidArgument("%s: negative emptyDir sizeLimit", where)
+			}
+		}
+		if nv := v.Named; nv != nil {
+			n++
+			if err := volume.CheckName(nv.Name); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", where, err)
+			}
+			pv.Kind, pv.Volume, pv.ReadOnly = protocol.MountDisk, nv.Name, nv.ReadOnly
+		}
+		if n != 1 {
+			return nil, nil, errdefs.InvalidArgument("%s (%s): want exactly one of hostPath, emptyDir, named", where, v.Name)
+		}
+		plan = append(plan, pv)
+	}
+	used := map[string]bool{}
+	check := func(where string, c types.ContainerSpec) error {
+		paths := map[string]bool{}
+		for j, m := range c.VolumeMounts {
+			w := fmt.Sprintf("%s.volumeMounts[%d]", where, j)
+			if !declared[m.Name] {
+				return errdefs.InvalidArgument("%s: volume %q is not declared", w, m.Name)
+			}
+			p, err := mountPath(m.MountPath)
+			if err != nil {
+				return errdefs.InvalidArgument("%s: %v", w, err)
+			}
+			if paths[p] {
+				return errdefs.InvalidArgument("%s: %s is mounted twice", w, p)
+			}
+			paths[p], used[m.Name] = true, true
+		}
+		return nil
+	}
+	for i, c := range spec.InitContainers {
+		if err := check(fmt.Sprintf("initContainers[%d]", i), c); err != nil {
+			return nil, nil, err
+		}
+	}
+	for i, c := range spec.Containers {
+		if err := check(fmt.Sprintf("containers[%d]", i), c); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, pv := range plan {
+		if !used[pv.Name] {
+			warnings = append(warnings, fmt.Sprintf("volume %s is mounted by no container", pv.Name))
+		}
+	}
+	return plan, warnings, nil
+}
+
+// planHostPath resolves a host path volume: the share binds its real path.
+func (d *Daemon) planHostPath(pv *podVolume, h *types.HostPathVolumeSource) error {
+	real, missing, err := volume.Resolve(h.Path, d.cfg.Root, d.cfg.VM.RunDir)
+	if err != nil {
+		return err
+	}
+	pv.Kind, pv.HostPath, pv.ReadOnly = protocol.MountShare, real, h.ReadOnly
+	if missing {
+		switch h.Type {
+		case "DirectoryOrCreate":
+			pv.Create = true
+		case "FileOrCreate":
+			pv.Create, pv.File = true, true
+		default:
+			return errdefs.InvalidArgument("host path %s does not exist", h.Path)
+		}
+		return nil
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return errdefs.InvalidArgument("host path %s: %v", h.Path, err)
+	}
+	want := map[string]func(os.FileMode) bool{
+		"":          func(os.FileMode) bool { return true },
+		"Directory": os.FileMode.IsDir, "DirectoryOrCreate": os.FileMode.IsDir,
+		"File": os.FileMode.IsRegular, "FileOrCreate": os.FileMode.IsRegular,
+		"Socket": func(m os.FileMode) bool { return m&os.ModeSocket != 0 },
+	}[h.Type]
+	if want == nil {
+		return errdefs.InvalidArgument("host path type %q: want Directory, DirectoryOrCreate, File, FileOrCreate or Socket", h.Type)
+	}
+	if !want(st.Mode()) {
+		return errdefs.InvalidArgument("host path %s is not a %s", h.Path, strings.TrimSuffix(h.Type, "OrCreate"))
+	}
+	return nil
+}
+
+// mountPath checks a container mount path: absolute, not /, and not in
+// the guest-managed /proc, /sys and /dev. It returns the path cleaned.
+func mountPath(p string) (string, error) {
+	if !path.IsAbs(p) || strings.IndexByte(p, 0) >= 0 {
+		return "", fmt.Errorf("mount path %q is not absolute", p)
+	}
+	p = path.Clean(p)
+	if p == "/" {
+		return "", fmt.Errorf("cannot mount a volume over /")
+	}
+	for _, sys := range []string{"/proc", "/sys", "/dev"} {
+		if p == sys || strings.HasPrefix(p, sys+"/") {
+			return "", fmt.Errorf("mount path %s: %s belongs to the guest", p, sys)
+		}
+	}
+	return p, nil
+}
+
+// ensureVolumes creates the named volumes of a pod being created that do
+// not exist yet, and notes their disk serials in plan.
+func (d *Daemon) ensureVolumes(podID string, plan []podVolume) error {
+	for i, pv := range plan {
+		if pv.Kind != protocol.MountDisk {
+			continue
+		}
+		if holder := d.volumeHolder(pv.Volume); holder != "" && holder != podID {
+			return errdefs.Conflict("volume %s is attached to running pod %s: a volume is used by one running pod at a time (ext4 is not a cluster filesystem)", pv.Volume, d.podName(holder))
+		}
+		r, created, err := d.vols.Ensure(pv.Volume)
+		if err != nil {
+			return err
+		}
+		if created {
+			d.log.Info("created volume", "volume", pv.Volume)
+		}
+		plan[i].Serial = r.Serial()
+	}
+	return nil
+}
+
+// containerMounts are container c's volume mounts, for the guest.
+func containerMounts(rec record, c types.ContainerSpec) []protocol.Mount {
+	var ms []protocol.Mount
+	for _, m := range c.VolumeMounts {
+		for _, pv := range rec.Volumes {
+			if pv.Name != m.Name {
+				continue
+			}
+			src := pv.Name
+			if pv.Kind == protocol.MountDisk {
+				src = pv.Serial
+			}
+			p, _ := mountPath(m.MountPath)
+			ms = append(ms, protocol.Mount{Kind: pv.Kind, Source: src, Path: p, ReadOnly: m.ReadOnly || pv.ReadOnly,
+				FSType: pv.FSType, SizeMB: pv.SizeMB})
+		}
+	}
+	return ms
+}
+
+// shareDir is the per-pod directory exported over 9p.
+func (d *Daemon) shareDir(podID string) string { return filepath.Join(d.cfg.Root, "shares", podID) }
+
+// attachVolumes prepares a starting pod's volumes: its named volumes are
+// held for it (Conflict if another running pod has one), created if gone,
+// and become SCSI disks; its host paths are bound into its share. Undo
+// with releaseVolumes.
+func (d *Daemon) attachVolumes(rec record) (disks []hypervisor.Disk, share hypervisor.Share, err error) {
+	defer func() {
+		if err != nil {
+			d.releaseVolumes(rec.ID)
+		}
+	}()
+	var hps []volume.HostPath
+	for _, pv := range rec.Volumes {
+		switch pv.Kind {
+		case protocol.MountDisk:
+			if err := d.holdVolume(pv.Volume, rec.ID); err != nil {
+				return nil, share, err
+			}
+			r, _, err := d.vols.Ensure(pv.Volume)
+			if err != nil {
+				return nil, share, err
+			}
+			if r.Serial() != pv.Serial {
+				return nil, share, errdefs.Conflict("volume %s was removed and created again since the pod was created: create the pod again", pv.Volume)
+			}
+			disks = append(disks, hypervisor.Disk{Path: r.Path, Serial: r.Serial(), Bus: hypervisor.BusSCSI})
+		case protocol.MountShare:
+			if pv.Create {
+				if err := createHostPath(pv.HostPath, pv.File); err != nil {
+					return nil, share, err
+				}
+			}
+			hps = append(hps, volume.HostPath{Entry: pv.Name, Path: pv.HostPath, ReadOnly: pv.ReadOnly})
+		}
+	}
+	// Every pod gets its share, empty or not: a container added later
+	// may bring host paths.
+	dir := d.shareDir(rec.ID)
+	if err := volume.BindShare(dir, hps); err != nil {
+		return nil, share, err
+	}
+	return disks, hypervisor.Share{Tag: protocol.PodShareTag, Path: dir}, nil
+}
+
+func createHostPath(p string, file bool) error {
+	var err error
+	if file {
+		var f *os.File
+		if f, err = os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			f.Close()
+		}
+	} else {
+		err = os.MkdirAll(p, 0o755)
+	}
+	if err != nil {
+		return errdefs.InvalidArgument("creating host path %s: %v", p, err)
+	}
+	return nil
+}
+
+// releaseVolumes undoes attachVolumes once the pod's VM is gone (or never
+// came): its share is unbound, its named volumes free for another pod.
+func (d *Daemon) releaseVolumes(podID string) {
+	if err := volume.UnbindShare(d.shareDir(podID)); err != nil {
+		d.log.Warn("unbinding a pod's host paths", "pod", podID[:12], "err", err)
+	}
+	h := &d.holds
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for v, p := range h.pod {
+		if p == podID {
+			delete(h.pod, v)
+		}
+	}
+}
+
+// holdVolume attaches named volume v to pod podID, unless another pod has
+// it.
+func (d *Daemon) holdVolume(v, podID string) error {
+	h := &d.holds
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if p, ok := h.pod[v]; ok && p != podID {
+		return errdefs.Conflict("volume %s is attached to running pod %s: a volume is used by one running pod at a time (ext4 is not a cluster filesystem)", v, d.podName(p))
+	}
+	if h.pod == nil {
+		h.pod = map[string]string{}
+	}
+	h.pod[v] = podID
+	return nil
+}
+
+// holdVolumes holds a re-attached pod's named volumes.
+func (d *Daemon) holdVolumes(rec record) {
+	for _, pv := range rec.Volumes {
+		if pv.Kind == protocol.MountDisk {
+			if err := d.holdVolume(pv.Volume, rec.ID); err != nil {
+				d.log.Warn("re-attached pod", "pod", rec.ID[:12], "err", err)
+			}
+		}
+	}
+}
+
+func (d *Daemon) volumeHolder(v string) string {
+	d.holds.mu.Lock()
+	defer d.holds.mu.Unlock()
+	return d.holds.pod[v]
+}
+
+// podName names a pod by ID for messages.
+func (d *Daemon) podName(id string) string {
+	d.mu.Lock()
+	p, ok := d.pods[id]
+	d.mu.Unlock()
+	if !ok {
+		return id[:12]
+	}
+	return p.name()
+}
+
+// reconcileShares unbinds the shares of pods not running (their VM died
+// while hyperd was down, or the pod is gone), at start.
+func (d *Daemon) reconcileShares() {
+	ents, _ := os.ReadDir(filepath.Join(d.cfg.Root, "shares"))
+	for _, e := range ents {
+		d.mu.Lock()
+		p, ok := d.pods[e.Name()]
+		d.mu.Unlock()
+		if ok {
+			p.mu.Lock()
+			running := p.vm != nil
+			p.mu.Unlock()
+			if running {
+				continue
+			}
+		}
+		if err := volume.UnbindShare(d.shareDir(e.Name())); err != nil {
+			d.log.Warn("reconciling pod shares", "err", err)
+		}
+	}
+}
+
+// CreateVolume implements api.Volumes.
+func (d *Daemon) CreateVolume(ctx context.Context, req types.VolumeCreateRequest) (types.VolumeInfo, error) {
+	r, err := d.vols.Create(req.Name, req.SizeMB, req.Labels)
+	if err != nil {
+		return types.VolumeInfo{}, err
+	}
+	return d.volumeInfo(r), nil
+}
+
+// ListVolumes implements api.Volumes.
+func (d *Daemon) ListVolumes(ctx context.Context) ([]types.VolumeInfo, error) {
+	rs, err := d.vols.List()
+	if err != nil {
+		return nil, err
+	}
+	out := []types.VolumeInfo{}
+	for _, r := range rs {
+		out = append(out, d.volumeInfo(r))
+	}
+	return out, nil
+}
+
+// InspectVolume implements api.Volumes.
+func (d *Daemon) InspectVolume(ctx context.Context, name string) (types.VolumeInfo, error) {
+	r, err := d.vols.Get(name)
+	if err != nil {
+		return types.VolumeInfo{}, err
+	}
+	return d.volumeInfo(r), nil
+}
+
+// RemoveVolume implements api.Volumes: a volume some pod uses (in any
+// state, as docker) is not removed.
+func (d *Daemon) RemoveVolume(ctx context.Context, name string) error {
+	if err := volume.CheckName(name); err != nil {
+		return err
+	}
+	if users := d.volumeUsers(name); len(users) > 0 {
+		return errdefs.Conflict("volume %s is in use by pod %s: remove the pod first", name, strings.Join(users, ", "))
+	}
+	if holder := d.volumeHolder(name); holder != "" {
+		return errdefs.Conflict("volume %s is attached to a running VM", name)
+	}
+	return d.vols.Remove(name)
+}
+
+func (d *Daemon) volumeInfo(r volume.Record) types.VolumeInfo {
+	vi := types.VolumeInfo{Name: r.Name, ID: r.ID, Driver: "local", Format: "ext4", Disk: r.Path, Serial: r.Serial(),
+		SizeMB: r.SizeMB, Created: r.Created, Labels: r.Labels, UsedBy: d.volumeUsers(r.Name)}
+	if holder := d.volumeHolder(r.Name); holder != "" {
+		vi.RunningIn = d.podName(holder)
+	}
+	return vi
+}
+
+// volumeUsers names the pods whose spec uses named volume v.
+func (d *Daemon) volumeUsers(v string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	users := []string{}
+	for _, p := range d.pods {
+		p.mu.Lock()
+		for _, pv := range p.rec.Volumes {
+			if pv.Kind == protocol.MountDisk && pv.Volume == v {
+				users = append(users, p.rec.Name)
+				break
+			}
+		}
+		p.mu.Unlock()
+	}
+	sort.Strings(users)
+	return users
+}

@@ -1,0 +1,89 @@
+package daemon
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hyperhq/hyper/internal/api/types"
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/protocol"
+	"github.com/hyperhq/hyper/internal/vm"
+)
+
+func TestPlanVolumes(t *testing.T) {
+	dir := t.TempDir()
+	root, data := filepath.Join(dir, "root"), filepath.Join(dir, "data")
+	os.MkdirAll(filepath.Join(root, "pods"), 0o700)
+	os.Mkdir(data, 0o755)
+	os.WriteFile(filepath.Join(dir, "file"), nil, 0o644)
+	os.Symlink(data, filepath.Join(dir, "link"))
+	os.Symlink(filepath.Join(root, "pods"), filepath.Join(dir, "escape"))
+	d := &Daemon{cfg: Config{Root: root, VM: vm.Config{RunDir: filepath.Join(dir, "run")}}}
+
+	spec := func(v types.Volume, mounts ...types.VolumeMount) types.PodSpec {
+		if len(mounts) == 0 {
+			mounts = []types.VolumeMount{{Name: v.Name, MountPath: "/data/"}}
+		}
+		return types.PodSpec{Volumes: []types.Volume{v},
+			Containers: []types.ContainerSpec{{Image: "busybox", VolumeMounts: mounts}}}
+	}
+	plan, warn, err := d.planVolumes(spec(types.Volume{Name: "h", HostPath: &types.HostPathVolumeSource{Path: filepath.Join(dir, "link"), ReadOnly: true}}))
+	if err != nil || len(warn) > 0 {
+		t.Fatal(err, warn)
+	}
+	if pv := plan[0]; pv.Kind != protocol.MountShare || pv.HostPath != data || !pv.ReadOnly {
+		t.Errorf("host path through a symlink: %+v", pv)
+	}
+	rec := record{Volumes: plan}
+	ms := containerMounts(rec, types.ContainerSpec{VolumeMounts: []types.VolumeMount{{Name: "h", MountPath: "/data/"}}})
+	if len(ms) != 1 || ms[0] != (protocol.Mount{Kind: protocol.MountShare, Source: "h", Path: "/data", ReadOnly: true}) {
+		t.Errorf("mounts %+v", ms)
+	}
+	plan, _, err = d.planVolumes(spec(types.Volume{Name: "m", EmptyDir: &types.EmptyDirVolumeSource{Medium: "Memory", SizeLimitMB: 8}}))
+	if err != nil || plan[0].Kind != protocol.MountScratch || plan[0].FSType != "tmpfs" || plan[0].SizeMB != 8 {
+		t.Errorf("memory emptyDir: %+v %v", plan, err)
+	}
+	plan, _, err = d.planVolumes(spec(types.Volume{Name: "n", Named: &types.NamedVolumeSource{Name: "mydata"}}))
+	if err != nil || plan[0].Kind != protocol.MountDisk || plan[0].Volume != "mydata" {
+		t.Errorf("named: %+v %v", plan, err)
+	}
+	plan, _, err = d.planVolumes(spec(types.Volume{Name: "c", HostPath: &types.HostPathVolumeSource{Path: filepath.Join(data, "new"), Type: "DirectoryOrCreate"}}))
+	if err != nil || !plan[0].Create {
+		t.Errorf("DirectoryOrCreate: %+v %v", plan, err)
+	}
+	if _, err := os.Stat(filepath.Join(data, "new")); err == nil {
+		t.Error("planning created the host path")
+	}
+
+	bad := map[string]struct {
+		spec types.PodSpec
+		want string
+	}{
+		"not declared": {spec(types.Volume{Name: "a", EmptyDir: &types.EmptyDirVolumeSource{}}, types.VolumeMount{Name: "b", MountPath: "/b"}), "not declared"},
+		"missing":      {spec(types.Volume{Name: "a", HostPath: &types.HostPathVolumeSource{Path: filepath.Join(dir, "nope")}}), "does not exist"},
+		"escape":       {spec(types.Volume{Name: "a", HostPath: &types.HostPathVolumeSource{Path: filepath.Join(dir, "escape")}}), "symlink"},
+		"state":        {spec(types.Volume{Name: "a", HostPath: &types.HostPathVolumeSource{Path: root}}), "hyperd's state"},
+		"relative":     {spec(types.Volume{Name: "a", HostPath: &types.HostPathVolumeSource{Path: "data"}}), "not absolute"},
+		"not a dir":    {spec(types.Volume{Name: "a", HostPath: &types.HostPathVolumeSource{Path: filepath.Join(dir, "file"), Type: "Directory"}}), "not a Directory"},
+		"proc":         {spec(types.Volume{Name: "a", EmptyDir: &types.EmptyDirVolumeSource{}}, types.VolumeMount{Name: "a", MountPath: "/proc"}), "/proc"},
+		"sys":          {spec(types.Volume{Name: "a", EmptyDir: &types.EmptyDirVolumeSource{}}, types.VolumeMount{Name: "a", MountPath: "/sys/x"}), "/sys"},
+		"dev":          {spec(types.Volume{Name: "a", EmptyDir: &types.EmptyDirVolumeSource{}}, types.VolumeMount{Name: "a", MountPath: "/x/../dev"}), "/dev"},
+		"root":         {spec(types.Volume{Name: "a", EmptyDir: &types.EmptyDirVolumeSource{}}, types.VolumeMount{Name: "a", MountPath: "/"}), "over /"},
+		"twice": {spec(types.Volume{Name: "a", EmptyDir: &types.EmptyDirVolumeSource{}},
+			types.VolumeMount{Name: "a", MountPath: "/x"}, types.VolumeMount{Name: "a", MountPath: "/x/"}), "twice"},
+		"volume name": {spec(types.Volume{Name: "a", Named: &types.NamedVolumeSource{Name: "-bad"}}), "invalid volume name"},
+		"pod name":    {spec(types.Volume{Name: "a/b", EmptyDir: &types.EmptyDirVolumeSource{}}), "invalid or duplicate"},
+		"no source":   {spec(types.Volume{Name: "a"}), "exactly one"},
+		"two sources": {spec(types.Volume{Name: "a", EmptyDir: &types.EmptyDirVolumeSource{}, Named: &types.NamedVolumeSource{Name: "x"}}), "exactly one"},
+		"medium":      {spec(types.Volume{Name: "a", EmptyDir: &types.EmptyDirVolumeSource{Medium: "HugePages"}}), "medium"},
+	}
+	for name, c := range bad {
+		_, _, err := d.planVolumes(c.spec)
+		if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: got %v, want InvalidArgument with %q", name, err, c.want)
+		}
+	}
+}
