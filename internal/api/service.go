@@ -84,4 +84,5 @@ type Backend struct {
 	Execs   Execs
 	Images  Images
 	System  System
+	Volumes Volumes // nil: the volume endpoints answer 404
 }

@@ -212,6 +212,7 @@ func newRootCommand(h *cli) *cobra.Command {
 		newPortCommand(h),
 		newImagesCommand(h),
 		newRmiCommand(h),
+		newVolumeCommand(h),
 		newTagCommand(h), newPushCommand(h), newImageCommand(h), newSystemCommand(h),
 		newLoadCommand(h),
 		newPullCommand(h),

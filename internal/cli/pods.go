@@ -239,24 +239,7 @@ each object (e.g. '{{.State}}').`,
 				}
 				found = append(found, obj)
 			}
-			if f.tmpl != nil {
-				for _, o := range found {
-					if err := f.line(h.streams.Out, o); err != nil {
-						return err
-					}
-				}
-			} else {
-				if found == nil {
-					found = []any{}
-				}
-				if err := writeJSONIndent(h.streams.Out, found); err != nil {
-					return err
-				}
-			}
-			if failed > 0 {
-				return &StatusError{Code: ExitError}
-			}
-			return nil
+			return f.inspected(h.streams.Out, found, failed)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "", "json (default), or a Go template")

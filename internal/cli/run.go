@@ -37,6 +37,7 @@ type runOptions struct {
 	pull        string   // missing, always, never
 	podFile     string   // -p: a Hyper pod file or a Kubernetes Pod manifest
 	publish     []string // -p/--publish port specs
+	volumes     []string // -v SRC:DST[:ro]
 	network     string
 	dns         []string
 	dnsSearch   []string
@@ -65,10 +66,14 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.podFile, "pod", "", "the pod described by FILE: a Hyper pod file or a Kubernetes Pod manifest (JSON or YAML)")
 	f.VarP(publishOrPod{o}, "publish", "p", "publish ports: [HOSTIP:]HOSTPORT[-END]:CONTAINERPORT[-END][/tcp|udp]; -p FILE (not a port spec) is --pod FILE")
 	addNetworkFlags(cmd, o)
+	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "mount a volume: /host/path:/path[:ro], NAME:/path[:ro] (a named volume, created on first use), or /path (a new empty volume)")
 }
 
 // fileSpec reads a pod file; --name, --rm and --hostname override it.
 func (o *runOptions) fileSpec(h *cli) (types.PodSpec, error) {
+	if len(o.volumes) > 0 {
+		return types.PodSpec{}, errdefs.InvalidArgument("-v and a pod file: declare the volumes in the pod file")
+	}
 	data, err := os.ReadFile(o.podFile)
 	if err != nil {
 		return types.PodSpec{}, errdefs.InvalidArgument("reading pod file: %v", err)
@@ -127,6 +132,9 @@ func (o *runOptions) podSpec(image string, args []string) (types.PodSpec, error)
 		Containers: []types.ContainerSpec{c},
 		Labels:     labels,
 		AutoRemove: o.rm,
+	}
+	if err := addVolumeFlags(&spec, o.volumes); err != nil {
+		return spec, err
 	}
 	if o.cpus < 0 || o.cpus > 1024 {
 		return spec, fmt.Errorf("invalid --cpus %v: want 1 or more", o.cpus)

@@ -247,9 +247,14 @@ func (d *Daemon) attachVolumes(rec record) (disks []hypervisor.Disk, share hyper
 		}
 	}()
 	var hps []volume.HostPath
+	attached := map[string]bool{}
 	for _, pv := range rec.Volumes {
 		switch pv.Kind {
 		case protocol.MountDisk:
+			if attached[pv.Volume] { // two pod volumes of one named volume: one disk
+				continue
+			}
+			attached[pv.Volume] = true
 			if err := d.holdVolume(pv.Volume, rec.ID); err != nil {
 				return nil, share, err
 			}
