@@ -124,7 +124,9 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 		if err := checkOpt(s.Tag, s.Path); err != nil {
 			return nil, fmt.Errorf("vm %s: share: %w", spec.ID, err)
 		}
-		fs := fmt.Sprintf("local,id=fs%d,path=%s,security_model=none", i, s.Path)
+		// multidevs=remap: the share holds binds of several host
+		// filesystems; remapping keeps inode numbers unique in the guest.
+		fs := fmt.Sprintf("local,id=fs%d,path=%s,security_model=none,multidevs=remap", i, s.Path)
 		if s.ReadOnly {
 			fs += ",readonly=on"
 		}
