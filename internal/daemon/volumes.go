@@ -99,7 +99,7 @@ func (d *Daemon) planVolumes(spec types.PodSpec) ([]podVolume, []string, error) 
 		}
 		plan = append(plan, pv)
 	}
-	used := map[string]bool{}
+	used, writable := map[string]bool{}, map[string]bool{}
 	check := func(where string, c types.ContainerSpec) error {
 		paths := map[string]bool{}
 		for j, m := range c.VolumeMounts {
@@ -115,6 +115,7 @@ func (d *Daemon) planVolumes(spec types.PodSpec) ([]podVolume, []string, error) 
 				return errdefs.InvalidArgument("%s: %s is mounted twice", w, p)
 			}
 			paths[p], used[m.Name] = true, true
+			writable[m.Name] = writable[m.Name] || !m.ReadOnly
 		}
 		return nil
 	}
@@ -128,10 +129,13 @@ func (d *Daemon) planVolumes(spec types.PodSpec) ([]podVolume, []string, error) 
 			return nil, nil, err
 		}
 	}
-	for _, pv := range plan {
+	for i, pv := range plan {
 		if !used[pv.Name] {
 			warnings = append(warnings, fmt.Sprintf("volume %s is mounted by no container", pv.Name))
 		}
+		// Mounted read-only everywhere: read-only for the VM too (a
+		// read-only bind on the host).
+		plan[i].ReadOnly = pv.ReadOnly || !writable[pv.Name]
 	}
 	return plan, warnings, nil
 }
