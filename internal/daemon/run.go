@@ -175,7 +175,7 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			return nil
 		}},
 		{"prepare volumes", func() error {
-			vd, share, err := d.attachVolumes(rec)
+			vd, share, err := d.attachVolumes(ctx, p, rec)
 			if err == nil {
 				undo.Add(func() { d.releaseVolumes(rec.ID) })
 				disks, shares = append(disks, vd...), append(shares, share)
@@ -483,7 +483,7 @@ func (d *Daemon) reattach(ctx context.Context, p *pod, rec record, pid int) erro
 	p.mu.Lock()
 	p.vm = v
 	p.mu.Unlock()
-	d.holdVolumes(rec)
+	d.holdVolumes(p, rec)
 	go d.supervise(p, v)
 	return nil
 }

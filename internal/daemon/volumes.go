@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
@@ -37,13 +36,6 @@ type podVolume struct {
 	ReadOnly bool   `json:"readOnly,omitempty"`
 	FSType   string `json:"fsType,omitempty"`
 	SizeMB   int    `json:"sizeMB,omitempty"`
-}
-
-// volumeHolds are the named volumes attached to a VM now, each to one:
-// ext4 is not a cluster filesystem.
-type volumeHolds struct {
-	mu  sync.Mutex
-	pod map[string]string // volume name -> pod ID
 }
 
 // planVolumes checks a pod's volumes and its containers' mounts and
@@ -202,8 +194,8 @@ func (d *Daemon) ensureVolumes(podID string, plan []podVolume) error {
 		if pv.Kind != protocol.MountDisk {
 			continue
 		}
-		if holder := d.volumeHolder(pv.Volume); holder != "" && holder != podID {
-			return errdefs.Conflict("volume %s is attached to running pod %s: a volume is used by one running pod at a time (ext4 is not a cluster filesystem)", pv.Volume, d.podName(holder))
+		if h := d.volumeHolder(pv.Volume); h.running && h.id != podID {
+			return inUseError(pv.Volume, h.name)
 		}
 		r, created, err := d.vols.Ensure(pv.Volume)
 		if err != nil {
@@ -244,7 +236,7 @@ func (d *Daemon) shareDir(podID string) string { return filepath.Join(d.cfg.Root
 // held for it (Conflict if another running pod has one), created if gone,
 // and become SCSI disks; its host paths are bound into its share. Undo
 // with releaseVolumes.
-func (d *Daemon) attachVolumes(rec record) (disks []hypervisor.Disk, share hypervisor.Share, err error) {
+func (d *Daemon) attachVolumes(ctx context.Context, p *pod, rec record) (disks []hypervisor.Disk, share hypervisor.Share, err error) {
 	defer func() {
 		if err != nil {
 			d.releaseVolumes(rec.ID)
@@ -259,7 +251,7 @@ func (d *Daemon) attachVolumes(rec record) (disks []hypervisor.Disk, share hyper
 				continue
 			}
 			attached[pv.Volume] = true
-			if err := d.holdVolume(pv.Volume, rec.ID); err != nil {
+			if err := d.holdVolume(ctx, pv.Volume, p, rec.ID); err != nil {
 				return nil, share, err
 			}
 			r, _, err := d.vols.Ensure(pv.Volume)
@@ -310,58 +302,7 @@ func (d *Daemon) releaseVolumes(podID string) {
 	if err := volume.UnbindShare(d.shareDir(podID)); err != nil {
 		d.log.Warn("unbinding a pod's host paths", "pod", podID[:12], "err", err)
 	}
-	h := &d.holds
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for v, p := range h.pod {
-		if p == podID {
-			delete(h.pod, v)
-		}
-	}
-}
-
-// holdVolume attaches named volume v to pod podID, unless another pod has
-// it.
-func (d *Daemon) holdVolume(v, podID string) error {
-	h := &d.holds
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if p, ok := h.pod[v]; ok && p != podID {
-		return errdefs.Conflict("volume %s is attached to running pod %s: a volume is used by one running pod at a time (ext4 is not a cluster filesystem)", v, d.podName(p))
-	}
-	if h.pod == nil {
-		h.pod = map[string]string{}
-	}
-	h.pod[v] = podID
-	return nil
-}
-
-// holdVolumes holds a re-attached pod's named volumes.
-func (d *Daemon) holdVolumes(rec record) {
-	for _, pv := range rec.Volumes {
-		if pv.Kind == protocol.MountDisk {
-			if err := d.holdVolume(pv.Volume, rec.ID); err != nil {
-				d.log.Warn("re-attached pod", "pod", rec.ID[:12], "err", err)
-			}
-		}
-	}
-}
-
-func (d *Daemon) volumeHolder(v string) string {
-	d.holds.mu.Lock()
-	defer d.holds.mu.Unlock()
-	return d.holds.pod[v]
-}
-
-// podName names a pod by ID for messages.
-func (d *Daemon) podName(id string) string {
-	d.mu.Lock()
-	p, ok := d.pods[id]
-	d.mu.Unlock()
-	if !ok {
-		return id[:12]
-	}
-	return p.name()
+	d.holds.drop(podID)
 }
 
 // reconcileShares unbinds the shares of pods not running (their VM died
@@ -426,8 +367,8 @@ func (d *Daemon) RemoveVolume(ctx context.Context, name string) error {
 	if users := d.volumeUsers(name); len(users) > 0 {
 		return errdefs.Conflict("volume %s is in use by pod %s: remove the pod first", name, strings.Join(users, ", "))
 	}
-	if holder := d.volumeHolder(name); holder != "" {
-		return errdefs.Conflict("volume %s is attached to a running VM", name)
+	if err := d.awaitRelease(ctx, name); err != nil {
+		return err
 	}
 	return d.vols.Remove(name)
 }
@@ -435,8 +376,8 @@ func (d *Daemon) RemoveVolume(ctx context.Context, name string) error {
 func (d *Daemon) volumeInfo(r volume.Record) types.VolumeInfo {
 	vi := types.VolumeInfo{Name: r.Name, ID: r.ID, Driver: "local", Format: "ext4", Disk: r.Path, Serial: r.Serial(),
 		SizeMB: r.SizeMB, Created: r.Created, Labels: r.Labels, UsedBy: d.volumeUsers(r.Name)}
-	if holder := d.volumeHolder(r.Name); holder != "" {
-		vi.RunningIn = d.podName(holder)
+	if h := d.volumeHolder(r.Name); h.id != "" {
+		vi.RunningIn = h.name
 	}
 	return vi
 }

@@ -42,7 +42,8 @@ func TestNamedVolumes(t *testing.T) {
 		t.Errorf("inspect: %+v %v", vis, err)
 	}
 	h.ok("exec", "holder", "sh", "-c", "echo more >> /data/f")
-	h.ok("rm", "-f", "holder")
+	h.ok("stop", "holder") // the guest unmounts the volume: its data is on the disk
+	h.ok("rm", "holder")
 
 	// hyperd restarted: the volume and its data are still there.
 	h.cmd.Process.Signal(syscall.SIGTERM)

@@ -1,0 +1,117 @@
+package daemon
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/protocol"
+)
+
+// volumeHolds are the named volumes attached to a VM now, each to one:
+// ext4 is not a cluster filesystem. A hold lasts from the start of a pod's
+// run until its VM is gone.
+type volumeHolds struct {
+	mu  sync.Mutex
+	pod map[string]*pod // volume name -> the pod whose VM has it
+	id  map[string]string
+}
+
+// holder describes who holds a volume: id "" if nobody.
+type holder struct {
+	id, name string
+	running  bool // the pod's run is on (not just its VM powering off)
+	gone     <-chan struct{}
+}
+
+func (h *volumeHolds) get(v string) holder {
+	h.mu.Lock()
+	p, ok := h.pod[v]
+	id := h.id[v]
+	h.mu.Unlock()
+	if !ok {
+		return holder{}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return holder{id: id, name: p.rec.Name, running: p.vm != nil || p.starting, gone: p.vmGone}
+}
+
+// take holds v for p unless another pod holds it.
+func (h *volumeHolds) take(v string, p *pod, id string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if q, ok := h.pod[v]; ok && q != p {
+		return false
+	}
+	if h.pod == nil {
+		h.pod, h.id = map[string]*pod{}, map[string]string{}
+	}
+	h.pod[v], h.id[v] = p, id
+	return true
+}
+
+func (h *volumeHolds) drop(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for v, held := range h.id {
+		if held == id {
+			delete(h.pod, v)
+			delete(h.id, v)
+		}
+	}
+}
+
+// holdTimeout bounds the wait for a pod that has exited to power off and
+// let go of a volume.
+const holdTimeout = 60 * time.Second
+
+// holdVolume attaches named volume v to pod p (ID id). A pod whose run is
+// on keeps it (Conflict); one that has exited and is powering off is
+// waited for, so that runs one after the other share a volume.
+func (d *Daemon) holdVolume(ctx context.Context, v string, p *pod, id string) error {
+	for !d.holds.take(v, p, id) {
+		if err := d.awaitRelease(ctx, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// awaitRelease waits until no VM holds volume v: Conflict if a running
+// pod does; a pod that has exited is waited for while its VM powers off.
+func (d *Daemon) awaitRelease(ctx context.Context, v string) error {
+	timeout := time.After(holdTimeout)
+	for {
+		h := d.holds.get(v)
+		switch {
+		case h.id == "":
+			return nil
+		case h.running:
+			return inUseError(v, h.name)
+		}
+		select {
+		case <-h.gone:
+		case <-timeout:
+			return errdefs.Conflict("volume %s: pod %s has exited but its VM has not powered off", v, h.name)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// holdVolumes holds a re-attached pod's named volumes.
+func (d *Daemon) holdVolumes(p *pod, rec record) {
+	for _, pv := range rec.Volumes {
+		if pv.Kind == protocol.MountDisk && !d.holds.take(pv.Volume, p, rec.ID) {
+			d.log.Warn("re-attached pod shares a volume with another", "pod", rec.ID[:12], "volume", pv.Volume)
+		}
+	}
+}
+
+func (d *Daemon) volumeHolder(v string) holder { return d.holds.get(v) }
+
+func inUseError(v, pod string) error {
+	return errdefs.Conflict("volume %s is attached to running pod %s: a volume is used by one running pod at a time (ext4 is not a cluster filesystem)", v, pod)
+}
