@@ -36,6 +36,7 @@ type Paths struct {
 	CgroupDir string // parent of container cgroups: "/sys/fs/cgroup/hyper"
 	SysBlock  string // "/sys/block"
 	Dev       string // "/dev"
+	ProcSys   string // "/proc/sys"; "" is that too
 }
 
 // DefaultPaths are the paths inside the VM.
@@ -50,6 +51,13 @@ func (p Paths) pod() string        { return filepath.Join(p.Run, "pod") }
 func (p Paths) scratch() string    { return filepath.Join(p.Run, "scratch") }
 func (p Paths) images() string     { return filepath.Join(p.Run, "images") }
 func (p Paths) containers() string { return filepath.Join(p.Run, "containers") }
+
+func (p Paths) procSys() string {
+	if p.ProcSys == "" {
+		return "/proc/sys"
+	}
+	return p.ProcSys
+}
 
 // Config wires an Agent.
 type Config struct {

@@ -67,6 +67,9 @@ func (a *Agent) CreateContainer(ctx context.Context, spec protocol.ContainerSpec
 	if fstype != "erofs" && fstype != "ext4" {
 		return protocol.Empty{}, errs.Invalid("unsupported image filesystem %q", fstype)
 	}
+	if err := validateFiles(spec.Files); err != nil {
+		return protocol.Empty{}, err
+	}
 	a.mu.Lock()
 	if a.pod == nil {
 		a.mu.Unlock()
@@ -87,7 +90,7 @@ func (a *Agent) CreateContainer(ctx context.Context, spec protocol.ContainerSpec
 	a.containers[spec.ID] = c
 	a.mu.Unlock()
 
-	err := a.setupContainer(c, fstype, spec.Rootfs.ReadOnly)
+	err := a.setupContainer(c, fstype, spec.Rootfs.ReadOnly, spec.Files)
 	a.mu.Lock()
 	if err != nil {
 		delete(a.containers, c.id)
@@ -101,7 +104,7 @@ func (a *Agent) CreateContainer(ctx context.Context, spec protocol.ContainerSpec
 	return protocol.Empty{}, err
 }
 
-func (a *Agent) setupContainer(c *container, fstype string, readOnly bool) (err error) {
+func (a *Agent) setupContainer(c *container, fstype string, readOnly bool, files []protocol.FileSpec) (err error) {
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -120,7 +123,7 @@ func (a *Agent) setupContainer(c *container, fstype string, readOnly bool) (err 
 		return errs.Internal("creating %s: %w", c.rootfs, err)
 	}
 	undo = append(undo, func() { os.RemoveAll(filepath.Dir(c.rootfs)) })
-	if readOnly {
+	if readOnly && len(files) == 0 {
 		if err := bindReadOnly(imgDir, c.rootfs); err != nil {
 			return errs.Internal("%w", err)
 		}
@@ -140,6 +143,14 @@ func (a *Agent) setupContainer(c *container, fstype string, readOnly bool) (err 
 		}
 	}
 	undo = append(undo, func() { mount.Unmount(c.rootfs) })
+	if err := writeFiles(c.rootfs, files); err != nil {
+		return err
+	}
+	if readOnly && len(files) > 0 {
+		if err := remountReadOnly(c.rootfs); err != nil {
+			return err
+		}
+	}
 
 	cg, err := cgroup.Create(filepath.Join(a.cfg.Paths.CgroupDir, c.id))
 	if err != nil {

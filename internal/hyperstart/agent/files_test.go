@@ -1,0 +1,56 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/hyperhq/hyper/internal/protocol"
+)
+
+func TestWriteFiles(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte("root:x:0:0:root:/root:/bin/sh\nwww:x:33:34::/var/www:/bin/false\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/group"), []byte("root:x:0:\nwww:x:34:\nstaff:x:50:\n"), 0o644)
+	files := []protocol.FileSpec{
+		{Path: "/etc/app/a.conf", Content: []byte("a"), Mode: 0o640, User: "www"},
+		{Path: "/b", Content: []byte("b"), Mode: 0o600, User: "1000", Group: "staff"},
+		{Path: "/c", Mode: 0o644, Group: "7"},
+	}
+	if err := validateFiles(files); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFiles(root, files); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string][3]uint32{"etc/app/a.conf": {0o640, 33, 34}, "b": {0o600, 1000, 50}, "c": {0o644, 0, 7}} {
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(root, p), &st); err != nil {
+			t.Fatal(err)
+		}
+		if got := [3]uint32{st.Mode & 0o7777, st.Uid, st.Gid}; got != want {
+			t.Errorf("%s: mode, uid, gid %o, want %o", p, got, want)
+		}
+	}
+}
+
+func TestWriteFilesErrors(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []protocol.FileSpec{
+		{Path: "/x", User: "nobody-here"},
+		{Path: "/x", Group: "nogroup-here"},
+	} {
+		if err := writeFiles(root, []protocol.FileSpec{f}); code(err) != protocol.CodeInvalidArgument {
+			t.Errorf("%+v: %v", f, err)
+		}
+	}
+	for _, f := range []protocol.FileSpec{
+		{Path: "relative"}, {Path: "/"}, {Path: "/a/.."}, {Path: "/x", Mode: 0o10000}, {Path: "/x", User: "a:b"},
+	} {
+		if err := validateFiles([]protocol.FileSpec{f}); code(err) != protocol.CodeInvalidArgument {
+			t.Errorf("%+v accepted: %v", f, err)
+		}
+	}
+}
