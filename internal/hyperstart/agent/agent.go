@@ -79,6 +79,9 @@ type Agent struct {
 	pod         *pod
 	podCreating bool
 	containers  map[string]*container
+	// vm holds the processes run in the VM itself, outside every
+	// container (protocol.VMContainer): always running, no cgroup.
+	vm *container
 
 	imgMu  sync.Mutex
 	images map[string]*image
@@ -93,6 +96,7 @@ func New(cfg Config) *Agent {
 		cfg:        cfg,
 		containers: make(map[string]*container),
 		images:     make(map[string]*image),
+		vm:         &container{id: protocol.VMContainer, cgfd: -1, state: stateRunning, procs: make(map[string]*process)},
 	}
 }
 

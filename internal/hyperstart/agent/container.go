@@ -276,3 +276,12 @@ func (a *Agent) lookup(id string) (*container, error) {
 	}
 	return c, nil
 }
+
+// lookupProcs finds the container whose processes cid names: a container,
+// or the VM itself (protocol.VMContainer); a.mu must be held.
+func (a *Agent) lookupProcs(cid string) (*container, error) {
+	if cid == protocol.VMContainer {
+		return a.vm, nil
+	}
+	return a.lookup(cid)
+}

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -52,5 +53,28 @@ func TestWriteFilesErrors(t *testing.T) {
 		if err := validateFiles([]protocol.FileSpec{f}); code(err) != protocol.CodeInvalidArgument {
 			t.Errorf("%+v accepted: %v", f, err)
 		}
+	}
+}
+
+func TestVMContainer(t *testing.T) {
+	a := newTestAgent(t)
+	ctx := context.Background()
+	_, err := a.ExecProcess(ctx, protocol.ExecRequest{Container: protocol.VMContainer, Exec: protocol.InitExec,
+		Process: protocol.ProcessSpec{Args: []string{"sh"}}})
+	if code(err) != protocol.CodeConflict {
+		t.Errorf("init in the VM: %v", err)
+	}
+	if _, err := a.WaitProcess(ctx, protocol.ProcessRef{Container: protocol.VMContainer, Exec: "e1"}); code(err) != protocol.CodeNotFound {
+		t.Errorf("wait for an unknown VM process: %v", err)
+	}
+	if _, err := a.StopContainer(ctx, protocol.StopRequest{Container: protocol.VMContainer}); code(err) != protocol.CodeInvalidArgument {
+		t.Errorf("stopping the VM as a container: %v", err)
+	}
+	if _, err := a.RemoveContainer(ctx, protocol.ContainerRef{Container: protocol.VMContainer}); code(err) != protocol.CodeInvalidArgument {
+		t.Errorf("removing the VM as a container: %v", err)
+	}
+	_, err = a.CreateContainer(ctx, protocol.ContainerSpec{ID: protocol.VMContainer, Rootfs: protocol.RootfsSpec{DiskSerial: "img0"}})
+	if code(err) != protocol.CodeInvalidArgument {
+		t.Errorf("a container named %s: %v", protocol.VMContainer, err)
 	}
 }
