@@ -27,7 +27,8 @@ func (d *Daemon) runInit(ctx context.Context, p *pod, i int, g *guest.Client, re
 		return errdefs.Conflict("stopped before init container %s ran", c.Name)
 	}
 	err := g.CreateContainer(ctx, protocol.ContainerSpec{ID: c.Name,
-		Rootfs: protocol.RootfsSpec{DiskSerial: serials[c.ImageID], ReadOnly: rec.Spec.InitContainers[i].ReadOnlyRootfs}})
+		Rootfs: protocol.RootfsSpec{DiskSerial: serials[c.ImageID], ReadOnly: rec.Spec.InitContainers[i].ReadOnlyRootfs},
+		Files:  containerFiles(rec.Spec.Files, rec.Spec.InitContainers[i])})
 	if err != nil {
 		return fmt.Errorf("init container %s: %w", c.Name, err)
 	}
@@ -184,7 +185,8 @@ func (d *Daemon) restartCtr(p *pod, g *guest.Client, i int, rec record) error {
 		}
 	}
 	if err := g.CreateContainer(ctx, protocol.ContainerSpec{ID: name,
-		Rootfs: protocol.RootfsSpec{DiskSerial: serial, ReadOnly: rec.Spec.Containers[i].ReadOnlyRootfs}}); err != nil {
+		Rootfs: protocol.RootfsSpec{DiskSerial: serial, ReadOnly: rec.Spec.Containers[i].ReadOnlyRootfs},
+		Files:  containerFiles(rec.Spec.Files, rec.Spec.Containers[i])}); err != nil {
 		return err
 	}
 	if err := d.startMain(ctx, p, i, g, rec); err != nil {
