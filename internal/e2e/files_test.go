@@ -101,7 +101,7 @@ func TestPodFileFilesRefused(t *testing.T) {
 		  "files": [{"name": "corrupt", "encoding": "base64", "content": "VsbG8sDQpoeXBlciENCg="}]}`,
 		"files[0].uri: file://" + dir + "/missing: cannot read " + dir + "/missing: no such file": `{"id": "missing", "containers": [{"image": "busybox"}],
 		  "files": [{"name": "m", "uri": "file://` + dir + `/missing"}]}`,
-		"is not a regular file": `{"id": "isdir", "containers": [{"image": "busybox"}], "files": [{"name": "d", "uri": "file://` + dir + `"}]}`,
+		"is not a regular file":                    `{"id": "isdir", "containers": [{"image": "busybox"}], "files": [{"name": "d", "uri": "file://` + dir + `"}]}`,
 		`sysctl "vm.swappiness" is not namespaced`: `{"id": "sysctl", "containers": [{"image": "busybox", "sysctl": {"vm.swappiness": "10"}}]}`,
 	}
 	if b, err := os.ReadFile("/work/shared/reference/hyperd-examples/insert-file.pod"); err == nil {
