@@ -1,6 +1,7 @@
 package sysctl
 
 import (
+	"path"
 	"strings"
 	"testing"
 )
@@ -53,4 +54,21 @@ func TestKey(t *testing.T) {
 			t.Errorf("Key(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// FuzzCheck: a key that passes Check names a file below /proc/sys, never
+// above it (the guest writes /proc/sys/Key(key)).
+func FuzzCheck(f *testing.F) {
+	for _, k := range []string{"net.ipv4.ip_forward", "net/../kernel/x", "fs/mqueue/../../etc", "net/ipv4/conf/eth0.100/forwarding", "kernel.sem"} {
+		f.Add(k)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		if Check(key, "1") != nil {
+			return
+		}
+		p := path.Clean("/proc/sys/" + Key(key))
+		if !strings.HasPrefix(p, "/proc/sys/net/") && !strings.HasPrefix(p, "/proc/sys/kernel/") && !strings.HasPrefix(p, "/proc/sys/fs/mqueue/") || p != "/proc/sys/"+Key(key) {
+			t.Fatalf("%q passes Check but is %s", key, p)
+		}
+	})
 }
