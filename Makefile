@@ -3,6 +3,8 @@ export PATH := $(PATH):/usr/local/go/bin
 GO      ?= go
 OUT     := out
 KERNEL   = $(shell bash hack/kernel/build.sh --print-path)
+# The VM's own tools (hyperctl exec --vm): busybox-static, from `make deps`.
+BUSYBOX ?= /bin/busybox
 
 .PHONY: all deps kernel build initrd demo install uninstall test check bench clean
 
@@ -26,7 +28,7 @@ build:
 	$(GO) build -o $(OUT)/hyperdev ./cmd/hyperdev
 
 initrd: build
-	$(OUT)/hyperdev initrd -o $(OUT)/initrd.img $(OUT)/hyperstart
+	$(OUT)/hyperdev initrd -o $(OUT)/initrd.img -busybox $(BUSYBOX) $(OUT)/hyperstart
 
 # The main job end to end: hyperd, an image, `hyperctl run`, a real VM.
 demo: deps kernel initrd

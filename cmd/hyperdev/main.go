@@ -1,7 +1,7 @@
 // Package main is hyperdev, Hyper's developer tool: it packs hyperstart into an
 // initramfs and runs one command in a fresh pod VM.
 //
-//	hyperdev initrd -o out/initrd.img out/hyperstart
+//	hyperdev initrd -o out/initrd.img [-busybox /bin/busybox] out/hyperstart
 //	hyperdev busybox-image -o busybox.tar [--name busybox:latest]
 //	hyperdev run [--kernel K] [--initrd I] [--image IMG] [--accel auto|kvm|tcg] -- CMD...
 package main
@@ -31,11 +31,12 @@ func main() {
 	case "initrd":
 		fs := flag.NewFlagSet("initrd", flag.ExitOnError)
 		out := fs.String("o", "initrd.img", "output file")
+		busybox := fs.String("busybox", "", "static busybox to include as the VM's tools (hyperctl exec --vm)")
 		fs.Parse(os.Args[2:])
 		if fs.NArg() != 1 {
-			fail("usage: hyperdev initrd -o FILE HYPERSTART")
+			fail("usage: hyperdev initrd -o FILE [-busybox BUSYBOX] HYPERSTART")
 		}
-		if err := bootimage.WriteHyperstart(*out, fs.Arg(0)); err != nil {
+		if err := bootimage.WriteHyperstart(*out, fs.Arg(0), *busybox); err != nil {
 			fail(err.Error())
 		}
 	case "busybox-image":

@@ -614,7 +614,7 @@ func TestAttachClientGone(t *testing.T) {
 func TestExec(t *testing.T) {
 	e := start(t)
 	ctx := ctxT(t)
-	spec := types.ExecSpec{Container: "main", Cmd: []string{"cat"}, Env: []string{"X=1"}, WorkingDir: "/w", User: "u", Stdin: true}
+	spec := types.ExecSpec{Container: "main", Cmd: []string{"cat"}, Env: []string{"X=1"}, WorkingDir: "/w", User: "u", Stdin: true, VM: true}
 	res, err := e.c.CreateExec(ctx, "web", spec)
 	if err != nil || res.ID != "exec1" {
 		t.Fatalf("create exec %+v %v", res, err)

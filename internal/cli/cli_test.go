@@ -340,6 +340,10 @@ func TestExec(t *testing.T) {
 		t.Errorf("exec spec %+v", s)
 	}
 	f.exitCode = 0
+	r = hyperctl(t, host, "", "exec", "--vm", "web", "ps")
+	if r.code != 0 || !f.execSpec.VM || f.execSpec.Container != "" || f.execSpec.Cmd[0] != "ps" {
+		t.Errorf("exec --vm: %+v, spec %+v", r, f.execSpec)
+	}
 	r = hyperctl(t, host, "", "exec", "web", "nonexistent")
 	if r.code != 126 || !strings.Contains(r.err, "executable file not found") {
 		t.Errorf("exec failure: %+v", r)

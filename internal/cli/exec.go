@@ -24,6 +24,7 @@ type execOptions struct {
 	workdir     string
 	user        string
 	container   string
+	vm          bool
 }
 
 func newExecCommand(h *cli) *cobra.Command {
@@ -31,7 +32,9 @@ func newExecCommand(h *cli) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "exec [OPTIONS] POD COMMAND [ARG...]",
 		Short: "Run a command in a running pod",
-		Long: `Run a command in a running pod's container.
+		Long: `Run a command in a running pod's container, or with --vm in the pod's VM
+itself: outside every container, as root, in the VM's own root filesystem,
+which holds hyperstart and busybox (sh, ls, ps, cat, mount, ip, ...).
 
 hyperctl exits with the command's exit status: 126 if it could not be run,
 125 if hyperctl or hyperd failed. Flags after POD belong to the command.`,
@@ -49,6 +52,7 @@ hyperctl exits with the command's exit status: 126 if it could not be run,
 	f.StringVarP(&o.workdir, "workdir", "w", "", "working directory inside the container")
 	f.StringVarP(&o.user, "user", "u", "", "user (name|uid[:group|gid])")
 	f.StringVarP(&o.container, "container", "c", "", "container of the pod (default: the first)")
+	f.BoolVar(&o.vm, "vm", false, "run the command in the pod's VM, outside its containers")
 	return cmd
 }
 
@@ -73,6 +77,7 @@ func (h *cli) exec(ctx context.Context, o *execOptions, pod string, args []strin
 		User:       o.user,
 		Tty:        o.tty,
 		Stdin:      o.interactive,
+		VM:         o.vm,
 	})
 	if err != nil {
 		return err

@@ -38,13 +38,12 @@ func (x Execs) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) 
 	if len(spec.Cmd) == 0 {
 		return types.CreateResponse{}, errdefs.InvalidArgument("exec needs a command")
 	}
-	p, i, err := d.lookupContainer(ref, spec.Container)
+	p, name, base, err := d.execTarget(ref, spec)
 	if err != nil {
 		return types.CreateResponse{}, err
 	}
 	p.mu.Lock()
-	running := p.vm != nil
-	base, name, podID := p.rec.Procs[i], p.rec.Containers[i].Name, p.rec.ID
+	running, podID := p.vm != nil, p.rec.ID
 	p.mu.Unlock()
 	if !running {
 		return types.CreateResponse{}, errdefs.Conflict("pod %s is not running", ref)
@@ -65,6 +64,26 @@ func (x Execs) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) 
 	d.execs[e.id] = e
 	d.mu.Unlock()
 	return types.CreateResponse{ID: e.id}, nil
+}
+
+// execTarget finds where an exec runs: the pod's container (by name, or
+// the first) with its main process's settings as defaults, or, with
+// spec.VM, the VM itself without defaults.
+func (d *Daemon) execTarget(ref string, spec types.ExecSpec) (*pod, string, protocol.ProcessSpec, error) {
+	if spec.VM {
+		if spec.Container != "" {
+			return nil, "", protocol.ProcessSpec{}, errdefs.InvalidArgument("an exec in the VM runs outside every container: give no container")
+		}
+		p, err := d.lookup(ref)
+		return p, protocol.VMContainer, protocol.ProcessSpec{}, err
+	}
+	p, i, err := d.lookupContainer(ref, spec.Container)
+	if err != nil {
+		return nil, "", protocol.ProcessSpec{}, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p, p.rec.Containers[i].Name, p.rec.Procs[i], nil
 }
 
 func (d *Daemon) exec(id string) (*execution, error) {

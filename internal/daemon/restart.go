@@ -28,7 +28,8 @@ func (d *Daemon) runInit(ctx context.Context, p *pod, i int, g *guest.Client, re
 	}
 	err := g.CreateContainer(ctx, protocol.ContainerSpec{ID: c.Name,
 		Rootfs: protocol.RootfsSpec{DiskSerial: serials[c.ImageID], ReadOnly: rec.Spec.InitContainers[i].ReadOnlyRootfs},
-		Mounts: containerMounts(rec, rec.Spec.InitContainers[i])})
+		Mounts: containerMounts(rec, rec.Spec.InitContainers[i]),
+		Files:  containerFiles(rec.Spec.Files, rec.Spec.InitContainers[i])})
 	if err != nil {
 		return fmt.Errorf("init container %s: %w", c.Name, err)
 	}
@@ -186,7 +187,8 @@ func (d *Daemon) restartCtr(p *pod, g *guest.Client, i int, rec record) error {
 	}
 	if err := g.CreateContainer(ctx, protocol.ContainerSpec{ID: name,
 		Rootfs: protocol.RootfsSpec{DiskSerial: serial, ReadOnly: rec.Spec.Containers[i].ReadOnlyRootfs},
-		Mounts: containerMounts(rec, rec.Spec.Containers[i])}); err != nil {
+		Mounts: containerMounts(rec, rec.Spec.Containers[i]),
+		Files:  containerFiles(rec.Spec.Files, rec.Spec.Containers[i])}); err != nil {
 		return err
 	}
 	if err := d.startMain(ctx, p, i, g, rec); err != nil {

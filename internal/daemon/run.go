@@ -205,8 +205,12 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			return err
 		}},
 		{"create pod", func() error {
+			sysctls, err := podSysctls(rec.Spec)
+			if err != nil {
+				return err
+			}
 			return v.Guest.CreatePod(ctx, protocol.PodSpec{Hostname: rec.Spec.Hostname, ScratchDisk: scratchSerial,
-				DNS: nw.dns(rec.Spec.DNS), Interfaces: nw.ifaces,
+				DNS: nw.dns(rec.Spec.DNS), Interfaces: nw.ifaces, Sysctls: sysctls,
 				Hosts: []protocol.HostEntry{{IP: "127.0.1.1", Names: []string{rec.Spec.Hostname, rec.Name}}}})
 		}},
 		{"run init containers", func() error {
@@ -221,7 +225,8 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			for i, c := range rec.Containers {
 				if err := v.Guest.CreateContainer(ctx, protocol.ContainerSpec{ID: c.Name,
 					Rootfs: protocol.RootfsSpec{DiskSerial: serials[c.ImageID], ReadOnly: rec.Spec.Containers[i].ReadOnlyRootfs},
-					Mounts: containerMounts(rec, rec.Spec.Containers[i])}); err != nil {
+					Mounts: containerMounts(rec, rec.Spec.Containers[i]),
+					Files:  containerFiles(rec.Spec.Files, rec.Spec.Containers[i])}); err != nil {
 					return err
 				}
 				if err := d.startMain(ctx, p, i, v.Guest, rec); err != nil {

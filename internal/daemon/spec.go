@@ -17,9 +17,6 @@ import (
 // returns warnings for what is safe to run without.
 func checkSpec(spec types.PodSpec) ([]string, error) {
 	var missing, warnings []string
-	if len(spec.Files) > 0 {
-		missing = append(missing, "files")
-	}
 	switch spec.Network {
 	case "", types.NetworkUser, types.NetworkNone:
 	default:
@@ -35,13 +32,13 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 	if _, _, err := parsePolicy(spec.RestartPolicy); err != nil {
 		return nil, errdefs.InvalidArgument("restartPolicy: %v", err)
 	}
+	if err := checkFiles(spec); err != nil {
+		return nil, err
+	}
+	if _, err := podSysctls(spec); err != nil {
+		return nil, err
+	}
 	check := func(where string, c types.ContainerSpec) error {
-		if len(c.Files) > 0 {
-			missing = append(missing, where+".files")
-		}
-		if len(c.Sysctls) > 0 {
-			missing = append(missing, where+".sysctls")
-		}
 		if c.StopSignal != "" {
 			if _, err := signals.Parse(c.StopSignal); err != nil {
 				return errdefs.InvalidArgument("%s.stopSignal: %v", where, err)

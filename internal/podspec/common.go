@@ -23,7 +23,10 @@ var validHostname = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-
 
 const (
 	minMemoryMB = 64
-	maxFileSize = 16 << 20
+	// maxFileSize bounds a pod file's decoded content; maxFileRead the
+	// file:// files read (base64 takes a third more, and line breaks).
+	maxFileSize = types.MaxFilesSize
+	maxFileRead = 2 * maxFileSize
 )
 
 // restartPolicy normalises never / onFailure[:N] / always (any case,
@@ -188,9 +191,9 @@ func fileContent(p *problems, fp, encoding, uri, content string) ([]byte, string
 		p.errorf(fp, "give either uri or content, not both")
 		return nil, "", false
 	}
-	raw, source := []byte(content), "inline"
+	raw, source, what := []byte(content), "inline", "content"
 	if uri != "" {
-		source = uri
+		source, what = uri, "uri"
 		u, err := url.Parse(uri)
 		if err != nil {
 			p.errorf(field(fp, "uri"), "bad URI %q: %v", uri, err)
@@ -214,9 +217,6 @@ func fileContent(p *problems, fp, encoding, uri, content string) ([]byte, string
 			p.errorf(field(fp, "uri"), "%s: unsupported URI scheme %q: use file:///path or content", uri, u.Scheme)
 			return nil, "", false
 		}
-	} else if len(raw) > maxFileSize {
-		p.errorf(field(fp, "content"), "content is larger than %d MiB", maxFileSize>>20)
-		return nil, "", false
 	}
 	if enc == "base64" {
 		s := strings.Map(func(r rune) rune {
@@ -227,14 +227,14 @@ func fileContent(p *problems, fp, encoding, uri, content string) ([]byte, string
 		}, string(raw))
 		dec, err := base64.StdEncoding.DecodeString(s)
 		if err != nil {
-			what := "content"
-			if uri != "" {
-				what = "uri"
-			}
 			p.errorf(field(fp, what), "bad base64 payload: %v", err)
 			return nil, "", false
 		}
 		raw = dec
+	}
+	if len(raw) > maxFileSize {
+		p.errorf(field(fp, what), "%d bytes: larger than %d KiB (what a pod's files may hold in all)", len(raw), maxFileSize>>10)
+		return nil, "", false
 	}
 	return raw, source, true
 }
@@ -255,12 +255,12 @@ func readRegular(name string) ([]byte, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file", name)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	b, err := io.ReadAll(io.LimitReader(f, maxFileRead+1))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read: %v", err)
 	}
-	if len(b) > maxFileSize {
-		return nil, fmt.Errorf("%s is larger than %d MiB", name, maxFileSize>>20)
+	if len(b) > maxFileRead {
+		return nil, fmt.Errorf("%s is larger than %d KiB (a pod's files may hold %d KiB in all)", name, maxFileRead>>10, maxFileSize>>10)
 	}
 	return b, nil
 }

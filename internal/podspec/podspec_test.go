@@ -1,6 +1,9 @@
 package podspec
 
 import (
+	"encoding/base64"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -372,6 +375,37 @@ func TestFileURI(t *testing.T) {
 	if string(res.Spec.Files[0].Content) != "x=1\n" || res.Spec.Files[0].Source != "file://"+p ||
 		res.Spec.Containers[0].Files[0].Path != "/etc/f" {
 		t.Errorf("%+v", res.Spec)
+	}
+}
+
+func TestFileLimits(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big")
+	os.WriteFile(big, make([]byte, maxFileSize+1), 0o600)
+	b64 := filepath.Join(dir, "b64")
+	os.WriteFile(b64, []byte(base64.StdEncoding.EncodeToString(make([]byte, maxFileSize))), 0o600)
+	huge := filepath.Join(dir, "huge")
+	os.WriteFile(huge, make([]byte, maxFileRead+1), 0o600)
+	_, err := Parse([]byte(`{"containers":[{"image":"busybox"}], "files":[
+	  {"name":"a","uri":"file://`+big+`"},
+	  {"name":"b","uri":"file://`+b64+`","encoding":"base64"},
+	  {"name":"c","uri":"file://`+huge+`"},
+	  {"name":"d","uri":"file://`+dir+`"},
+	  {"name":"e","uri":"file://`+dir+`/missing"}]}`), "")
+	want := []string{
+		fmt.Sprintf("files[0].uri: %d bytes: larger than 512 KiB", maxFileSize+1),
+		"files[2].uri: file://" + huge + ": " + huge + " is larger than 1024 KiB",
+		"files[3].uri: file://" + dir + ": " + dir + " is not a regular file",
+		"files[4].uri: file://" + dir + "/missing: cannot read " + dir + "/missing: no such file",
+	}
+	var pe *Error
+	if !errors.As(err, &pe) || len(pe.Problems) != len(want) {
+		t.Fatalf("got %v, want %d problems", err, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(pe.Problems[i], w) {
+			t.Errorf("problem %d: %q, want %q...", i, pe.Problems[i], w)
+		}
 	}
 }
 

@@ -23,6 +23,13 @@ const (
 // does.
 const InitExec = "init"
 
+// VMContainer is the container name of processes run in the VM itself,
+// in hyperstart's root and namespaces, outside every container (hyperctl
+// exec --vm). No container can have it: container ids cannot start with
+// '-'. It is accepted by ExecProcess (not with InitExec), WaitProcess,
+// AttachProcess, SignalProcess, ResizeTerminal and stdio streams only.
+const VMContainer = "-vm"
+
 // StreamHeader is the first frame on every stream the host opens.
 type StreamHeader struct {
 	Kind      string `json:"kind"`
@@ -86,6 +93,10 @@ type PodSpec struct {
 	// Interfaces are the pod's network interfaces, each found by its MAC
 	// address. None: the pod has only loopback.
 	Interfaces []Interface `json:"interfaces,omitempty"`
+	// Sysctls are namespaced kernel parameters ("net.ipv4.ip_forward":
+	// "1", see internal/sysctl) set in the pod's network and IPC
+	// namespaces before any container starts.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
 }
 
 // Interface configures one guest NIC.
@@ -116,6 +127,11 @@ type ContainerSpec struct {
 	// Mounts are the container's volumes, mounted in its mount namespace
 	// before its first process runs.
 	Mounts []Mount `json:"mounts,omitempty"`
+	// Files are written into the root filesystem (its writable layer)
+	// before any process starts; with Rootfs.ReadOnly the root is made
+	// read-only after. Their content must fit in the request's frame
+	// (MaxFrameSize, base64 on the wire).
+	Files []FileSpec `json:"files,omitempty"`
 }
 
 // Mount kinds: where a volume's content comes from.
@@ -143,6 +159,22 @@ type Mount struct {
 	ReadOnly bool   `json:"readOnly,omitempty"`
 	FSType   string `json:"fsType,omitempty"`
 	SizeMB   int    `json:"sizeMB,omitempty"`
+}
+
+
+// FileSpec is a file written into a container's root filesystem.
+type FileSpec struct {
+	// Path is absolute; it is resolved inside the container's root, as if
+	// that were "/" (symlinks of the image cannot lead out of it). Missing
+	// parent directories are created (root-owned, 0755).
+	Path    string `json:"path"`
+	Content []byte `json:"content"`
+	Mode    uint32 `json:"mode"` // permission bits, at most 07777
+	// User and Group own the file: names (resolved against the image's
+	// /etc/passwd and /etc/group) or numeric ids. Empty User is root;
+	// empty Group is User's primary group.
+	User  string `json:"user,omitempty"`
+	Group string `json:"group,omitempty"`
 }
 
 // RootfsSpec names the read-only image disk of a container.

@@ -98,7 +98,7 @@ func Initrd() (string, error) {
 			return
 		}
 		initrd = filepath.Join(dir, "initrd.img")
-		initrdErr = bootimage.WriteHyperstart(initrd, bin)
+		initrdErr = bootimage.WriteHyperstart(initrd, bin, Busybox())
 	})
 	return initrd, initrdErr
 }
@@ -194,4 +194,11 @@ func Binary(tb testing.TB, pkg string) string {
 	}
 	binPaths[pkg] = out
 	return out
+}
+
+// Busybox is the host's static busybox ("" if there is none), put in the
+// test initramfs as the VM's own tools, as `make initrd` does.
+func Busybox() string {
+	p, _ := exec.LookPath("busybox")
+	return p
 }

@@ -110,6 +110,11 @@ type File struct {
 	Source string `json:"source,omitempty"`
 }
 
+// MaxFilesSize bounds the content of a pod's files (PodSpec.Files) in
+// total, and of the files put into one container (a file mounted twice
+// counts twice): they travel in one API request and one guest message.
+const MaxFilesSize = 512 << 10
+
 // FileMount puts the pod file Name at Path in a container.
 type FileMount struct {
 	Name  string `json:"name"`
@@ -237,7 +242,7 @@ type CreateResponse struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// ExecSpec is an extra process in a running pod's container.
+// ExecSpec is an extra process in a running pod's container (or VM).
 type ExecSpec struct {
 	Container  string   `json:"container,omitempty"` // default: the first
 	Cmd        []string `json:"cmd"`
@@ -246,6 +251,10 @@ type ExecSpec struct {
 	User       string   `json:"user,omitempty"`
 	Tty        bool     `json:"tty,omitempty"`
 	Stdin      bool     `json:"stdin,omitempty"`
+	// VM runs the command in the pod's VM itself, outside every container:
+	// in hyperstart's root filesystem (busybox) and namespaces, as root
+	// (Container must be empty).
+	VM bool `json:"vm,omitempty"`
 }
 
 // ExecInfo reports an exec.

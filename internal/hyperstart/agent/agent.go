@@ -36,6 +36,7 @@ type Paths struct {
 	CgroupDir string // parent of container cgroups: "/sys/fs/cgroup/hyper"
 	SysBlock  string // "/sys/block"
 	Dev       string // "/dev"
+	ProcSys   string // "/proc/sys"; "" is that too
 }
 
 // DefaultPaths are the paths inside the VM.
@@ -50,6 +51,13 @@ func (p Paths) pod() string        { return filepath.Join(p.Run, "pod") }
 func (p Paths) scratch() string    { return filepath.Join(p.Run, "scratch") }
 func (p Paths) images() string     { return filepath.Join(p.Run, "images") }
 func (p Paths) containers() string { return filepath.Join(p.Run, "containers") }
+
+func (p Paths) procSys() string {
+	if p.ProcSys == "" {
+		return "/proc/sys"
+	}
+	return p.ProcSys
+}
 
 // Config wires an Agent.
 type Config struct {
@@ -71,6 +79,9 @@ type Agent struct {
 	pod         *pod
 	podCreating bool
 	containers  map[string]*container
+	// vm holds the processes run in the VM itself, outside every
+	// container (protocol.VMContainer): always running, no cgroup.
+	vm *container
 
 	imgMu  sync.Mutex
 	images map[string]*image
@@ -87,6 +98,7 @@ func New(cfg Config) *Agent {
 		cfg:        cfg,
 		containers: make(map[string]*container),
 		images:     make(map[string]*image),
+		vm:         &container{id: protocol.VMContainer, cgfd: -1, state: stateRunning, procs: make(map[string]*process)},
 	}
 }
 

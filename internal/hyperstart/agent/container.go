@@ -75,6 +75,9 @@ func (a *Agent) CreateContainer(ctx context.Context, spec protocol.ContainerSpec
 	if fstype != "erofs" && fstype != "ext4" {
 		return protocol.Empty{}, errs.Invalid("unsupported image filesystem %q", fstype)
 	}
+	if err := validateFiles(spec.Files); err != nil {
+		return protocol.Empty{}, err
+	}
 	a.mu.Lock()
 	if a.pod == nil {
 		a.mu.Unlock()
@@ -95,7 +98,7 @@ func (a *Agent) CreateContainer(ctx context.Context, spec protocol.ContainerSpec
 	a.containers[spec.ID] = c
 	a.mu.Unlock()
 
-	err := a.setupContainer(c, fstype, spec.Rootfs.ReadOnly)
+	err := a.setupContainer(c, fstype, spec.Rootfs.ReadOnly, spec.Files)
 	if err == nil {
 		if c.vols, err = a.acquireMounts(spec.Mounts); err == nil {
 			c.mounts = mountKeys(spec.Mounts)
@@ -116,7 +119,7 @@ func (a *Agent) CreateContainer(ctx context.Context, spec protocol.ContainerSpec
 	return protocol.Empty{}, err
 }
 
-func (a *Agent) setupContainer(c *container, fstype string, readOnly bool) (err error) {
+func (a *Agent) setupContainer(c *container, fstype string, readOnly bool, files []protocol.FileSpec) (err error) {
 	var undo []func()
 	defer func() {
 		if err != nil {
@@ -135,7 +138,7 @@ func (a *Agent) setupContainer(c *container, fstype string, readOnly bool) (err 
 		return errs.Internal("creating %s: %w", c.rootfs, err)
 	}
 	undo = append(undo, func() { os.RemoveAll(filepath.Dir(c.rootfs)) })
-	if readOnly {
+	if readOnly && len(files) == 0 {
 		if err := bindReadOnly(imgDir, c.rootfs); err != nil {
 			return errs.Internal("%w", err)
 		}
@@ -155,6 +158,14 @@ func (a *Agent) setupContainer(c *container, fstype string, readOnly bool) (err 
 		}
 	}
 	undo = append(undo, func() { mount.Unmount(c.rootfs) })
+	if err := writeFiles(c.rootfs, files); err != nil {
+		return err
+	}
+	if readOnly && len(files) > 0 {
+		if err := remountReadOnly(c.rootfs); err != nil {
+			return err
+		}
+	}
 
 	cg, err := cgroup.Create(filepath.Join(a.cfg.Paths.CgroupDir, c.id))
 	if err != nil {
@@ -288,4 +299,13 @@ func (a *Agent) lookup(id string) (*container, error) {
 		return nil, errs.NotFound("no container %s", id)
 	}
 	return c, nil
+}
+
+// lookupProcs finds the container whose processes cid names: a container,
+// or the VM itself (protocol.VMContainer); a.mu must be held.
+func (a *Agent) lookupProcs(cid string) (*container, error) {
+	if cid == protocol.VMContainer {
+		return a.vm, nil
+	}
+	return a.lookup(cid)
 }

@@ -63,13 +63,15 @@ func (a *Agent) ExecProcess(ctx context.Context, req protocol.ExecRequest) (prot
 // reserveExec checks the state and records a new, not yet started
 // process; a.mu must be held.
 func (a *Agent) reserveExec(cid, eid string, isInit bool) (*container, *process, *pod, error) {
-	if a.pod == nil {
-		return nil, nil, nil, errs.Conflict("pod not created yet")
+	if cid != protocol.VMContainer {
+		if a.pod == nil {
+			return nil, nil, nil, errs.Conflict("pod not created yet")
+		}
+		if err := a.pod.alive(); err != nil {
+			return nil, nil, nil, err
+		}
 	}
-	if err := a.pod.alive(); err != nil {
-		return nil, nil, nil, err
-	}
-	c, err := a.lookup(cid)
+	c, err := a.lookupProcs(cid)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -177,21 +179,24 @@ func (a *Agent) startProcess(ctx context.Context, c *container, pd *pod, req *pr
 	}
 
 	opts := spawn.Options{
-		Spec:       spawn.Spec{Init: req.Exec == protocol.InitExec, Process: req.Process},
-		Exe:        a.cfg.Exe,
-		Stdio:      childStdio,
-		Namespaces: pd.ns,
-		CgroupFD:   c.cgfd,
-		Reaper:     a.cfg.Reaper,
+		Spec:     spawn.Spec{Init: req.Exec == protocol.InitExec, Process: req.Process},
+		Exe:      a.cfg.Exe,
+		Stdio:    childStdio,
+		CgroupFD: c.cgfd,
+		Reaper:   a.cfg.Reaper,
 	}
-	if opts.Spec.Init {
+	switch {
+	case c == a.vm: // in hyperstart's own root and namespaces
+	case opts.Spec.Init:
+		opts.Namespaces = pd.ns
 		opts.Spec.Rootfs = c.rootfs
 		opts.Spec.Volumes = c.vols
 		opts.Spec.PodFiles = map[string]string{}
 		for _, f := range podFiles {
 			opts.Spec.PodFiles[f] = filepath.Join(a.cfg.Paths.pod(), f)
 		}
-	} else {
+	default:
+		opts.Namespaces = pd.ns
 		fd, err := a.openMountNS(c)
 		if err != nil {
 			return fail(err)

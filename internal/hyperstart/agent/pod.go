@@ -87,6 +87,11 @@ func (a *Agent) createPod(spec *protocol.PodSpec) (*pod, error) {
 		return nil, err
 	}
 	p, err := a.startPodInit(hostname)
+	if err == nil {
+		if err = applySysctls(a.cfg.Paths.procSys(), p.nsFD(unix.CLONE_NEWIPC), spec.Sysctls); err != nil {
+			a.endPodInit(p)
+		}
+	}
 	if err != nil {
 		mount.Unmount(a.cfg.Paths.scratch())
 		return nil, err
@@ -124,6 +129,9 @@ func validatePod(spec *protocol.PodSpec) error {
 		return err
 	}
 	if err := words("DNS option", spec.DNS.Options); err != nil {
+		return err
+	}
+	if err := validateSysctls(spec.Sysctls); err != nil {
 		return err
 	}
 	if len(spec.Interfaces) > 8 {
@@ -286,10 +294,7 @@ func (a *Agent) startPodInit(hostname string) (*pod, error) {
 			err = errs.Internal("pod-init exited at once")
 		}
 		if err != nil {
-			for _, n := range p.ns {
-				unix.Close(n.FD)
-			}
-			a.cfg.Reaper.Kill(pid, unix.SIGKILL)
+			a.endPodInit(p)
 			return nil, err
 		}
 		p.ns = append(p.ns, spawn.Namespace{FD: fd, Type: ns.typ})

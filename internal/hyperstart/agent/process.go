@@ -268,7 +268,7 @@ func (s *stdinPump) stop() {
 func (a *Agent) findProcess(cid, eid string) (*container, *process, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	c, err := a.lookup(cid)
+	c, err := a.lookupProcs(cid)
 	if err != nil {
 		return nil, nil, err
 	}
