@@ -97,11 +97,11 @@ func TestNetworkMode(t *testing.T) {
 	if m := networkMode(def, types.PodSpec{Network: "user"}); m != types.NetworkUser {
 		t.Errorf("pod user = %q", m)
 	}
-	n, err := planNetwork(def, "id", types.PodSpec{})
+	n, err := planNetwork(def, "id", types.PodSpec{}, nil)
 	if err != nil || len(n.nics) != 0 || len(n.dns(nil).Servers) != 0 {
 		t.Errorf("none: %+v, %v", n, err)
 	}
-	n, err = planNetwork(def, "id", types.PodSpec{Network: "user"})
+	n, err = planNetwork(def, "id", types.PodSpec{Network: "user"}, nil)
 	if err != nil || len(n.nics) != 1 || n.ifaces[0].MAC != n.nics[0].MAC || n.dns(nil).Servers[0] != userDNS {
 		t.Errorf("user: %+v, %v", n, err)
 	}
