@@ -121,11 +121,16 @@ func (n podNetwork) hosts(hostname, name string) []protocol.HostEntry {
 	return []protocol.HostEntry{{IP: ip, Names: []string{hostname, name}}}
 }
 
-// netPorts converts checked bindings for the network package.
+// netPorts converts checked bindings (or recorded ones) for the network
+// package; a missing host IP is every address.
 func netPorts(bs []types.PortBinding) []network.Port {
 	var ps []network.Port
 	for _, b := range bs {
-		ps = append(ps, network.Port{Proto: b.Protocol, HostIP: netip.MustParseAddr(b.HostIP),
+		ip, err := netip.ParseAddr(b.HostIP)
+		if err != nil {
+			ip = netip.IPv4Unspecified()
+		}
+		ps = append(ps, network.Port{Proto: b.Protocol, HostIP: ip,
 			HostPort: uint16(b.HostPort), GuestPort: uint16(b.ContainerPort)})
 	}
 	return ps

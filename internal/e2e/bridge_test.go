@@ -217,27 +217,30 @@ func TestNetworkBridgeRecovery(t *testing.T) {
 }
 
 // TestPortMappingExample runs the hyperd example port-mapping.pod (its
-// range 3000-3010 -> 1300-1310) on the bridge: a line sent to host port
-// 3000 reaches the pod's nc on 1300.
+// range 3000-3010 -> 1300-1310) in hyperd's network namespace, on the
+// bridge and in user mode (hyperd works unchanged in a namespace): a line
+// sent to host port 3000 reaches the pod's nc on 1300.
 func TestPortMappingExample(t *testing.T) {
 	h, ns := newBridgeHyperd(t)
 	h.loadBusybox()
-	h.ok("run", "-d", "-p", examplePath(t, "port-mapping.pod"))
-	if out := h.ok("port", "port-mapping-test"); strings.Count(out, "->") != 11 {
-		t.Errorf("port = %q, want 11 mappings", out)
+	for _, mode := range []string{"bridge", "user"} {
+		h.ok("run", "-d", "--network", mode, "-p", examplePath(t, "port-mapping.pod"))
+		if out := h.ok("port", "port-mapping-test"); strings.Count(out, "->") != 11 {
+			t.Errorf("%s: port = %q, want 11 mappings", mode, out)
+		}
+		// nc takes one connection, prints what it got and exits.
+		waitFor(t, time.Minute, mode+": the pod's nc to get a line through host port 3000", func() bool {
+			if strings.Contains(h.ok("logs", "port-mapping-test"), "through-3000") {
+				return true
+			}
+			if c, err := nsDial(ns, "tcp4", "127.0.0.1:3000"); err == nil {
+				fmt.Fprintln(c, "through-3000")
+				c.Close()
+			}
+			return false
+		})
+		h.ok("rm", "-f", "port-mapping-test")
 	}
-	// nc takes one connection, prints what it got and exits.
-	waitFor(t, time.Minute, "the pod's nc to get a line through host port 3000", func() bool {
-		if strings.Contains(h.ok("logs", "port-mapping-test"), "through-3000") {
-			return true
-		}
-		if c, err := nsDial(ns, "tcp4", "127.0.0.1:3000"); err == nil {
-			fmt.Fprintln(c, "through-3000")
-			c.Close()
-		}
-		return false
-	})
-	h.ok("rm", "-f", "port-mapping-test")
 }
 
 // examplePath finds a hyperd example pod file (shared/reference).
