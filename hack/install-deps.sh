@@ -10,6 +10,7 @@ pkgs=(
   docker-registry                          # registry for the pull tests (run by the tests, not as a service)
   skopeo umoci                             # the pipeline BenchmarkPullConvert compares pulls with
   debootstrap                              # the Debian (nginx) image of the e2e tests
+  iproute2 nftables                        # bridge-mode tests: ip netns, ip link, nft list ruleset
 )
 missing=()
 for p in "${pkgs[@]}"; do

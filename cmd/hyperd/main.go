@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/hypervisor/qemu"
 	"github.com/hyperhq/hyper/internal/image"
+	"github.com/hyperhq/hyper/internal/network"
 	"github.com/hyperhq/hyper/internal/vm"
 )
 
@@ -81,6 +83,7 @@ func main() {
 		LogMaxSize: int64(cfg.Log.ContainerMaxMB) << 20, LogMaxFiles: cfg.Log.ContainerFiles,
 		Registry: image.Registry{Insecure: cfg.Registry.Insecure, Mirrors: cfg.Registry.Mirrors},
 		Network:  cfg.Network,
+		Bridge:   network.Config{Bridge: cfg.Bridge.Name, Subnet: netip.MustParsePrefix(cfg.Bridge.Subnet), MTU: cfg.Bridge.MTU},
 	}, log)
 	if err != nil {
 		fatal(err)

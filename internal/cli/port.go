@@ -97,7 +97,7 @@ func (v publishOrPod) Set(s string) error {
 // addNetworkFlags adds run's and create's network flags.
 func addNetworkFlags(cmd *cobra.Command, o *runOptions) {
 	f := cmd.Flags()
-	f.StringVar(&o.network, "network", "", "network mode: user (NAT, published ports) or none (loopback only); default: hyperd's")
+	f.StringVar(&o.network, "network", "", "network mode: user (NAT, published ports), bridge (an address on hyperd's bridge) or none (loopback only); default: hyperd's")
 	f.StringArrayVar(&o.dns, "dns", nil, "set a DNS server")
 	f.StringArrayVar(&o.dnsSearch, "dns-search", nil, "set a DNS search domain")
 	f.StringArrayVar(&o.dnsOptions, "dns-option", nil, "set a DNS option (ndots:2)")
@@ -114,10 +114,10 @@ func (o *runOptions) applyNetwork(spec *types.PodSpec) error {
 	}
 	switch o.network {
 	case "":
-	case types.NetworkUser, types.NetworkNone:
+	case types.NetworkUser, types.NetworkNone, types.NetworkBridge:
 		spec.Network = o.network
 	default:
-		return errdefs.InvalidArgument("--network %q: want user or none", o.network)
+		return errdefs.InvalidArgument("--network %q: want user, bridge or none", o.network)
 	}
 	for _, s := range o.dns {
 		if _, err := netip.ParseAddr(s); err != nil {

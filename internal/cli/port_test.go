@@ -60,7 +60,7 @@ func TestApplyNetwork(t *testing.T) {
 		!reflect.DeepEqual(spec.DNS, &types.DNSConfig{Nameservers: []string{"1.1.1.1"}, Searches: []string{"example.com"}, Options: []string{"ndots:2"}}) {
 		t.Fatalf("spec = %+v", spec)
 	}
-	for _, bad := range []runOptions{{network: "bridge"}, {dns: []string{"dns.example"}}, {publish: []string{"x:80"}}} {
+	for _, bad := range []runOptions{{network: "host"}, {dns: []string{"dns.example"}}, {publish: []string{"x:80"}}} {
 		if err := bad.applyNetwork(&types.PodSpec{}); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}

@@ -55,6 +55,10 @@ func writeInfo(h *cli, i types.Info) error {
 	fmt.Fprintf(tw, " Running:\t%d\n", i.PodsRunning)
 	fmt.Fprintf(tw, " Not running:\t%d\n", i.Pods-i.PodsRunning)
 	fmt.Fprintf(tw, "Images:\t%d\n", i.Images)
+	if i.Bridge.Name != "" {
+		fmt.Fprintf(tw, "Bridge:\t%s %s\n", i.Bridge.Name, i.Bridge.Subnet)
+		fmt.Fprintf(tw, " Leased addresses:\t%d\n", len(i.Bridge.Leases))
+	}
 	return tw.Flush()
 }
 

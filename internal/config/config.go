@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -33,8 +34,10 @@ type Config struct {
 	// (needs /dev/vhost-vsock).
 	Transport string `toml:"transport"`
 	// Network is the default network mode of pods: user (QEMU user-mode
-	// NIC) or none (loopback only). docs/networking.md.
+	// NIC), bridge (a tap on Bridge) or none (loopback only).
+	// docs/networking.md.
 	Network string `toml:"network"`
+	Bridge  Bridge `toml:"bridge"`
 
 	Pod      Pod      `toml:"pod"`
 	Log      Log      `toml:"log"`
@@ -53,6 +56,13 @@ type Registry struct {
 	// ("http://10.0.0.1:5000" or "mirror.example"), tried in order
 	// before the registry itself.
 	Mirrors map[string][]string `toml:"mirrors"`
+}
+
+// Bridge configures the bridge network mode.
+type Bridge struct {
+	Name   string `toml:"name"`   // the Linux bridge (hyper0)
+	Subnet string `toml:"subnet"` // pods' addresses; the first is the bridge's (the gateway)
+	MTU    int    `toml:"mtu"`
 }
 
 // Pod holds per-pod defaults.
@@ -75,8 +85,9 @@ func Default() Config {
 		Root: "/var/lib/hyper", RunDir: "/run/hyper", Socket: "/run/hyper/hyper.sock", Group: "hyper",
 		Kernel: "/usr/local/lib/hyper/vmlinux", Initrd: "/usr/local/lib/hyper/initrd.img",
 		Accel: "auto", QEMU: "qemu-system-x86_64", Transport: "serial", Network: "user",
-		Pod: Pod{MemoryMB: 256, VCPUs: 1, ScratchMB: 10 << 10},
-		Log: Log{Level: "info", ContainerMaxMB: 10, ContainerFiles: 3},
+		Bridge: Bridge{Name: "hyper0", Subnet: "10.88.0.0/16", MTU: 1500},
+		Pod:    Pod{MemoryMB: 256, VCPUs: 1, ScratchMB: 10 << 10},
+		Log:    Log{Level: "info", ContainerMaxMB: 10, ContainerFiles: 3},
 	}
 }
 
@@ -141,9 +152,18 @@ func (c Config) Validate() error {
 		return errdefs.InvalidArgument("config: transport %q: want serial or vsock", c.Transport)
 	}
 	switch c.Network {
-	case "user", "none":
+	case "user", "none", "bridge":
 	default:
-		return errdefs.InvalidArgument("config: network %q: want user or none", c.Network)
+		return errdefs.InvalidArgument("config: network %q: want user, bridge or none", c.Network)
+	}
+	if p, err := netip.ParsePrefix(c.Bridge.Subnet); err != nil || !p.Addr().Is4() || p.Bits() > 30 {
+		return errdefs.InvalidArgument("config: bridge.subnet %q: want an IPv4 network of at least 4 addresses (10.88.0.0/16)", c.Bridge.Subnet)
+	}
+	if n := c.Bridge.Name; n == "" || len(n) > 15 || strings.ContainsAny(n, "/ \t") {
+		return errdefs.InvalidArgument("config: bridge.name %q: want a network interface name of 1-15 characters", n)
+	}
+	if c.Bridge.MTU < 68 || c.Bridge.MTU > 65535 {
+		return errdefs.InvalidArgument("config: bridge.mtu %d: want 68-65535", c.Bridge.MTU)
 	}
 	switch c.Accel {
 	case "auto", "kvm", "tcg":

@@ -20,13 +20,20 @@ func TestDefaultsWithoutFile(t *testing.T) {
 }
 
 func TestParse(t *testing.T) {
-	c, err := Parse("root = \"/srv/hyper\"\naccel = \"tcg\"\n[pod]\nmemory_mb = 512\n")
+	c, err := Parse("root = \"/srv/hyper\"\naccel = \"tcg\"\nnetwork = \"bridge\"\n[pod]\nmemory_mb = 512\n[bridge]\nsubnet = \"10.99.0.0/24\"\n")
+	if err == nil && (c.Network != "bridge" || c.Bridge.Subnet != "10.99.0.0/24" || c.Bridge.Name != "hyper0") {
+		t.Fatalf("bridge: %+v", c)
+	}
 	if err != nil || c.Root != "/srv/hyper" || c.Accel != "tcg" || c.Pod.MemoryMB != 512 || c.Pod.VCPUs != 1 {
 		t.Fatalf("%+v %v", c, err)
 	}
 	for name, text := range map[string]string{
 		"typo":        "rooot = \"/x\"",
 		"bad accel":   "accel = \"xen\"",
+		"bad subnet":  "[bridge]\nsubnet = \"10.88.0.0/31\"",
+		"bad bridge":  "[bridge]\nname = \"a-much-too-long-name\"",
+		"bad mtu":     "[bridge]\nmtu = 10",
+		"bad network": "network = \"host\"",
 		"low memory":  "[pod]\nmemory_mb = 8",
 		"bad syntax":  "root = ",
 		"wrong type":  "[pod]\nvcpus = \"two\"",

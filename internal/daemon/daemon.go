@@ -19,6 +19,7 @@ import (
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/image"
+	"github.com/hyperhq/hyper/internal/network"
 	"github.com/hyperhq/hyper/internal/store"
 	"github.com/hyperhq/hyper/internal/vm"
 	"github.com/hyperhq/hyper/internal/volume"
@@ -40,6 +41,9 @@ type Config struct {
 	Registry image.Registry
 	// Network is the default network mode of pods ("user" when empty).
 	Network string
+	// Bridge configures the bridge network mode (defaults: hyper0,
+	// 10.88.0.0/16).
+	Bridge network.Config
 }
 
 // Daemon implements the api interfaces.
@@ -50,6 +54,7 @@ type Daemon struct {
 	log    *slog.Logger
 	vols   *volume.Store
 	holds  volumeHolds
+	net    *network.Bridge // bridge mode's host side
 
 	mu    sync.Mutex
 	pods  map[string]*pod // by full ID
@@ -90,6 +95,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{cfg: cfg, db: db, log: log, pods: map[string]*pod{}, execs: map[string]*execution{}}
+	if d.net, err = network.New(cfg.Bridge, db, log); err != nil {
+		db.Close()
+		return nil, err
+	}
 	d.images, err = image.Open(filepath.Join(cfg.Root, "images"), db.Bolt(), image.Options{InUse: d.imageInUse})
 	if err != nil {
 		db.Close()
@@ -138,7 +147,33 @@ func (d *Daemon) recover(ctx context.Context) error {
 			d.recoverRunning(ctx, p)
 		}
 	}
+	// The network of every pod that no longer runs is released (its VM
+	// died with or while hyperd was down).
+	live := map[string][]network.Port{}
+	for id, p := range d.pods {
+		if s := p.snapshot(); s.State == stateRunning && s.Network == types.NetworkBridge {
+			live[id] = netPorts(s.Ports)
+		}
+	}
+	if err := d.net.Reconcile(live); err != nil {
+		d.log.Warn("reconciling the bridge network", "err", err)
+	}
 	return nil
+}
+
+// releaseNetwork releases what the pod's last run held of the bridge
+// network (nothing in other modes).
+func (d *Daemon) releaseNetwork(p *pod) {
+	p.mu.Lock()
+	id, mode := p.rec.ID, p.rec.Network
+	p.rec.IPAddress = ""
+	p.mu.Unlock()
+	if mode != types.NetworkBridge {
+		return
+	}
+	if err := d.net.Detach(id); err != nil {
+		d.log.Warn("releasing pod network", "pod", id[:12], "err", err)
+	}
 }
 
 // lookup finds a pod by full ID, name, or unique ID prefix.

@@ -2,18 +2,14 @@ package daemon
 
 import (
 	"crypto/sha256"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/netip"
-	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/network"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
@@ -42,16 +38,23 @@ type podNetwork struct {
 	nics     []hypervisor.NIC
 	ifaces   []protocol.Interface
 	bindings []types.PortBinding
+	// addr is the pod's address (bridge mode); resolv the host's
+	// resolvers a bridge pod reaches.
+	addr   netip.Addr
+	resolv network.Resolv
 }
 
 // planNetwork turns the pod's network mode and ports into NICs for the VM
 // and interfaces for the guest. It checks that every host port is free.
-func planNetwork(def, podID string, spec types.PodSpec) (podNetwork, error) {
+// In bridge mode it attaches the pod to br (the caller detaches it if the
+// run fails).
+func planNetwork(def, podID string, spec types.PodSpec, br *network.Bridge) (podNetwork, error) {
 	n := podNetwork{mode: networkMode(def, spec)}
 	bindings, err := portBindings(spec.Ports)
 	if err != nil {
 		return n, err
 	}
+	mac := podMAC(podID)
 	switch n.mode {
 	case types.NetworkNone:
 		if len(bindings) > 0 {
@@ -59,26 +62,78 @@ func planNetwork(def, podID string, spec types.PodSpec) (podNetwork, error) {
 		}
 		return n, nil
 	case types.NetworkUser:
+		if err := checkPortsFree(bindings); err != nil {
+			return n, err
+		}
+		n.nics = []hypervisor.NIC{{ID: "eth0", MAC: mac, HostForwards: hostForwards(bindings)}}
+		n.ifaces = []protocol.Interface{{MAC: mac, Address: userAddress, Gateway: userGateway, MTU: userMTU}}
+	case types.NetworkBridge:
+		if br == nil {
+			return n, errdefs.Unavailable("network bridge: not configured in this hyperd")
+		}
+		a, err := br.Attach(podID, netPorts(bindings))
+		if err != nil {
+			return n, err
+		}
+		n.nics = []hypervisor.NIC{{ID: "eth0", MAC: mac, Tap: a.Tap}}
+		n.ifaces = []protocol.Interface{{MAC: mac, Address: a.Address.String(), Gateway: a.Gateway.String(), MTU: a.MTU}}
+		n.addr, n.resolv = a.Address.Addr(), network.HostResolv(hostResolvConf)
 	default:
-		return n, errdefs.InvalidArgument("unknown network mode %q (want user or none)", n.mode)
+		return n, errdefs.InvalidArgument("unknown network mode %q (want user, bridge or none)", n.mode)
 	}
-	if err := checkPortsFree(bindings); err != nil {
-		return n, err
-	}
-	mac := podMAC(podID)
-	n.nics = []hypervisor.NIC{{ID: "eth0", MAC: mac, HostForwards: hostForwards(bindings)}}
-	n.ifaces = []protocol.Interface{{MAC: mac, Address: userAddress, Gateway: userGateway, MTU: userMTU}}
 	n.bindings = bindings
 	return n, nil
 }
 
-// dns is the guest's resolver configuration: the pod's, else slirp's.
+// hostResolvConf is the host's resolver configuration, which bridge pods
+// get (less loopback resolvers) unless they name their own.
+const hostResolvConf = "/etc/resolv.conf"
+
+// dns is the guest's resolver configuration: the pod's, else slirp's
+// (user) or the host's reachable ones (bridge).
 func (n podNetwork) dns(d *types.DNSConfig) protocol.DNSConfig {
 	c := podDNS(d)
-	if len(c.Servers) == 0 && n.mode == types.NetworkUser {
+	if len(c.Servers) > 0 {
+		return c
+	}
+	switch n.mode {
+	case types.NetworkUser:
 		c.Servers = []string{userDNS}
+	case types.NetworkBridge:
+		c.Servers = n.resolv.Servers
+		if len(c.Search) == 0 {
+			c.Search = n.resolv.Search
+		}
+		if len(c.Options) == 0 {
+			c.Options = n.resolv.Options
+		}
 	}
 	return c
+}
+
+// hosts are the pod's /etc/hosts entries beyond localhost: its hostname
+// and name, on its bridge address (else 127.0.1.1, as Debian does).
+func (n podNetwork) hosts(hostname, name string) []protocol.HostEntry {
+	ip := "127.0.1.1"
+	if n.addr.IsValid() {
+		ip = n.addr.String()
+	}
+	return []protocol.HostEntry{{IP: ip, Names: []string{hostname, name}}}
+}
+
+// netPorts converts checked bindings (or recorded ones) for the network
+// package; a missing host IP is every address.
+func netPorts(bs []types.PortBinding) []network.Port {
+	var ps []network.Port
+	for _, b := range bs {
+		ip, err := netip.ParseAddr(b.HostIP)
+		if err != nil {
+			ip = netip.IPv4Unspecified()
+		}
+		ps = append(ps, network.Port{Proto: b.Protocol, HostIP: ip,
+			HostPort: uint16(b.HostPort), GuestPort: uint16(b.ContainerPort)})
+	}
+	return ps
 }
 
 // podMAC derives a stable, locally administered unicast MAC from the pod
@@ -143,28 +198,9 @@ func hostForwards(bs []types.PortBinding) []string {
 // use is a clear error before the VM starts. (QEMU binds them a moment
 // later; a port taken in between fails the boot.)
 func checkPortsFree(bs []types.PortBinding) error {
-	var held []io.Closer
-	defer func() {
-		for _, c := range held {
-			c.Close()
-		}
-	}()
-	for _, b := range bs {
-		addr := net.JoinHostPort(b.HostIP, strconv.Itoa(b.HostPort))
-		var c io.Closer
-		var err error
-		if b.Protocol == "udp" {
-			c, err = net.ListenPacket("udp4", addr)
-		} else {
-			c, err = net.Listen("tcp4", addr)
-		}
-		if err != nil {
-			if errors.Is(err, syscall.EADDRINUSE) {
-				return errdefs.Conflict("cannot publish %s/%s: host port %s is already in use", strconv.Itoa(b.ContainerPort), b.Protocol, addr)
-			}
-			return errdefs.InvalidArgument("cannot publish %d/%s on %s: %v", b.ContainerPort, b.Protocol, addr, err)
-		}
-		held = append(held, c)
+	held, err := network.Reserve(netPorts(bs))
+	for _, c := range held {
+		c.Close()
 	}
-	return nil
+	return err
 }

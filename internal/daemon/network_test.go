@@ -3,12 +3,14 @@ package daemon
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/network"
 )
 
 func TestHostForwards(t *testing.T) {
@@ -97,15 +99,43 @@ func TestNetworkMode(t *testing.T) {
 	if m := networkMode(def, types.PodSpec{Network: "user"}); m != types.NetworkUser {
 		t.Errorf("pod user = %q", m)
 	}
-	n, err := planNetwork(def, "id", types.PodSpec{})
+	n, err := planNetwork(def, "id", types.PodSpec{}, nil)
 	if err != nil || len(n.nics) != 0 || len(n.dns(nil).Servers) != 0 {
 		t.Errorf("none: %+v, %v", n, err)
 	}
-	n, err = planNetwork(def, "id", types.PodSpec{Network: "user"})
+	n, err = planNetwork(def, "id", types.PodSpec{Network: "user"}, nil)
 	if err != nil || len(n.nics) != 1 || n.ifaces[0].MAC != n.nics[0].MAC || n.dns(nil).Servers[0] != userDNS {
 		t.Errorf("user: %+v, %v", n, err)
 	}
 	if s := n.dns(&types.DNSConfig{Nameservers: []string{"1.1.1.1"}}).Servers; len(s) != 1 || s[0] != "1.1.1.1" {
 		t.Errorf("pod DNS ignored: %v", s)
+	}
+	if h := n.hosts("host", "name"); len(h) != 1 || h[0].IP != "127.0.1.1" {
+		t.Errorf("user hosts: %+v", h)
+	}
+	if _, err := planNetwork(def, "id", types.PodSpec{Network: "bridge"}, nil); !errors.Is(err, errdefs.ErrUnavailable) {
+		t.Errorf("bridge without a bridge network: %v", err)
+	}
+	if _, err := planNetwork(def, "id", types.PodSpec{Network: "host"}, nil); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("unknown mode: %v", err)
+	}
+}
+
+// TestBridgeDNS: a bridge pod gets the host's reachable resolvers, its
+// own when it names them, and its address in /etc/hosts.
+func TestBridgeDNS(t *testing.T) {
+	n := podNetwork{mode: types.NetworkBridge, addr: netip.MustParseAddr("10.88.0.5"),
+		resolv: network.Resolv{Servers: []string{"192.0.2.1"}, Search: []string{"example"}}}
+	if c := n.dns(nil); len(c.Servers) != 1 || c.Servers[0] != "192.0.2.1" || c.Search[0] != "example" {
+		t.Errorf("host resolvers: %+v", c)
+	}
+	if c := n.dns(&types.DNSConfig{Nameservers: []string{"1.1.1.1"}}); c.Servers[0] != "1.1.1.1" || len(c.Search) != 0 {
+		t.Errorf("pod resolvers: %+v", c)
+	}
+	if h := n.hosts("host", "name"); h[0].IP != "10.88.0.5" || h[0].Names[1] != "name" {
+		t.Errorf("hosts: %+v", h)
+	}
+	if ps := netPorts([]types.PortBinding{{ContainerPort: 80, Protocol: "tcp", HostPort: 8080}}); !ps[0].HostIP.IsUnspecified() || ps[0].GuestPort != 80 {
+		t.Errorf("netPorts: %+v", ps)
 	}
 }

@@ -324,6 +324,7 @@ func (d *Daemon) Remove(ctx context.Context, ref string, force bool) error {
 }
 
 func (d *Daemon) removePod(p *pod) error {
+	d.releaseNetwork(p) // its VM is gone: normally released already
 	if err := d.forget(p); err != nil {
 		return err
 	}

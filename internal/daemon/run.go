@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/cleanup"
 	"github.com/hyperhq/hyper/internal/disk"
 	"github.com/hyperhq/hyper/internal/errdefs"
@@ -189,7 +190,14 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			return disk.CreateExt4(scratch, d.cfg.ScratchMB)
 		}},
 		{"prepare network", func() (err error) {
-			nw, err = planNetwork(d.cfg.Network, rec.ID, rec.Spec)
+			nw, err = planNetwork(d.cfg.Network, rec.ID, rec.Spec, d.net)
+			if err == nil && nw.mode == types.NetworkBridge {
+				undo.Add(func() {
+					if err := d.net.Detach(rec.ID); err != nil {
+						d.log.Warn("releasing the network of a pod that failed to start", "pod", rec.ID[:12], "err", err)
+					}
+				})
+			}
 			return err
 		}},
 		{"boot vm", func() (err error) {
@@ -211,7 +219,7 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			}
 			return v.Guest.CreatePod(ctx, protocol.PodSpec{Hostname: rec.Spec.Hostname, ScratchDisk: scratchSerial,
 				DNS: nw.dns(rec.Spec.DNS), Interfaces: nw.ifaces, Sysctls: sysctls,
-				Hosts: []protocol.HostEntry{{IP: "127.0.1.1", Names: []string{rec.Spec.Hostname, rec.Name}}}})
+				Hosts: nw.hosts(rec.Spec.Hostname, rec.Name)})
 		}},
 		{"run init containers", func() error {
 			for i := range rec.InitContainers {
@@ -243,6 +251,9 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 	}
 	p.mu.Lock()
 	p.rec.Network, p.rec.Ports = nw.mode, nw.bindings
+	if nw.addr.IsValid() {
+		p.rec.IPAddress = nw.addr.String()
+	}
 	p.mu.Unlock()
 	undo.Release()
 	return v, nil
@@ -412,6 +423,7 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	<-v.Done()
 	v.Destroy() // removes the VM's state dir
 	d.releaseVolumes(rec.ID)
+	d.releaseNetwork(p)
 	reason := v.ExitReason()
 	if !clean {
 		// The VM died: the pod stays running (no Start can slip in) until

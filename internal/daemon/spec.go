@@ -18,9 +18,9 @@ import (
 func checkSpec(spec types.PodSpec) ([]string, error) {
 	var missing, warnings []string
 	switch spec.Network {
-	case "", types.NetworkUser, types.NetworkNone:
+	case "", types.NetworkUser, types.NetworkNone, types.NetworkBridge:
 	default:
-		return nil, errdefs.InvalidArgument("network %q: want user or none", spec.Network)
+		return nil, errdefs.InvalidArgument("network %q: want user, bridge or none", spec.Network)
 	}
 	if bs, err := portBindings(spec.Ports); err != nil {
 		return nil, err

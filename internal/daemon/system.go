@@ -34,6 +34,13 @@ func (x System) Info(ctx context.Context) (types.Info, error) {
 			in.PodsRunning++
 		}
 	}
+	bc := d.net.Config()
+	in.Bridge = types.BridgeInfo{Name: bc.Bridge, Subnet: bc.Subnet.String()}
+	if leases, err := d.net.Leases(); err == nil {
+		for _, l := range leases {
+			in.Bridge.Leases = append(in.Bridge.Leases, types.BridgeLease{Pod: l.Pod, Address: l.Addr.String()})
+		}
+	}
 	if ims, err := d.images.List(ctx); err == nil {
 		in.Images = len(ims)
 	}

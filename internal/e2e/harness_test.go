@@ -32,6 +32,7 @@ type hyperd struct {
 	ctl    string // hyperctl binary
 	client *client.Client
 	config string // hyperd's TOML configuration ("" for none)
+	netns  string // network namespace hyperd runs in ("" for the test's)
 }
 
 func newHyperd(t testing.TB) *hyperd {
@@ -42,6 +43,12 @@ func newHyperd(t testing.TB) *hyperd {
 // newHyperdConfig starts hyperd with config as its configuration file.
 func newHyperdConfig(t testing.TB, config string) *hyperd {
 	t.Helper()
+	return newHyperdIn(t, config, "")
+}
+
+// newHyperdIn starts hyperd with config in network namespace netns.
+func newHyperdIn(t testing.TB, config, netns string) *hyperd {
+	t.Helper()
 	env := testenv.New(t)
 	// A short dir: unix socket paths are limited to 108 bytes.
 	dir, err := os.MkdirTemp("", "hye2e-")
@@ -49,7 +56,7 @@ func newHyperdConfig(t testing.TB, config string) *hyperd {
 		t.Fatal(err)
 	}
 	h := &hyperd{t: t, env: env, dir: dir, sock: filepath.Join(dir, "h.sock"),
-		ctl: testenv.Binary(t, "./cmd/hyperctl"), config: config}
+		ctl: testenv.Binary(t, "./cmd/hyperctl"), config: config, netns: netns}
 	h.client = client.New(h.sock)
 	h.start()
 	t.Cleanup(h.cleanup)
@@ -68,9 +75,13 @@ func (h *hyperd) start() {
 			h.t.Fatal(err)
 		}
 	}
-	h.cmd = exec.Command(bin, "--config", cfg, "--root", filepath.Join(h.dir, "root"), "--socket", h.sock,
+	args := []string{bin, "--config", cfg, "--root", filepath.Join(h.dir, "root"), "--socket", h.sock,
 		"--run-dir", filepath.Join(h.dir, "run"), "--kernel", h.env.Config.Kernel.Path,
-		"--initrd", h.env.Config.Kernel.Initrd, "--accel", h.env.Config.Accel.Kind)
+		"--initrd", h.env.Config.Kernel.Initrd, "--accel", h.env.Config.Accel.Kind}
+	if h.netns != "" {
+		args = append([]string{"ip", "netns", "exec", h.netns}, args...) // ip execs hyperd: same PID
+	}
+	h.cmd = exec.Command(args[0], args[1:]...)
 	h.cmd.Stdout, h.cmd.Stderr = h.log, h.log
 	if err := h.cmd.Start(); err != nil {
 		h.t.Fatal(err)

@@ -14,7 +14,12 @@ import (
 // httpGet fetches url until it answers 200, for at most d.
 func httpGet(t *testing.T, url string, d time.Duration) string {
 	t.Helper()
-	c := &http.Client{Timeout: 3 * time.Second}
+	return httpGetVia(t, &http.Client{Timeout: 3 * time.Second}, url, d)
+}
+
+// httpGetVia is httpGet with client c.
+func httpGetVia(t *testing.T, c *http.Client, url string, d time.Duration) string {
+	t.Helper()
 	var last error
 	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		resp, err := c.Get(url)

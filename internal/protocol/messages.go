@@ -161,7 +161,6 @@ type Mount struct {
 	SizeMB   int    `json:"sizeMB,omitempty"`
 }
 
-
 // FileSpec is a file written into a container's root filesystem.
 type FileSpec struct {
 	// Path is absolute; it is resolved inside the container's root, as if

@@ -173,8 +173,8 @@ type PodSpec struct {
 	Files         []File        `json:"files,omitempty"`
 	Ports         []PortMapping `json:"ports,omitempty"`
 	DNS           *DNSConfig    `json:"dns,omitempty"`
-	// Network is the pod's network mode: NetworkUser or NetworkNone;
-	// "" takes hyperd's default (configuration key network).
+	// Network is the pod's network mode: NetworkUser, NetworkBridge or
+	// NetworkNone; "" takes hyperd's default (configuration key network).
 	Network string `json:"network,omitempty"`
 }
 
@@ -182,6 +182,10 @@ type PodSpec struct {
 const (
 	NetworkUser = "user" // user-mode NIC (QEMU slirp): NAT out, published ports in
 	NetworkNone = "none" // loopback only
+	// NetworkBridge: a tap on hyperd's bridge, an address of its subnet,
+	// NAT out and DNAT for published ports (nftables); pods reach each
+	// other by address.
+	NetworkBridge = "bridge"
 )
 
 // PortBinding is one published port of a running pod.
@@ -209,6 +213,9 @@ type Pod struct {
 	// ports (one per port of a range).
 	Network string        `json:"network,omitempty"`
 	Ports   []PortBinding `json:"ports,omitempty"`
+	// IPAddress is the pod's address on the bridge while it runs in
+	// bridge mode.
+	IPAddress string `json:"ipAddress,omitempty"`
 	// InitContainers are the states of Spec.InitContainers in the last
 	// run; they ran to completion, in order, before Containers started.
 	InitContainers []Container `json:"initContainers,omitempty"`
@@ -303,6 +310,22 @@ type Info struct {
 	Pods              int    `json:"pods"`
 	PodsRunning       int    `json:"podsRunning"`
 	Images            int    `json:"images"`
+	// Bridge describes the bridge network (mode bridge).
+	Bridge BridgeInfo `json:"bridge"`
+}
+
+// BridgeInfo is the bridge network: its bridge, subnet and the IPAM's
+// leases.
+type BridgeInfo struct {
+	Name   string        `json:"name"`
+	Subnet string        `json:"subnet"`
+	Leases []BridgeLease `json:"leases,omitempty"`
+}
+
+// BridgeLease is one pod's address.
+type BridgeLease struct {
+	Pod     string `json:"pod"`
+	Address string `json:"address"`
 }
 
 // Version answers GET /v1/version.
