@@ -285,6 +285,10 @@ func containerNames(cs []types.Container) []string {
 }
 
 // Remove implements api.Pods.
+// forceGrace bounds how long rm -f waits for a running pod's guest to sync
+// its disks and power off before the VM is killed.
+const forceGrace = 5 * time.Second
+
 func (d *Daemon) Remove(ctx context.Context, ref string, force bool) error {
 	p, err := d.lookup(ref)
 	if err != nil {
@@ -304,7 +308,12 @@ func (d *Daemon) Remove(ctx context.Context, ref string, force bool) error {
 	p.mu.Unlock()
 	if running {
 		if v != nil {
-			v.Destroy()
+			// Like docker's rm -f, processes get SIGKILL; but the guest
+			// syncs and unmounts first, so volume writes survive. A guest
+			// that does not answer within forceGrace is killed.
+			sctx, cancel := context.WithTimeout(ctx, forceGrace)
+			v.Shutdown(sctx)
+			cancel()
 		}
 		select {
 		case <-exited:
