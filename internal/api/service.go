@@ -84,4 +84,6 @@ type Backend struct {
 	Execs   Execs
 	Images  Images
 	System  System
+	// Containers may be nil: adding and removing containers answers 503.
+	Containers Containers
 }

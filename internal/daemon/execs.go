@@ -38,13 +38,18 @@ func (x Execs) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) 
 	if len(spec.Cmd) == 0 {
 		return types.CreateResponse{}, errdefs.InvalidArgument("exec needs a command")
 	}
-	p, i, err := d.lookupContainer(ref, spec.Container)
+	p, name, err := d.lookupContainer(ref, spec.Container)
 	if err != nil {
 		return types.CreateResponse{}, err
 	}
 	p.mu.Lock()
-	running := p.vm != nil
-	base, name, podID := p.rec.Procs[i], p.rec.Containers[i].Name, p.rec.ID
+	i, ok := p.ctrIndex(name)
+	running := p.vm != nil && ok
+	var base protocol.ProcessSpec
+	if ok {
+		base = p.rec.Procs[i]
+	}
+	podID := p.rec.ID
 	p.mu.Unlock()
 	if !running {
 		return types.CreateResponse{}, errdefs.Conflict("pod %s is not running", ref)

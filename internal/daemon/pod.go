@@ -29,6 +29,9 @@ type record struct {
 	InitProcs []protocol.ProcessSpec `json:"initProcs,omitempty"`
 	// VMID names the VM (short: it is part of socket paths).
 	VMID string `json:"vmId"`
+	// Serials maps the image IDs of the current (or last) run's VM to
+	// their disks' serials (runSerials; nil in an older hyperd's records).
+	Serials map[string]string `json:"serials,omitempty"`
 }
 
 // pod is a pod's record plus what exists only while the daemon runs.
@@ -39,7 +42,12 @@ type pod struct {
 	// removing is set once a removal has begun: no new run may start.
 	removing bool
 	vm       *vm.VM
-	ctrs     []*ctr
+	// changing serializes adding and removing containers (containers.go).
+	changing sync.Mutex
+	// refs holds the current run while containers are supervised, added
+	// or removed (containers.go).
+	refs *runRefs
+	ctrs []*ctr
 	// outs carry each container's output to attached clients, across runs.
 	outs []*fanout
 	// exited is closed when the current (or next, before the first
@@ -87,10 +95,15 @@ type ctr struct {
 	// delivered is closed once the current process's output was
 	// delivered (restarts wait for it: the log keeps its order).
 	delivered chan struct{}
+	// removed is closed when the container's removal from the running
+	// pod begins: it is not restarted any more. ended is closed when its
+	// supervision ended (nil: not supervised in this run).
+	removed chan struct{}
+	ended   chan struct{}
 }
 
 func newCtr(openStdin bool) *ctr {
-	c := &ctr{done: make(chan struct{})}
+	c := &ctr{done: make(chan struct{}), removed: make(chan struct{})}
 	if openStdin {
 		c.stdinR, c.stdinW = io.Pipe()
 	}
