@@ -321,14 +321,17 @@ func (d *Daemon) removeFromRun(ctx context.Context, p *pod, v *vm.VM, name strin
 	p.mu.Lock()
 	ended, delivered := c.ended, c.delivered
 	p.mu.Unlock()
-	for _, ch := range []chan struct{}{ended, delivered} {
-		if ch == nil {
-			continue
-		}
+	if ended != nil { // its supervision saw the exit
 		select {
-		case <-ch:
+		case <-ended:
 		case <-ctx.Done():
 			return fmt.Errorf("removing container %s: %w", name, ctx.Err())
+		}
+	}
+	if delivered != nil { // its last output is in the log (bounded, as elsewhere)
+		select {
+		case <-delivered:
+		case <-time.After(5 * time.Second):
 		}
 	}
 	p.mu.Lock()
