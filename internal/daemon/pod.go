@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/hyperhq/hyper/internal/api/types"
@@ -143,7 +144,15 @@ func (p *pod) name() string {
 func (p *pod) snapshot() types.Pod {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.rec.Pod
+	return p.rec.clone().Pod
+}
+
+// clone copies what is changed in place under p.mu (the containers'
+// states), so that the copy can be read without the lock.
+func (r record) clone() record {
+	r.Containers = slices.Clone(r.Containers)
+	r.InitContainers = slices.Clone(r.InitContainers)
+	return r
 }
 
 // ctrIndex finds a container by name; "" is the first.

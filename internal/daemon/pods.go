@@ -358,7 +358,7 @@ func (d *Daemon) forget(p *pod) error {
 // (a late save must not bring it back).
 func (d *Daemon) save(p *pod) {
 	p.mu.Lock()
-	rec := p.rec
+	rec := p.rec.clone()
 	p.mu.Unlock()
 	d.mu.Lock()
 	_, known := d.pods[rec.ID]
