@@ -15,7 +15,7 @@ var podOnlyFlags = []string{"hostname", "cpus", "memory", "pod", "publish", "net
 
 // addContainerFlag gives create its -c POD: add the container to POD.
 func addContainerFlag(cmd *cobra.Command, pod *string) {
-	cmd.Flags().StringVarP(pod, "container-of", "c", "", "add the container to the existing POD (running or not) instead of creating a pod; prints the container's name")
+	cmd.Flags().StringVarP(pod, "add-to", "c", "", "add the container to the existing POD (running or not) instead of creating a pod; prints the container's name")
 }
 
 // addContainer adds IMAGE [CMD...] as a container of pod, as create -c
