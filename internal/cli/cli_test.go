@@ -250,7 +250,7 @@ func serve(t *testing.T, f *fakeDaemon) string {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	b := api.Backend{Pods: f, Streams: f, Execs: f, Images: fakeImages{f}, System: f}
+	b := api.Backend{Pods: f, Streams: f, Execs: f, Images: fakeImages{f}, System: f, Containers: fakeContainers{f}}
 	go func() {
 		api.ServeListener(ctx, l, api.NewServer(b, slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler))
 		close(done)

@@ -164,12 +164,18 @@ func newKillCommand(h *cli) *cobra.Command {
 }
 
 func newRmCommand(h *cli) *cobra.Command {
-	var force bool
+	var force, containers bool
 	cmd := &cobra.Command{
-		Use:   "rm [OPTIONS] POD [POD...]",
-		Short: "Remove pods",
+		Use:   "rm [OPTIONS] POD [POD...] | rm -c [OPTIONS] POD CONTAINER [CONTAINER...]",
+		Short: "Remove pods, or containers of a pod (-c)",
 		Args:  minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if containers {
+				if len(args) < 2 {
+					return usageErrorf(cmd, "rm -c needs a pod and at least one of its containers")
+				}
+				return h.removeContainers(cmd.Context(), args, force)
+			}
 			c, err := h.client()
 			if err != nil {
 				return err
@@ -177,7 +183,8 @@ func newRmCommand(h *cli) *cobra.Command {
 			return h.forEach(args, func(id string) error { return c.RemovePod(cmd.Context(), id, force) })
 		},
 	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "stop and remove a running pod")
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "stop and remove a running pod (with -c: kill a running container)")
+	cmd.Flags().BoolVarP(&containers, "containers", "c", false, "remove containers of POD: the rest of the arguments name them")
 	return cmd
 }
 

@@ -201,12 +201,16 @@ func imageOrPodFile(o *runOptions) cobra.PositionalArgs {
 
 func newCreateCommand(h *cli) *cobra.Command {
 	o := &runOptions{}
+	var pod string
 	cmd := &cobra.Command{
-		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...] | create -p FILE",
-		Short: "Create a pod without starting it; prints its ID",
+		Use:   "create [OPTIONS] IMAGE [COMMAND] [ARG...] | create -p FILE | create -c POD [OPTIONS] IMAGE [COMMAND] [ARG...]",
+		Short: "Create a pod without starting it, or add a container to a pod (-c); prints its ID",
 		Args:  imageOrPodFile(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.entrySet = cmd.Flags().Changed("entrypoint")
+			if pod != "" {
+				return withStatus(ExitDaemonError, h.addContainer(cmd.Context(), cmd, o, pod, args))
+			}
 			spec, images, err := h.specFor(o, args)
 			if err != nil {
 				return withStatus(ExitDaemonError, err)
@@ -220,6 +224,7 @@ func newCreateCommand(h *cli) *cobra.Command {
 		},
 	}
 	addRunFlags(cmd, o)
+	addContainerFlag(cmd, &pod)
 	return cmd
 }
 
@@ -257,6 +262,11 @@ func (h *cli) create(ctx context.Context, o *runOptions, spec types.PodSpec, ima
 	if err != nil {
 		return types.CreateResponse{}, err
 	}
+	return h.pulling(ctx, c, o, images, func() (types.CreateResponse, error) { return c.CreatePod(ctx, spec) })
+}
+
+// pulling runs create, pulling images first as --pull says.
+func (h *cli) pulling(ctx context.Context, c *client.Client, o *runOptions, images []string, create func() (types.CreateResponse, error)) (types.CreateResponse, error) {
 	if o.pull == "always" {
 		for _, image := range images {
 			if err := h.pullForRun(ctx, c, image); err != nil {
@@ -264,17 +274,17 @@ func (h *cli) create(ctx context.Context, o *runOptions, spec types.PodSpec, ima
 			}
 		}
 	}
-	created, err := c.CreatePod(ctx, spec)
+	created, err := create()
 	if err != nil && (o.pull == "" || o.pull == "missing") && errors.Is(err, errdefs.ErrNotFound) {
-		// An image is not in the store (the only thing creating a pod
-		// looks up): pull the pod's images, then create again.
+		// An image is not in the store (the only thing creating looks
+		// up): pull the images, then create again.
 		for _, image := range images {
 			fmt.Fprintf(h.streams.Err, "Unable to find image '%s' locally\n", image)
 			if err := h.pullForRun(ctx, c, image); err != nil {
 				return types.CreateResponse{}, err
 			}
 		}
-		created, err = c.CreatePod(ctx, spec)
+		created, err = create()
 	}
 	if err != nil {
 		return types.CreateResponse{}, err

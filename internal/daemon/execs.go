@@ -43,7 +43,8 @@ func (x Execs) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) 
 		return types.CreateResponse{}, err
 	}
 	p.mu.Lock()
-	running, podID := p.vm != nil, p.rec.ID
+	_, live := p.ctrIndex(name)
+	running, podID := p.vm != nil && (live || name == protocol.VMContainer), p.rec.ID
 	p.mu.Unlock()
 	if !running {
 		return types.CreateResponse{}, errdefs.Conflict("pod %s is not running", ref)
@@ -77,13 +78,17 @@ func (d *Daemon) execTarget(ref string, spec types.ExecSpec) (*pod, string, prot
 		p, err := d.lookup(ref)
 		return p, protocol.VMContainer, protocol.ProcessSpec{}, err
 	}
-	p, i, err := d.lookupContainer(ref, spec.Container)
+	p, name, err := d.lookupContainer(ref, spec.Container)
 	if err != nil {
 		return nil, "", protocol.ProcessSpec{}, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p, p.rec.Containers[i].Name, p.rec.Procs[i], nil
+	i, ok := p.ctrIndex(name)
+	if !ok { // removed meanwhile
+		return nil, "", protocol.ProcessSpec{}, errdefs.NotFound("pod %s has no container %q", ref, name)
+	}
+	return p, name, p.rec.Procs[i], nil
 }
 
 func (d *Daemon) exec(id string) (*execution, error) {

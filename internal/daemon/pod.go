@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/hyperhq/hyper/internal/api/types"
@@ -31,6 +32,9 @@ type record struct {
 	VMID string `json:"vmId"`
 	// Volumes are how the pod's volumes reach its VM.
 	Volumes []podVolume `json:"volumes,omitempty"`
+	// Serials maps the image IDs of the current (or last) run's VM to
+	// their disks' serials (runSerials; nil in an older hyperd's records).
+	Serials map[string]string `json:"serials,omitempty"`
 }
 
 // pod is a pod's record plus what exists only while the daemon runs.
@@ -41,7 +45,12 @@ type pod struct {
 	// removing is set once a removal has begun: no new run may start.
 	removing bool
 	vm       *vm.VM
-	ctrs     []*ctr
+	// changing serializes adding and removing containers (containers.go).
+	changing sync.Mutex
+	// refs holds the current run while containers are supervised, added
+	// or removed (containers.go).
+	refs *runRefs
+	ctrs []*ctr
 	// outs carry each container's output to attached clients, across runs.
 	outs []*fanout
 	// exited is closed when the current (or next, before the first
@@ -89,10 +98,15 @@ type ctr struct {
 	// delivered is closed once the current process's output was
 	// delivered (restarts wait for it: the log keeps its order).
 	delivered chan struct{}
+	// removed is closed when the container's removal from the running
+	// pod begins: it is not restarted any more. ended is closed when its
+	// supervision ended (nil: not supervised in this run).
+	removed chan struct{}
+	ended   chan struct{}
 }
 
 func newCtr(openStdin bool) *ctr {
-	c := &ctr{done: make(chan struct{})}
+	c := &ctr{done: make(chan struct{}), removed: make(chan struct{})}
 	if openStdin {
 		c.stdinR, c.stdinW = io.Pipe()
 	}
@@ -132,7 +146,15 @@ func (p *pod) name() string {
 func (p *pod) snapshot() types.Pod {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.rec.Pod
+	return p.rec.clone().Pod
+}
+
+// clone copies what is changed in place under p.mu (the containers'
+// states), so that the copy can be read without the lock.
+func (r record) clone() record {
+	r.Containers = slices.Clone(r.Containers)
+	r.InitContainers = slices.Clone(r.InitContainers)
+	return r
 }
 
 // ctrIndex finds a container by name; "" is the first.

@@ -62,18 +62,11 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 			return protocol.ProcessSpec{}, types.Container{}, errdefs.InvalidArgument("invalid or duplicate container name %q", cs.Name)
 		}
 		seen[cs.Name] = true
-		img, err := d.images.Get(ctx, cs.Image)
-		if err != nil {
-			return protocol.ProcessSpec{}, types.Container{}, fmt.Errorf("container %s: %w", cs.Name, err)
+		proc, c, err := d.resolveContainer(ctx, cs)
+		if err == nil {
+			images[c.ImageID] = true
 		}
-		images[img.ID] = true
-		proc, err := resolveProcess(*cs, img.Config.Entrypoint, img.Config.Cmd, img.Config.Env, img.Config.WorkingDir, img.Config.User)
-		if err != nil {
-			return protocol.ProcessSpec{}, types.Container{}, fmt.Errorf("container %s: %w", cs.Name, err)
-		}
-		applyExtras(&proc, *cs)
-		imageDefaults(cs, img.Config.StopSignal, img.Config.Labels)
-		return proc, types.Container{Name: cs.Name, Image: cs.Image, ImageID: img.ID, State: stateCreated, Command: proc.Args}, nil
+		return proc, c, err
 	}
 	for i := range rec.Spec.InitContainers {
 		proc, c, err := resolve(&rec.Spec.InitContainers[i], fmt.Sprintf("%s-init-%d", spec.Name, i))
@@ -121,6 +114,22 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 	}
 	d.pods[id] = newPod(rec)
 	return types.CreateResponse{ID: id, Warnings: warnings}, nil
+}
+
+// resolveContainer resolves a named container's image and command; cs
+// takes the image's defaults (stop signal, labels).
+func (d *Daemon) resolveContainer(ctx context.Context, cs *types.ContainerSpec) (protocol.ProcessSpec, types.Container, error) {
+	img, err := d.images.Get(ctx, cs.Image)
+	if err != nil {
+		return protocol.ProcessSpec{}, types.Container{}, fmt.Errorf("container %s: %w", cs.Name, err)
+	}
+	proc, err := resolveProcess(*cs, img.Config.Entrypoint, img.Config.Cmd, img.Config.Env, img.Config.WorkingDir, img.Config.User)
+	if err != nil {
+		return protocol.ProcessSpec{}, types.Container{}, fmt.Errorf("container %s: %w", cs.Name, err)
+	}
+	applyExtras(&proc, *cs)
+	imageDefaults(cs, img.Config.StopSignal, img.Config.Labels)
+	return proc, types.Container{Name: cs.Name, Image: cs.Image, ImageID: img.ID, State: stateCreated, Command: proc.Args}, nil
 }
 
 // resolveProcess combines a container spec with its image's config, as
@@ -368,7 +377,7 @@ func (d *Daemon) forget(p *pod) error {
 // (a late save must not bring it back).
 func (d *Daemon) save(p *pod) {
 	p.mu.Lock()
-	rec := p.rec
+	rec := p.rec.clone()
 	p.mu.Unlock()
 	d.mu.Lock()
 	_, known := d.pods[rec.ID]

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/protocol"
@@ -26,10 +25,7 @@ func (d *Daemon) runInit(ctx context.Context, p *pod, i int, g *guest.Client, re
 	if stopping {
 		return errdefs.Conflict("stopped before init container %s ran", c.Name)
 	}
-	err := g.CreateContainer(ctx, protocol.ContainerSpec{ID: c.Name,
-		Rootfs: protocol.RootfsSpec{DiskSerial: serials[c.ImageID], ReadOnly: rec.Spec.InitContainers[i].ReadOnlyRootfs},
-		Mounts: containerMounts(rec, rec.Spec.InitContainers[i]),
-		Files:  containerFiles(rec.Spec.Files, rec.Spec.InitContainers[i])})
+	err := g.CreateContainer(ctx, guestContainer(rec, c.Name, rec.Spec.InitContainers[i], serials[c.ImageID]))
 	if err != nil {
 		return fmt.Errorf("init container %s: %w", c.Name, err)
 	}
@@ -107,15 +103,18 @@ func removeContainer(ctx context.Context, g *guest.Client, name string) error {
 	}
 }
 
-// superviseCtr waits for container i's main process to end for good:
+// superviseCtr waits for container name's main process to end for good:
 // while its restart policy says so, it is run again in the same VM after
 // a back-off. It returns the last exit status, nil if the guest went
-// away.
-func (d *Daemon) superviseCtr(p *pod, v *vm.VM, i int, rec record) *protocol.ExitStatus {
+// away. The container stays in the record while it is supervised (a
+// removal waits for the supervision to end), but others may come and go:
+// its index is looked up afresh each time.
+func (d *Daemon) superviseCtr(p *pod, v *vm.VM, name string) *protocol.ExitStatus {
 	backoff := restartBackoffMin
 	since := time.Now()
 	for {
 		p.mu.Lock()
+		i, _ := p.ctrIndex(name)
 		c := p.ctrs[i]
 		proc, delivered := c.proc, c.delivered
 		p.mu.Unlock()
@@ -124,10 +123,12 @@ func (d *Daemon) superviseCtr(p *pod, v *vm.VM, i int, rec record) *protocol.Exi
 			return nil
 		}
 		p.mu.Lock()
+		i, _ = p.ctrIndex(name)
 		ctr := &p.rec.Containers[i]
 		ctr.State, ctr.ExitCode, ctr.Pid = stateExited, st.Code, 0
-		restart := !p.stopping && shouldRestart(rec.Spec.Containers[i].RestartPolicy, rec.Spec.RestartPolicy, st.Code, ctr.RestartCount)
-		stopCh := p.stopCh
+		restart := !p.stopping && !isClosed(c.removed) &&
+			shouldRestart(p.rec.Spec.Containers[i].RestartPolicy, p.rec.Spec.RestartPolicy, st.Code, ctr.RestartCount)
+		stopCh, podID := p.stopCh, p.rec.ID
 		p.mu.Unlock()
 		d.save(p)
 		if !restart {
@@ -142,6 +143,9 @@ func (d *Daemon) superviseCtr(p *pod, v *vm.VM, i int, rec record) *protocol.Exi
 		case <-stopCh:
 			t.Stop()
 			return &st
+		case <-c.removed:
+			t.Stop()
+			return &st
 		case <-v.Guest.Done():
 			t.Stop()
 			return &st
@@ -154,56 +158,49 @@ func (d *Daemon) superviseCtr(p *pod, v *vm.VM, i int, rec record) *protocol.Exi
 			}
 		}
 		proc.Close()
-		if err := d.restartCtr(p, v.Guest, i, rec); err != nil {
-			d.log.Warn("restarting container failed", "pod", rec.ID[:12], "container", rec.Containers[i].Name, "err", err)
+		if err := d.restartCtr(p, v.Guest, name, c); err != nil {
+			d.log.Warn("restarting container failed", "pod", podID[:12], "container", name, "err", err)
 			return &st
 		}
 		since = time.Now()
 	}
 }
 
-// restartCtr runs container i's main process again: the guest's
+// restartCtr runs container name's main process again: the guest's
 // container is removed and created anew (a fresh writable layer, as a
 // restarted Kubernetes container gets), and its init process started.
-func (d *Daemon) restartCtr(p *pod, g *guest.Client, i int, rec record) error {
+func (d *Daemon) restartCtr(p *pod, g *guest.Client, name string, c *ctr) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	name := rec.Containers[i].Name
 	if err := removeContainer(ctx, g, name); err != nil {
 		return err
 	}
 	p.mu.Lock()
-	stopping := p.stopping
+	stopping := p.stopping || isClosed(c.removed)
+	i, _ := p.ctrIndex(name)
+	spec := guestContainer(p.rec, name, p.rec.Spec.Containers[i], runSerials(p.rec)[p.rec.Containers[i].ImageID])
 	p.mu.Unlock()
 	if stopping {
 		return errors.New("stopped")
 	}
-	serial := ""
-	for _, s := range diskSerials(rec) {
-		if s.imageID == rec.Containers[i].ImageID {
-			serial = s.serial
-			break
-		}
-	}
-	if err := g.CreateContainer(ctx, protocol.ContainerSpec{ID: name,
-		Rootfs: protocol.RootfsSpec{DiskSerial: serial, ReadOnly: rec.Spec.Containers[i].ReadOnlyRootfs},
-		Mounts: containerMounts(rec, rec.Spec.Containers[i]),
-		Files:  containerFiles(rec.Spec.Files, rec.Spec.Containers[i])}); err != nil {
+	if err := g.CreateContainer(ctx, spec); err != nil {
 		return err
 	}
-	if err := d.startMain(ctx, p, i, g, rec); err != nil {
+	if err := d.startMain(ctx, p, name, g); err != nil {
 		return err
 	}
 	p.mu.Lock()
+	i, _ = p.ctrIndex(name)
 	ctr := &p.rec.Containers[i]
 	ctr.RestartCount++
-	ctr.State, ctr.Pid = stateRunning, p.ctrs[i].proc.Pid
-	stopping, n := p.stopping, ctr.RestartCount
+	ctr.State, ctr.Pid = stateRunning, c.proc.Pid
+	stopping, n := p.stopping || isClosed(c.removed), ctr.RestartCount
+	sig, podID := stopSignal(p.rec.Spec.Containers[i]), p.rec.ID
 	p.mu.Unlock()
 	d.save(p)
-	d.log.Info("restarted container", "pod", rec.ID[:12], "container", name, "restarts", n)
-	if stopping { // Stop came while the container was being re-created
-		err := g.StopContainer(ctx, protocol.StopRequest{Container: name, Signal: stopSignal(rec.Spec.Containers[i]), GraceMillis: 5000})
+	d.log.Info("restarted container", "pod", podID[:12], "container", name, "restarts", n)
+	if stopping { // Stop (or a removal) came while the container was being re-created
+		err := g.StopContainer(ctx, protocol.StopRequest{Container: name, Signal: sig, GraceMillis: 5000})
 		if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			d.log.Warn("stopping restarted container", "container", name, "err", err)
 		}
@@ -211,28 +208,11 @@ func (d *Daemon) restartCtr(p *pod, g *guest.Client, i int, rec record) error {
 	return nil
 }
 
-type diskSerial struct{ imageID, serial string }
-
-// diskSerials are the image disks of a pod's VM, in boot order: one per
-// distinct image, init containers' first.
-func diskSerials(rec record) []diskSerial {
-	var out []diskSerial
-	seen := map[string]bool{}
-	for _, cs := range [][]string{imageIDs(rec.InitContainers), imageIDs(rec.Containers)} {
-		for _, id := range cs {
-			if !seen[id] {
-				seen[id] = true
-				out = append(out, diskSerial{id, fmt.Sprintf("img%d", len(out))})
-			}
-		}
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
 	}
-	return out
-}
-
-func imageIDs(cs []types.Container) []string {
-	var ids []string
-	for _, c := range cs {
-		ids = append(ids, c.ImageID)
-	}
-	return ids
 }

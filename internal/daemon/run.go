@@ -3,7 +3,6 @@ package daemon
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -77,7 +76,7 @@ func (d *Daemon) Start(ctx context.Context, ref string) error {
 		d.save(p)
 		return err
 	}
-	p.vm = v
+	p.vm, p.refs = v, newRunRefs()
 	p.rec.State, p.rec.Reason, p.rec.ExitCode, p.rec.StartedAt = stateRunning, "", 0, now
 	p.rec.VM.Pid, p.rec.VM.Accel = v.Pid(), d.cfg.VM.Accel.Kind
 	for i := range p.rec.Containers {
@@ -156,22 +155,17 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 	var v *vm.VM
 	var disks []hypervisor.Disk
 	var shares []hypervisor.Share
-	serials := map[string]string{} // image ID -> disk serial
+	ids, serials := bootSerials(rec) // image ID -> disk serial
 	scratch := filepath.Join(rec.Dir, "scratch.ext4")
 	var nw podNetwork
 	steps := []bootStep{
 		{"prepare image root filesystems", func() error {
-			for _, ds := range diskSerials(rec) {
-				path, err := d.images.Rootfs(ctx, ds.imageID)
-				if errors.Is(err, errdefs.ErrNotFound) {
-					// Not "no such pod": the pod exists, its image went.
-					return errdefs.Conflict("image %s was removed after the pod was created: pull or load it again", shortID(ds.imageID))
-				}
+			for _, id := range ids {
+				disk, err := d.imageDisk(ctx, id)
 				if err != nil {
 					return err
 				}
-				serials[ds.imageID] = ds.serial
-				disks = append(disks, hypervisor.Disk{Path: path, Serial: ds.serial, ReadOnly: true, Bus: hypervisor.BusSCSI})
+				disks = append(disks, disk)
 			}
 			return nil
 		}},
@@ -231,13 +225,10 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 		}},
 		{"start containers", func() error {
 			for i, c := range rec.Containers {
-				if err := v.Guest.CreateContainer(ctx, protocol.ContainerSpec{ID: c.Name,
-					Rootfs: protocol.RootfsSpec{DiskSerial: serials[c.ImageID], ReadOnly: rec.Spec.Containers[i].ReadOnlyRootfs},
-					Mounts: containerMounts(rec, rec.Spec.Containers[i]),
-					Files:  containerFiles(rec.Spec.Files, rec.Spec.Containers[i])}); err != nil {
+				if err := v.Guest.CreateContainer(ctx, guestContainer(rec, c.Name, rec.Spec.Containers[i], serials[c.ImageID])); err != nil {
 					return err
 				}
-				if err := d.startMain(ctx, p, i, v.Guest, rec); err != nil {
+				if err := d.startMain(ctx, p, c.Name, v.Guest); err != nil {
 					return err
 				}
 			}
@@ -254,6 +245,7 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 	if nw.addr.IsValid() {
 		p.rec.IPAddress = nw.addr.String()
 	}
+	p.rec.Serials = serials
 	p.mu.Unlock()
 	undo.Release()
 	return v, nil
@@ -266,13 +258,23 @@ func or(v, def int) int {
 	return def
 }
 
-// startMain starts container i's main process and pumps its output.
-func (d *Daemon) startMain(ctx context.Context, p *pod, i int, g *guest.Client, rec record) error {
-	proc, err := g.Exec(ctx, rec.Containers[i].Name, protocol.InitExec, rec.Procs[i])
+// startMain starts container name's main process and pumps its output.
+func (d *Daemon) startMain(ctx context.Context, p *pod, name string, g *guest.Client) error {
+	p.mu.Lock()
+	i, ok := p.ctrIndex(name)
+	var spec protocol.ProcessSpec
+	if ok {
+		spec = p.rec.Procs[i]
+	}
+	p.mu.Unlock()
+	if !ok {
+		return errdefs.NotFound("container %s was removed", name)
+	}
+	proc, err := g.Exec(ctx, name, protocol.InitExec, spec)
 	if err != nil {
 		return err
 	}
-	if err := d.pumpMain(p, i, proc, rec); err != nil {
+	if err := d.pumpMain(p, name, proc); err != nil {
 		proc.Close()
 		return err
 	}
@@ -281,11 +283,20 @@ func (d *Daemon) startMain(ctx context.Context, p *pod, i int, g *guest.Client, 
 
 // pumpMain copies a main process's output into the container's log file
 // and to attached clients, and attached clients' input to it.
-func (d *Daemon) pumpMain(p *pod, i int, proc *guest.Process, rec record) error {
+func (d *Daemon) pumpMain(p *pod, name string, proc *guest.Process) error {
 	p.mu.Lock()
-	c, out := p.ctrs[i], p.outs[i]
+	i, ok := p.ctrIndex(name)
+	var c *ctr
+	var out *fanout
+	if ok {
+		c, out = p.ctrs[i], p.outs[i]
+	}
+	dir := p.rec.Dir
 	p.mu.Unlock()
-	delivered, err := d.pumpOutput(proc, filepath.Join(rec.Dir, "logs", rec.Containers[i].Name+".log"), out)
+	if !ok {
+		return errdefs.NotFound("container %s was removed", name)
+	}
+	delivered, err := d.pumpOutput(proc, filepath.Join(dir, "logs", name+".log"), out)
 	if err != nil {
 		return err
 	}
@@ -344,47 +355,43 @@ func (d *Daemon) pumpOutput(proc *guest.Process, path string, out *fanout) (chan
 }
 
 // supervise waits for the run to end: every container's main process
-// exited (the pod then powers off), or the VM died.
+// exited for good (the pod then powers off), or the VM died. Containers
+// added to the running pod are supervised too (containers.go); the run
+// ends once none is supervised and none is being added or removed.
 func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	p.mu.Lock()
-	ctrs := p.ctrs
-	p.mu.Unlock()
-	p.mu.Lock()
-	rec := p.rec
-	p.mu.Unlock()
-	type result struct {
-		i  int
-		st *protocol.ExitStatus
-	}
-	results := make(chan result, len(ctrs))
-	statuses := make([]*protocol.ExitStatus, len(ctrs))
-	waiting := 0
-	for i, c := range ctrs {
+	refs, podID := p.refs, p.rec.ID
+	var names []string
+	for i, c := range p.ctrs {
+		name := p.rec.Containers[i].Name
 		if c.proc == nil { // exited before the daemon restarted
-			p.mu.Lock()
-			statuses[i] = &protocol.ExitStatus{Code: p.rec.Containers[i].ExitCode}
-			p.mu.Unlock()
+			refs.status[name] = &protocol.ExitStatus{Code: p.rec.Containers[i].ExitCode}
 			continue
 		}
-		waiting++
-		go func() { results <- result{i, d.superviseCtr(p, v, i, rec)} }()
+		refs.hold()
+		names = append(names, name)
 	}
-	for range waiting {
-		r := <-results
-		statuses[r.i] = r.st
+	p.mu.Unlock()
+	for _, name := range names {
+		d.watch(p, v, refs, name)
 	}
+	p.mu.Lock()
+	refs.release() // supervise's own reference
+	p.mu.Unlock()
+	<-refs.done
 	// Everything exited, or the guest went away. Report a clean exit at
 	// once (waiters need not wait for the power-off), then power off; a
 	// new run or a removal waits for the VM to be gone.
-	clean := statuses[0] != nil
 	gone := make(chan struct{})
 	if d.trackPowerOff() {
 		defer d.poweringOff.Done()
 	}
 	p.mu.Lock()
 	p.vmGone = gone
+	first := refs.status[p.rec.Containers[0].Name]
+	clean := first != nil
 	for i := range p.rec.Containers {
-		if statuses[i] == nil {
+		if refs.status[p.rec.Containers[i].Name] == nil {
 			p.rec.Containers[i].State, p.rec.Containers[i].ExitCode = stateExited, 137
 		}
 		p.rec.Containers[i].Pid = 0
@@ -394,13 +401,13 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 		// The run is over as soon as every main process exited: a new
 		// Start may begin (it waits for gone), and waiters hear of the
 		// exit before the power-off.
-		p.rec.State, p.rec.Reason, p.rec.ExitCode, p.rec.FinishedAt = stateExited, "", statuses[0].Code, time.Now().UTC()
+		p.rec.State, p.rec.Reason, p.rec.ExitCode, p.rec.FinishedAt = stateExited, "", first.Code, time.Now().UTC()
 		p.vm = nil
 		if auto {
 			p.removing = true
 		}
 	}
-	ctrs = p.ctrs
+	ctrs := p.ctrs
 	p.mu.Unlock()
 	if clean {
 		awaitDelivered(ctrs) // attached clients and logs -f get the last output first
@@ -422,7 +429,7 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	cancel()
 	<-v.Done()
 	v.Destroy() // removes the VM's state dir
-	d.releaseVolumes(rec.ID)
+	d.releaseVolumes(podID)
 	d.releaseNetwork(p)
 	reason := v.ExitReason()
 	if !clean {
@@ -490,7 +497,7 @@ func (d *Daemon) reattach(ctx context.Context, p *pod, rec record, pid int) erro
 		}
 		proc, err := v.Guest.Attach(ctx, c.Name, protocol.InitExec, rec.Procs[i].Terminal, rec.Procs[i].Stdin)
 		if err == nil {
-			err = d.pumpMain(p, i, proc, rec)
+			err = d.pumpMain(p, c.Name, proc)
 		}
 		if err != nil {
 			v.Guest.Close()
@@ -498,7 +505,7 @@ func (d *Daemon) reattach(ctx context.Context, p *pod, rec record, pid int) erro
 		}
 	}
 	p.mu.Lock()
-	p.vm = v
+	p.vm, p.refs = v, newRunRefs()
 	p.mu.Unlock()
 	d.holdVolumes(p, rec)
 	go d.supervise(p, v)

@@ -8,6 +8,7 @@ import (
 	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/logs"
 )
 
@@ -20,11 +21,16 @@ func (d *Daemon) Streams() Streams { return Streams{d} }
 // Attach implements api.Streams. Attaching to a pod that has not started
 // yet, or has exited, waits for its next run (docker's `start -a`).
 func (x Streams) Attach(ctx context.Context, ref, container string, stdio api.Stdio) error {
-	p, i, err := x.d.lookupContainer(ref, container)
+	p, name, err := x.d.lookupContainer(ref, container)
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
+	i, ok := p.ctrIndex(name)
+	if !ok {
+		p.mu.Unlock()
+		return errdefs.NotFound("pod %s has no container %q", ref, name)
+	}
 	out, c, restarted := p.outs[i], p.ctrs[i], p.restarted
 	p.mu.Unlock()
 	id, gone := out.subscribe(stdio.Stdout, stdio.Stderr)
@@ -39,8 +45,14 @@ func (x Streams) Attach(ctx context.Context, ref, container string, stdio api.St
 			return nil
 		}
 		p.mu.Lock()
-		c = p.ctrs[i]
+		i, ok = p.ctrIndex(name)
+		if ok {
+			c = p.ctrs[i]
+		}
 		p.mu.Unlock()
+		if !ok { // removed meanwhile
+			return nil
+		}
 	default:
 	}
 	if stdio.Stdin != nil && c.stdinW != nil {
@@ -86,12 +98,15 @@ func (x Streams) Logs(ctx context.Context, ref string, o types.LogOptions, fn fu
 
 // Resize implements api.Streams.
 func (x Streams) Resize(ctx context.Context, ref, container string, rows, cols uint16) error {
-	p, i, err := x.d.lookupContainer(ref, container)
+	p, name, err := x.d.lookupContainer(ref, container)
 	if err != nil {
 		return err
 	}
 	p.mu.Lock()
-	proc := p.ctrs[i].proc // read under the lock: restarts replace it
+	var proc *guest.Process
+	if i, ok := p.ctrIndex(name); ok {
+		proc = p.ctrs[i].proc // read under the lock: restarts replace it
+	}
 	p.mu.Unlock()
 	if proc == nil {
 		return errdefs.Conflict("pod %s is not running", ref)
@@ -99,18 +114,22 @@ func (x Streams) Resize(ctx context.Context, ref, container string, rows, cols u
 	return proc.Resize(ctx, rows, cols)
 }
 
-// lookupContainer finds a pod and the index of its container named name
-// ("" is the first). Containers are fixed when the pod is created.
-func (d *Daemon) lookupContainer(ref, name string) (*pod, int, error) {
+// lookupContainer finds a pod and the name of its container name ("" is
+// the first). Containers may be added and removed (containers.go): the
+// caller finds its index under the pod's lock.
+func (d *Daemon) lookupContainer(ref, name string) (*pod, string, error) {
 	p, err := d.lookup(ref)
 	if err != nil {
-		return nil, 0, err
+		return nil, "", err
 	}
 	p.mu.Lock()
 	i, ok := p.ctrIndex(name)
+	if ok {
+		name = p.rec.Containers[i].Name
+	}
 	p.mu.Unlock()
 	if !ok {
-		return nil, 0, errdefs.NotFound("pod %s has no container %q", ref, name)
+		return nil, "", errdefs.NotFound("pod %s has no container %q", ref, name)
 	}
-	return p, i, nil
+	return p, name, nil
 }

@@ -56,5 +56,6 @@ func (x System) Version() types.Version {
 
 // Backend returns the daemon as everything the API serves.
 func (d *Daemon) Backend() api.Backend {
-	return api.Backend{Pods: d, Streams: d.Streams(), Execs: d.Execs(), Images: d.Images(), System: System{d}, Volumes: d}
+	return api.Backend{Pods: d, Streams: d.Streams(), Execs: d.Execs(), Images: d.Images(), System: System{d},
+		Volumes: d, Containers: d.Containers()}
 }

@@ -1,22 +1,14 @@
 package e2e
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	gcrname "github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
-
 	"github.com/hyperhq/hyper/internal/api/types"
-	"github.com/hyperhq/hyper/internal/devimage"
 )
 
 // writePod writes a pod file into a temporary directory.
@@ -193,27 +185,8 @@ func TestRestartPolicies(t *testing.T) {
 // init containers' images included.
 func TestManyImages(t *testing.T) {
 	h := newHyperd(t)
-	var base bytes.Buffer
-	if err := devimage.BusyboxArchive(&base, "busybox:latest"); err != nil {
-		t.Fatal(err)
-	}
-	img, err := tarball.Image(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(base.Bytes())), nil }, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for i := range 5 { // five images with distinct IDs (their configs differ)
-		im, err := mutate.Config(img, v1.Config{Cmd: []string{"sh"}, Env: []string{fmt.Sprintf("N=%d", i)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ref, _ := gcrname.NewTag(fmt.Sprintf("bb%d:latest", i))
-		f := filepath.Join(t.TempDir(), "img.tar")
-		w, _ := os.Create(f)
-		if err := tarball.Write(ref, im, w); err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
-		h.ok("load", "-i", f)
+		h.loadVariant(fmt.Sprintf("bb%d", i), fmt.Sprintf("N=%d", i))
 	}
 	pod := writePod(t, "many.pod", `{
   "id": "many",

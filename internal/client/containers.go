@@ -1,0 +1,22 @@
+package client
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/hyperhq/hyper/internal/api/types"
+)
+
+// AddContainer is POST /v1/pods/{id}/containers: the container joins the
+// pod (and starts, if the pod runs); the answer's ID is its name.
+func (c *Client) AddContainer(ctx context.Context, pod string, spec types.ContainerSpec) (types.CreateResponse, error) {
+	var v types.CreateResponse
+	err := c.call(ctx, http.MethodPost, path("pods", pod, "containers"), nil, spec, &v)
+	return v, err
+}
+
+// RemoveContainer is DELETE /v1/pods/{id}/containers/{name}; force kills
+// a running container first.
+func (c *Client) RemoveContainer(ctx context.Context, pod, name string, force bool) error {
+	return c.call(ctx, http.MethodDelete, path("pods", pod, "containers", name), flag("force", force), nil, nil)
+}
