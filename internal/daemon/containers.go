@@ -105,12 +105,15 @@ func (x Containers) Add(ctx context.Context, ref string, cs types.ContainerSpec)
 	p.changing.Lock()
 	defer p.changing.Unlock()
 	p.mu.Lock()
-	check, podName := p.rec.Spec, p.rec.Name
+	check, podName, vols := p.rec.Spec, p.rec.Name, p.rec.Volumes
 	if cs.Name == "" {
 		cs.Name = p.freeName(podName)
 	}
 	taken := p.hasContainer(cs.Name)
 	p.mu.Unlock()
+	if err := checkAddedMounts(vols, cs); err != nil {
+		return types.CreateResponse{}, err
+	}
 	// The pod's spec with only this container: its volumes and files are
 	// the pod's, its ports are not checked again (the pod holds them).
 	check.Ports, check.InitContainers, check.Containers = nil, nil, []types.ContainerSpec{cs}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -130,6 +131,32 @@ func (d *Daemon) planVolumes(spec types.PodSpec) ([]podVolume, []string, error) 
 		plan[i].ReadOnly = pv.ReadOnly || !writable[pv.Name]
 	}
 	return plan, warnings, nil
+}
+
+// checkAddedMounts checks the mounts of a container added to a pod whose
+// volumes are planned (vols): it may mount only those, and not write one
+// the pod's VM has read-only.
+func checkAddedMounts(vols []podVolume, cs types.ContainerSpec) error {
+	paths := map[string]bool{}
+	for j, m := range cs.VolumeMounts {
+		w := fmt.Sprintf("volumeMounts[%d]", j)
+		i := slices.IndexFunc(vols, func(pv podVolume) bool { return pv.Name == m.Name })
+		if i < 0 {
+			return errdefs.InvalidArgument("%s: %q is not a volume of the pod (an added container mounts the pod's volumes)", w, m.Name)
+		}
+		p, err := mountPath(m.MountPath)
+		if err != nil {
+			return errdefs.InvalidArgument("%s: %v", w, err)
+		}
+		if paths[p] {
+			return errdefs.InvalidArgument("%s: %s is mounted twice", w, p)
+		}
+		paths[p] = true
+		if vols[i].ReadOnly && !m.ReadOnly {
+			return errdefs.InvalidArgument("%s: volume %s is read-only in this pod (its containers mount it read-only): mount it read-only", w, m.Name)
+		}
+	}
+	return nil
 }
 
 // planHostPath resolves a host path volume: the share binds its real path.

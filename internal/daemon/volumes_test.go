@@ -87,3 +87,21 @@ func TestPlanVolumes(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckAddedMounts(t *testing.T) {
+	vols := []podVolume{{Name: "data", Kind: protocol.MountDisk}, {Name: "conf", Kind: protocol.MountShare, ReadOnly: true}}
+	mount := func(ms ...types.VolumeMount) types.ContainerSpec { return types.ContainerSpec{VolumeMounts: ms} }
+	if err := checkAddedMounts(vols, mount(types.VolumeMount{Name: "data", MountPath: "/data"}, types.VolumeMount{Name: "conf", MountPath: "/etc/app", ReadOnly: true})); err != nil {
+		t.Errorf("pod's volumes: %v", err)
+	}
+	for name, cs := range map[string]types.ContainerSpec{
+		"undeclared":       mount(types.VolumeMount{Name: "other", MountPath: "/x"}),
+		"writes read-only": mount(types.VolumeMount{Name: "conf", MountPath: "/etc/app"}),
+		"over proc":        mount(types.VolumeMount{Name: "data", MountPath: "/proc/x"}),
+		"twice":            mount(types.VolumeMount{Name: "data", MountPath: "/d"}, types.VolumeMount{Name: "data", MountPath: "/d/"}),
+	} {
+		if err := checkAddedMounts(vols, cs); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%s: err = %v, want invalid argument", name, err)
+		}
+	}
+}
