@@ -243,14 +243,16 @@ func TestPortMappingExample(t *testing.T) {
 	}
 }
 
-// examplePath finds a hyperd example pod file (shared/reference).
+// examplesDir holds the original hyperd example pod files (a copy, with
+// its license note, kept with the parser's tests).
+const examplesDir = "../podspec/testdata/hyperd-examples"
+
+// examplePath is the path of a hyperd example pod file.
 func examplePath(t *testing.T, name string) string {
 	t.Helper()
-	for _, d := range []string{"../../../shared/reference/hyperd-examples", "/work/shared/reference/hyperd-examples"} {
-		if _, err := os.Stat(filepath.Join(d, name)); err == nil {
-			return filepath.Join(d, name)
-		}
+	p := filepath.Join(examplesDir, name)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("hyperd example: %v", err)
 	}
-	t.Fatalf("example %s not found (shared/reference/hyperd-examples)", name)
-	return ""
+	return p
 }

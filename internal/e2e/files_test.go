@@ -104,9 +104,11 @@ func TestPodFileFilesRefused(t *testing.T) {
 		"is not a regular file":                    `{"id": "isdir", "containers": [{"image": "busybox"}], "files": [{"name": "d", "uri": "file://` + dir + `"}]}`,
 		`sysctl "vm.swappiness" is not namespaced`: `{"id": "sysctl", "containers": [{"image": "busybox", "sysctl": {"vm.swappiness": "10"}}]}`,
 	}
-	if b, err := os.ReadFile("/work/shared/reference/hyperd-examples/insert-file.pod"); err == nil {
-		cases["files[4].content: bad base64 payload"] = string(b)
+	b, err := os.ReadFile(examplePath(t, "insert-file.pod"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	cases["files[4].content: bad base64 payload"] = string(b)
 	i := 0
 	for want, text := range cases {
 		i++

@@ -13,19 +13,30 @@ import (
 	"github.com/hyperhq/hyper/internal/api/types"
 )
 
-// examplesDir holds the original hyperd example pod files.
-func examplesDir(t testing.TB) string {
-	for _, d := range []string{"../../../shared/reference/hyperd-examples", "/work/shared/reference/hyperd-examples"} {
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return d
+// examplesDir holds the original hyperd example pod files (and a README).
+const examplesDir = "testdata/hyperd-examples"
+
+// exampleFiles lists the example pod files of examplesDir.
+func exampleFiles(t testing.TB) []string {
+	t.Helper()
+	entries, err := os.ReadDir(examplesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Name() != "README.md" {
+			names = append(names, e.Name())
 		}
 	}
-	t.Skip("hyperd examples not found (shared/reference/hyperd-examples)")
-	return ""
+	if len(names) != 14 {
+		t.Fatalf("%s holds %d pod files, want hyperd's 14", examplesDir, len(names))
+	}
+	return names
 }
 
 func TestExamples(t *testing.T) {
-	dir := examplesDir(t)
+	dir := examplesDir
 	cases := map[string][]string{ // file -> substrings of the error; nil: parses
 		"file-mapping.pod": nil,
 		"insert-file.pod": {
@@ -45,13 +56,9 @@ func TestExamples(t *testing.T) {
 		"ubuntu.yml":                    nil,
 		"with-volume.pod":               nil,
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		if _, ok := cases[e.Name()]; !ok {
-			t.Errorf("example %s has no expectation in this test", e.Name())
+	for _, name := range exampleFiles(t) {
+		if _, ok := cases[name]; !ok {
+			t.Errorf("example %s has no expectation in this test", name)
 		}
 	}
 	for name, want := range cases {
@@ -91,7 +98,7 @@ func TestExamples(t *testing.T) {
 }
 
 func TestExampleDetails(t *testing.T) {
-	dir := examplesDir(t)
+	dir := examplesDir
 	parse := func(name string) types.PodSpec {
 		data, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil {
@@ -511,13 +518,12 @@ func TestWarningsOnly(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	if dir := examplesDirOrEmpty(); dir != "" {
-		entries, _ := os.ReadDir(dir)
-		for _, e := range entries {
-			if data, err := os.ReadFile(filepath.Join(dir, e.Name())); err == nil {
-				f.Add(data)
-			}
+	for _, name := range exampleFiles(f) {
+		data, err := os.ReadFile(filepath.Join(examplesDir, name))
+		if err != nil {
+			f.Fatal(err)
 		}
+		f.Add(data)
 	}
 	f.Add([]byte(kubePodYAML))
 	f.Add([]byte("a: &a [*a]\n"))
@@ -534,13 +540,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("success without containers")
 		}
 	})
-}
-
-func examplesDirOrEmpty() string {
-	for _, d := range []string{"../../../shared/reference/hyperd-examples", "/work/shared/reference/hyperd-examples"} {
-		if st, err := os.Stat(d); err == nil && st.IsDir() {
-			return d
-		}
-	}
-	return ""
 }
