@@ -228,19 +228,27 @@ func TestPortMappingExample(t *testing.T) {
 		if out := h.ok("port", "port-mapping-test"); strings.Count(out, "->") != 11 {
 			t.Errorf("%s: port = %q, want 11 mappings", mode, out)
 		}
-		// nc takes one connection, prints what it got and exits.
-		waitFor(t, time.Minute, mode+": the pod's nc to get a line through host port 3000", func() bool {
-			if strings.Contains(h.ok("logs", "port-mapping-test"), "through-3000") {
-				return true
-			}
-			if c, err := nsDial(ns, "tcp4", "127.0.0.1:3000"); err == nil {
-				fmt.Fprintln(c, "through-3000")
-				c.Close()
-			}
-			return false
-		})
+		sendThroughPort(t, h, ns, "port-mapping-test", "3000")
 		h.ok("rm", "-f", "port-mapping-test")
 	}
+}
+
+// sendThroughPort sends a line to host port port in ns until it shows in
+// the log of pod, whose nc takes one connection, prints what it got and
+// exits.
+func sendThroughPort(t *testing.T, h *hyperd, ns, pod, port string) {
+	t.Helper()
+	line := "through-" + port
+	waitFor(t, time.Minute, pod+"'s nc to get a line through host port "+port, func() bool {
+		if strings.Contains(h.ok("logs", pod), line) {
+			return true
+		}
+		if c, err := nsDial(ns, "tcp4", "127.0.0.1:"+port); err == nil {
+			fmt.Fprintln(c, line)
+			c.Close()
+		}
+		return false
+	})
 }
 
 // examplesDir holds the original hyperd example pod files (a copy, with

@@ -1,48 +1,26 @@
 package e2e
 
 import (
-	"bytes"
-	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	gcrname "github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/hyperhq/hyper/internal/api/types"
-	"github.com/hyperhq/hyper/internal/devimage"
 )
 
 // loadVariant loads busybox as image name:latest with env in its config:
 // an image with an ID of its own.
 func (h *hyperd) loadVariant(name, env string) {
 	h.t.Helper()
-	var base bytes.Buffer
-	if err := devimage.BusyboxArchive(&base, "busybox:latest"); err != nil {
-		h.t.Fatal(err)
-	}
-	img, err := tarball.Image(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(base.Bytes())), nil }, nil)
+	im, err := mutate.Config(busyboxImage(h.t), v1.Config{Cmd: []string{"sh"}, Env: []string{env}})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	im, err := mutate.Config(img, v1.Config{Cmd: []string{"sh"}, Env: []string{env}})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	ref, _ := gcrname.NewTag(name + ":latest")
-	f := filepath.Join(h.t.TempDir(), "img.tar")
-	w, _ := os.Create(f)
-	if err := tarball.Write(ref, im, w); err != nil {
-		h.t.Fatal(err)
-	}
-	w.Close()
-	h.ok("load", "-i", f)
+	h.loadImage(name+":latest", im)
 }
 
 // container finds a pod's container by name.
