@@ -74,3 +74,42 @@ spec:
 		t.Errorf("refused pods left behind: %q", ps)
 	}
 }
+
+// TestPodSharedNamespaces: a pod's containers share localhost (one serves
+// on 127.0.0.1:8080, the other reads from it), IPC and UTS (the pod's
+// hostname), each with a root of its own. Busybox has no ipcmk or ipcs
+// to show a SysV segment across containers: the shared IPC namespace is
+// shown by its identity, /proc/self/ns/ipc, which is the same in both.
+func TestPodSharedNamespaces(t *testing.T) {
+	h := newHyperd(t)
+	h.loadBusybox()
+	pod := writePod(t, "shared.pod", `{
+  "id": "shared", "hostname": "duo-host",
+  "containers": [
+    {"name": "a", "image": "busybox", "command": ["sh", "-c", "mkdir /www && echo hello-from-a > /www/index.html && exec httpd -f -p 127.0.0.1:8080 -h /www"]},
+    {"name": "b", "image": "busybox", "command": ["sh", "-c", "until wget -qO- http://127.0.0.1:8080/; do sleep 0.2; done; exec sleep 1000"]}
+  ]
+}`)
+	h.ok("run", "-d", "-p", pod)
+	waitFor(t, time.Minute, "b to read a's page", func() bool { return strings.Contains(h.ok("logs", "-c", "b", "shared"), "hello-from-a") })
+	ns := func(ctr string) []string {
+		t.Helper()
+		return strings.Fields(h.ok("exec", "-c", ctr, "shared", "sh", "-c", "hostname; for n in net ipc uts mnt; do readlink /proc/self/ns/$n; done"))
+	}
+	a, b := ns("a"), ns("b")
+	if len(a) != 5 || len(b) != 5 {
+		t.Fatalf("a: %q, b: %q", a, b)
+	}
+	if a[0] != "duo-host" || b[0] != "duo-host" {
+		t.Errorf("hostnames %q %q, want the pod's, duo-host", a[0], b[0])
+	}
+	for i, what := range []string{"net", "ipc", "uts"} {
+		if a[i+1] != b[i+1] {
+			t.Errorf("%s namespaces differ: a %s, b %s", what, a[i+1], b[i+1])
+		}
+	}
+	if a[4] == b[4] {
+		t.Errorf("a and b share a mount namespace, %s: no root of their own", a[4])
+	}
+	h.ok("rm", "-f", "shared")
+}
