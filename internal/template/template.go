@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -168,7 +169,48 @@ func (c *Cache) build(ctx context.Context, key string, spec hypervisor.Spec) err
 		return fmt.Errorf("template %s: publishing: %w", key, err)
 	}
 	c.log.Info("template built", "key", key, "took", time.Since(start).Round(time.Millisecond))
+	c.prune()
 	return nil
+}
+
+// prune removes what can never be used again: templates of kernel or
+// initramfs files that have changed or gone, and builds abandoned by a
+// crashed daemon.
+func (c *Cache) prune() {
+	ents, _ := os.ReadDir(c.dir)
+	for _, e := range ents {
+		p := filepath.Join(c.dir, e.Name())
+		if strings.HasPrefix(e.Name(), ".build-") {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+				os.RemoveAll(p)
+			}
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(p, doneFile))
+		if err != nil {
+			continue
+		}
+		var meta struct{ Shape shape }
+		if json.Unmarshal(b, &meta) != nil || stale(meta.Shape.Kernel) {
+			c.log.Info("removing a stale template", "dir", p)
+			os.RemoveAll(p)
+		}
+	}
+}
+
+// stale reports whether any of the files has changed since it was
+// recorded.
+func stale(files []fileID) bool {
+	for _, f := range files {
+		if f.Path == "" {
+			continue
+		}
+		st, err := os.Stat(f.Path)
+		if err != nil || st.Size() != f.Size || !st.ModTime().Equal(f.MTime) {
+			return true
+		}
+	}
+	return false
 }
 
 // buildSpec is the template VM's spec: spec's shape with its own paths,

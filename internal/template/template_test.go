@@ -171,3 +171,25 @@ func TestCacheGet(t *testing.T) {
 		t.Errorf("failed build left %v", ents)
 	}
 }
+
+// TestPrune: a new kernel makes the old template unusable: building the
+// new one removes it.
+func TestPrune(t *testing.T) {
+	s := testSpec(t)
+	c := New(t.TempDir(), &saver{}, nil)
+	old, err := c.Get(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chtimes(s.Kernel.Path, time.Now(), time.Now().Add(time.Hour))
+	cur, err := c.Get(context.Background(), s)
+	if err != nil || cur.Dir == old.Dir {
+		t.Fatalf("%v %v", cur, err)
+	}
+	if _, err := os.Stat(old.Dir); !os.IsNotExist(err) {
+		t.Errorf("stale template %s kept", old.Dir)
+	}
+	if _, err := os.Stat(cur.Dir); err != nil {
+		t.Error(err)
+	}
+}

@@ -123,3 +123,25 @@ func (v *VM) resumeGuest(ctx context.Context) error {
 	rand.Read(seed)
 	return v.Guest.Resume(ctx, protocol.ResumeRequest{WallNanos: time.Now().UnixNano(), Entropy: seed, MACs: v.macs})
 }
+
+// Prewarm builds the template for VMs like spec, if the config has
+// templates and the shape allows one, so that the first such VM does not
+// wait for it. spec's disks must exist (their sizes shape the template).
+func Prewarm(ctx context.Context, cfg Config, spec Spec) error {
+	if cfg.Templates == nil || cfg.Transport == TransportVsock {
+		return nil
+	}
+	hs := hvSpec(cfg, spec.withDefaults(), filepath.Join(cfg.RunDir, "prewarm"))
+	var boot []hypervisor.Disk
+	for _, d := range hs.Disks {
+		if d.Bus != hypervisor.BusSCSI {
+			boot = append(boot, d)
+		}
+	}
+	hs.Disks = boot
+	_, err := cfg.Templates.Get(ctx, hs)
+	if errors.Is(err, template.ErrUnsupported) {
+		return nil
+	}
+	return err
+}

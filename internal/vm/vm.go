@@ -87,8 +87,8 @@ type step struct {
 	run  func(ctx context.Context) error
 }
 
-// Boot starts a VM and waits until its guest is ready.
-func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
+// withDefaults fills in what spec leaves out.
+func (spec Spec) withDefaults() Spec {
 	if spec.VCPUs == 0 {
 		spec.VCPUs = 1
 	}
@@ -98,6 +98,12 @@ func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
 	if spec.BootTimeout == 0 {
 		spec.BootTimeout = 60 * time.Second
 	}
+	return spec
+}
+
+// Boot starts a VM and waits until its guest is ready.
+func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
+	spec = spec.withDefaults()
 	if !validID(spec.ID) {
 		return nil, errdefs.InvalidArgument("bad vm id %q", spec.ID)
 	}
