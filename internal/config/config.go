@@ -69,7 +69,7 @@ type Bridge struct {
 // VM configures how pod VMs start.
 type VM struct {
 	// Template: pod VMs resume a saved, booted guest instead of booting
-	// (docs/adr/0008-vm-templates.md); the template is built on first use.
+	// (docs/adr/0009-vm-templates.md); the template is built on first use.
 	Template bool `toml:"template"`
 }
 

@@ -13,7 +13,7 @@ import (
 
 // prewarm builds the VM template of a default pod (default vCPUs, memory,
 // scratch disk size and network mode) in the background, so that the
-// first pod does not wait for it (docs/adr/0008-vm-templates.md). Pods of
+// first pod does not wait for it (docs/adr/0009-vm-templates.md). Pods of
 // another shape build theirs on first use. It closes d.prewarmed when done.
 func (d *Daemon) prewarm(ctx context.Context) {
 	defer close(d.prewarmed)

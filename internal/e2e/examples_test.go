@@ -318,7 +318,7 @@ func TestHyperdExamples(t *testing.T) {
 				if ps := h.ok("ps", "-a", "-q"); strings.TrimSpace(ps) != "" {
 					t.Errorf("refused pod left behind: %q", ps)
 				}
-				if left := qemusUnder(h.dir); len(left) > 0 {
+				if left := podQemusUnder(h.dir); len(left) > 0 {
 					t.Errorf("a refused pod started a VM: %v", left)
 				}
 				return

@@ -135,7 +135,7 @@ func (h *hyperd) cleanup() {
 func qemusUnder(dir string) []int { return qemus(dir, true) }
 
 // podQemusUnder is qemusUnder without the VM hyperd builds a template
-// with, in the background at start (docs/adr/0008-vm-templates.md).
+// with, in the background at start (docs/adr/0009-vm-templates.md).
 func podQemusUnder(dir string) []int { return qemus(dir, false) }
 
 func qemus(dir string, templates bool) []int {

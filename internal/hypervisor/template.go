@@ -4,7 +4,7 @@ import "context"
 
 // Templater is the optional ability of a driver to save a booted VM as a
 // template and to start VMs by resuming one instead of booting (see
-// docs/adr/0008-vm-templates.md).
+// docs/adr/0009-vm-templates.md).
 type Templater interface {
 	// SaveTemplate boots spec and, once its guest has opened the first
 	// channel (it is ready and waits for its host), saves the VM into dir

@@ -80,7 +80,7 @@ const (
 )
 
 // ResumeRequest brings a new guest up to date: a VM restored from a
-// template (docs/adr/0008-vm-templates.md) wakes with the template's clock,
+// template (docs/adr/0009-vm-templates.md) wakes with the template's clock,
 // random state and NIC addresses. The host sends it first on every new VM.
 type ResumeRequest struct {
 	// WallNanos is the host's wall clock, nanoseconds since the Unix epoch.

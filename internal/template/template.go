@@ -1,6 +1,6 @@
 // Package template keeps VM templates: one booted and saved guest per VM
 // shape, which pod VMs resume instead of booting (see
-// docs/adr/0008-vm-templates.md). A template is built on first use, kept
+// docs/adr/0009-vm-templates.md). A template is built on first use, kept
 // under a directory of hyperd's state, and replaced when anything that
 // shapes it changes: its key covers the kernel and initramfs files, vCPUs,
 // memory, acceleration and the boot-time devices. A template is written

@@ -16,7 +16,7 @@ import (
 )
 
 // Templates gives VMs a saved, booted guest to resume instead of booting
-// (package template, docs/adr/0008-vm-templates.md).
+// (package template, docs/adr/0009-vm-templates.md).
 type Templates interface {
 	// Get returns the template for VMs shaped like spec, building it if
 	// needed; template.ErrUnsupported if the shape cannot have one.

@@ -1,5 +1,5 @@
 // Package resume brings a guest that was restored from a VM template up to
-// date (docs/adr/0008-vm-templates.md): its wall clock is the template's,
+// date (docs/adr/0009-vm-templates.md): its wall clock is the template's,
 // its kernel RNG state is every clone's, and its NICs carry the template's
 // MAC addresses. The host sends the fix in its first call, Resume.
 package resume
