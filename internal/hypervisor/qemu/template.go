@@ -30,6 +30,9 @@ const (
 // ramBackend is the id of the memory backend of a file-backed VM.
 const ramBackend = "ram0"
 
+// saveTimeout bounds building a template when the caller sets no deadline.
+const saveTimeout = 2 * time.Minute
+
 // SaveTemplate implements hypervisor.Templater.
 func (d *Driver) SaveTemplate(ctx context.Context, spec hypervisor.Spec, dir string) error {
 	if len(spec.Channels) == 0 {
@@ -41,6 +44,11 @@ func (d *Driver) SaveTemplate(ctx context.Context, spec hypervisor.Spec, dir str
 	}
 	if err != nil {
 		return fmt.Errorf("template %s: %w", spec.ID, err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, saveTimeout)
+		defer cancel()
 	}
 	// Paused at start: QMP is connected before the guest can open its port.
 	v := &vm{spec: spec, binary: d.opts.Binary, args: append(args, "-S"), done: make(chan struct{})}
@@ -60,10 +68,12 @@ func (v *vm) save(ctx context.Context, path string) error {
 		return err
 	}
 	defer q.close()
+	// A cancelled ctx ends a blocked read at once.
+	defer context.AfterFunc(ctx, func() { q.conn.SetDeadline(time.Unix(1, 0)) })()
 	if err := q.execute(ctx, "cont", nil); err != nil {
 		return err
 	}
-	port := fmt.Sprintf("port%d", 0)
+	const port = "port0" // the first channel's port (args.go)
 	if err := q.waitEvent(ctx, "VSERPORT_CHANGE", func(data json.RawMessage) bool {
 		var e struct {
 			ID   string `json:"id"`
@@ -224,12 +234,10 @@ func (v *vm) exited() string {
 }
 
 // waitEvent reads messages until an event called name whose data match
-// accepts arrives.
+// accepts arrives, or ctx's deadline passes.
 func (q *qmp) waitEvent(ctx context.Context, name string, match func(json.RawMessage) bool) error {
 	if dl, ok := ctx.Deadline(); ok {
 		q.conn.SetDeadline(dl)
-	} else {
-		q.conn.SetDeadline(time.Time{})
 	}
 	for {
 		var msg struct {
