@@ -20,6 +20,7 @@ import (
 	"github.com/hyperhq/hyper/internal/hypervisor/qemu"
 	"github.com/hyperhq/hyper/internal/image"
 	"github.com/hyperhq/hyper/internal/network"
+	"github.com/hyperhq/hyper/internal/template"
 	"github.com/hyperhq/hyper/internal/vm"
 )
 
@@ -72,13 +73,18 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	drv := qemu.New(qemu.Options{Binary: cfg.QEMU})
+	vmCfg := vm.Config{
+		Driver: drv,
+		Kernel: hypervisor.Kernel{Path: cfg.Kernel, Initrd: cfg.Initrd},
+		Accel:  acc, RunDir: filepath.Join(cfg.RunDir, "vms"), Transport: cfg.Transport,
+	}
+	if cfg.VM.Template {
+		vmCfg.Templates = template.New(filepath.Join(cfg.Root, "templates"), drv, log)
+	}
 	d, err := daemon.New(ctx, daemon.Config{
 		Root: cfg.Root, Version: version,
-		VM: vm.Config{
-			Driver: qemu.New(qemu.Options{Binary: cfg.QEMU}),
-			Kernel: hypervisor.Kernel{Path: cfg.Kernel, Initrd: cfg.Initrd},
-			Accel:  acc, RunDir: filepath.Join(cfg.RunDir, "vms"), Transport: cfg.Transport,
-		},
+		VM:       vmCfg,
 		MemoryMB: cfg.Pod.MemoryMB, VCPUs: cfg.Pod.VCPUs, ScratchMB: cfg.Pod.ScratchMB,
 		LogMaxSize: int64(cfg.Log.ContainerMaxMB) << 20, LogMaxFiles: cfg.Log.ContainerFiles,
 		Registry: image.Registry{Insecure: cfg.Registry.Insecure, Mirrors: cfg.Registry.Mirrors},

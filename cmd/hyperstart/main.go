@@ -22,6 +22,7 @@ import (
 	"github.com/hyperhq/hyper/internal/hyperstart/mount"
 	"github.com/hyperhq/hyper/internal/hyperstart/podinit"
 	"github.com/hyperhq/hyper/internal/hyperstart/reaper"
+	"github.com/hyperhq/hyper/internal/hyperstart/resume"
 	"github.com/hyperhq/hyper/internal/hyperstart/rpc"
 	"github.com/hyperhq/hyper/internal/hyperstart/spawn"
 	"github.com/hyperhq/hyper/internal/hyperstart/stdio"
@@ -73,6 +74,7 @@ func main() {
 	if pid1 {
 		setup(cfg.Paths)
 		cfg.Reboot = func() error { return unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART) }
+		cfg.Resume = resume.Apply
 	}
 	boot.HoldSignals()
 	cfg.Reaper = reaper.New()

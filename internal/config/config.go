@@ -39,6 +39,7 @@ type Config struct {
 	Network string `toml:"network"`
 	Bridge  Bridge `toml:"bridge"`
 
+	VM       VM       `toml:"vm"`
 	Pod      Pod      `toml:"pod"`
 	Log      Log      `toml:"log"`
 	Registry Registry `toml:"registry"`
@@ -65,6 +66,13 @@ type Bridge struct {
 	MTU    int    `toml:"mtu"`
 }
 
+// VM configures how pod VMs start.
+type VM struct {
+	// Template: pod VMs resume a saved, booted guest instead of booting
+	// (docs/adr/0009-vm-templates.md); the template is built on first use.
+	Template bool `toml:"template"`
+}
+
 // Pod holds per-pod defaults.
 type Pod struct {
 	MemoryMB  int `toml:"memory_mb"`
@@ -86,6 +94,7 @@ func Default() Config {
 		Kernel: "/usr/local/lib/hyper/vmlinux", Initrd: "/usr/local/lib/hyper/initrd.img",
 		Accel: "auto", QEMU: "qemu-system-x86_64", Transport: "serial", Network: "user",
 		Bridge: Bridge{Name: "hyper0", Subnet: "10.88.0.0/16", MTU: 1500},
+		VM:     VM{Template: true},
 		Pod:    Pod{MemoryMB: 256, VCPUs: 1, ScratchMB: 10 << 10},
 		Log:    Log{Level: "info", ContainerMaxMB: 10, ContainerFiles: 3},
 	}

@@ -63,6 +63,7 @@ type Daemon struct {
 	// (under mu) stops new ones from being counted once Close waits.
 	poweringOff sync.WaitGroup
 	closing     bool
+	prewarmed   chan struct{} // closed when the template prewarm is done
 }
 
 const podsBucket = "pods"
@@ -113,6 +114,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 		return nil, err
 	}
 	d.reconcileShares()
+	d.prewarmed = make(chan struct{})
+	go d.prewarm(ctx)
 	return d, nil
 }
 
@@ -124,7 +127,13 @@ func (d *Daemon) Close() error {
 	d.closing = true
 	d.mu.Unlock()
 	done := make(chan struct{})
-	go func() { d.poweringOff.Wait(); close(done) }()
+	go func() {
+		d.poweringOff.Wait()
+		if d.prewarmed != nil {
+			<-d.prewarmed
+		}
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(20 * time.Second):

@@ -8,23 +8,32 @@ import (
 	"github.com/hyperhq/hyper/internal/testenv"
 )
 
-// BenchmarkRun measures, interleaved in one run: cold `hyperctl run --rm
-// busybox true` wall time, the boot floor (same kernel, a busybox /init
-// that powers off at once), `hyperctl exec POD true` latency, and the PSS
-// of one idle pod (QEMU, plus what hyperd grew by). Run with -benchtime 1x.
+// BenchmarkRun measures, interleaved in one run: `hyperctl run --rm
+// busybox true` wall time with a VM restored from a template (the default)
+// and with a cold-booted VM (a second hyperd with [vm] template = false),
+// the boot floor (same kernel, a busybox /init that powers off at once),
+// `hyperctl exec POD true` latency, and the PSS of one idle pod (QEMU,
+// plus what hyperd grew by). Run with -benchtime 1x.
 func BenchmarkRun(b *testing.B) {
 	h := newHyperd(b)
 	h.loadBusybox()
+	cold := newHyperdConfig(b, "[vm]\ntemplate = false\n")
+	cold.loadBusybox()
 	env := h.env
 	floorRD := testenv.FloorInitrd(b)
-	h.ok("run", "--rm", "busybox", "true") // the image's rootfs is built once, not measured
+	// The image's rootfs is built once, and the template, not measured.
+	h.ok("run", "--rm", "busybox", "true")
+	cold.ok("run", "--rm", "busybox", "true")
 	runs := testenv.Runs()
-	var run, floor, execs []time.Duration
+	var run, coldRun, floor, execs []time.Duration
 	for i := 0; i < runs; i++ {
 		floor = append(floor, testenv.BootFloor(b, env, floorRD, i))
 		start := time.Now()
 		h.ok("run", "--rm", "busybox", "true")
 		run = append(run, time.Since(start))
+		start = time.Now()
+		cold.ok("run", "--rm", "busybox", "true")
+		coldRun = append(coldRun, time.Since(start))
 	}
 	hyperdBefore, _ := testenv.PSSKiB(h.cmd.Process.Pid)
 	h.ok("run", "-d", "--name", "idle", "busybox", "sleep", "100000")
@@ -50,16 +59,18 @@ func BenchmarkRun(b *testing.B) {
 		d    []time.Duration
 	}{
 		{"floor: qemu start -> busybox init powered off", floor},
-		{"hyperctl run --rm busybox true (cold VM)", run},
+		{"hyperctl run --rm busybox true (template)", run},
+		{"hyperctl run --rm busybox true (cold VM)", coldRun},
 		{"hyperctl exec POD true", execs},
 	} {
 		fmt.Printf("  %-46s %6dms %6dms\n", m.name, testenv.Pct(m.d, 50).Milliseconds(), testenv.Pct(m.d, 90).Milliseconds())
 	}
 	ratio := float64(testenv.Pct(run, 50)) / float64(testenv.Pct(floor, 50))
-	fmt.Printf("  run p50 / floor p50 = %.2fx\n", ratio)
+	fmt.Printf("  run p50 / floor p50 = %.2fx (cold VM: %.2fx)\n", ratio, float64(testenv.Pct(coldRun, 50))/float64(testenv.Pct(floor, 50)))
 	fmt.Printf("  idle pod PSS: qemu %d KiB + hyperd growth %d KiB (hyperd total %d KiB)\n",
 		qemuPSS, hyperdAfter-hyperdBefore, hyperdAfter)
 	b.ReportMetric(float64(testenv.Pct(run, 50).Milliseconds()), "run-p50-ms")
+	b.ReportMetric(float64(testenv.Pct(coldRun, 50).Milliseconds()), "cold-run-p50-ms")
 	b.ReportMetric(ratio, "run/floor")
 	b.ReportMetric(float64(qemuPSS), "qemu-pss-KiB")
 }

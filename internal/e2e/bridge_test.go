@@ -147,7 +147,7 @@ func TestNetworkBridge(t *testing.T) {
 		}
 	}
 	l.Close()
-	if left := qemusUnder(h.dir); len(left) != 2 {
+	if left := podQemusUnder(h.dir); len(left) != 2 {
 		t.Errorf("QEMUs: %v, want a's and b's", left)
 	}
 	if l := h.leases(); len(l) != 2 {

@@ -246,9 +246,9 @@ func TestHyperdExamples(t *testing.T) {
 		"ubuntu.pod": {"test-container-create-ubuntu", func(t *testing.T, h *hyperd, pod string) {
 			running(t, h, pod)
 			// The stand-in bash execs sh: "/bin/sh /bin/bash" until it does.
-			if ps := exec(h, pod, "ubuntu", "ps", "-o", "args"); !strings.Contains(ps, "\n/bin/sh") {
-				t.Errorf("bash does not run:\n%s", ps)
-			}
+			waitFor(t, 30*time.Second, "bash to run", func() bool {
+				return strings.Contains(exec(h, pod, "ubuntu", "ps", "-o", "args"), "\n/bin/sh")
+			})
 		}},
 		"ubuntu.yml": {"process-yaml-file-ubuntu", func(t *testing.T, h *hyperd, pod string) {
 			running(t, h, pod)
@@ -318,7 +318,7 @@ func TestHyperdExamples(t *testing.T) {
 				if ps := h.ok("ps", "-a", "-q"); strings.TrimSpace(ps) != "" {
 					t.Errorf("refused pod left behind: %q", ps)
 				}
-				if left := qemusUnder(h.dir); len(left) > 0 {
+				if left := podQemusUnder(h.dir); len(left) > 0 {
 					t.Errorf("a refused pod started a VM: %v", left)
 				}
 				return

@@ -121,7 +121,7 @@ func TestPodFileFilesRefused(t *testing.T) {
 	if ps := h.ok("ps", "-a", "-q"); strings.TrimSpace(ps) != "" {
 		t.Errorf("refused pods left behind: %q", ps)
 	}
-	if left := qemusUnder(h.dir); len(left) > 0 {
+	if left := podQemusUnder(h.dir); len(left) > 0 {
 		t.Errorf("a refused pod started a VM: %v", left)
 	}
 }

@@ -132,7 +132,13 @@ func (h *hyperd) cleanup() {
 }
 
 // qemusUnder lists QEMU processes whose command line mentions dir.
-func qemusUnder(dir string) []int {
+func qemusUnder(dir string) []int { return qemus(dir, true) }
+
+// podQemusUnder is qemusUnder without the VM hyperd builds a template
+// with, in the background at start (docs/adr/0009-vm-templates.md).
+func podQemusUnder(dir string) []int { return qemus(dir, false) }
+
+func qemus(dir string, templates bool) []int {
 	var pids []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -141,7 +147,10 @@ func qemusUnder(dir string) []int {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && bytes.Contains(b, []byte("qemu-system")) && bytes.Contains(b, []byte(dir)) {
+		if err != nil || !bytes.Contains(b, []byte("qemu-system")) || !bytes.Contains(b, []byte(dir)) {
+			continue
+		}
+		if templates || !bytes.Contains(b, []byte("\x00hyper-template\x00")) {
 			pids = append(pids, pid)
 		}
 	}

@@ -171,11 +171,11 @@ func TestNetworkPortInUse(t *testing.T) {
 	if _, errs, code := h.run("", "start", id); code == 0 || !strings.Contains(errs, "already in use") {
 		t.Fatalf("start: exit %d, %q: want a port-in-use error", code, errs)
 	}
-	if left := qemusUnder(h.dir); len(left) > 0 {
+	if left := podQemusUnder(h.dir); len(left) > 0 {
 		t.Errorf("QEMU left running: %v", left)
 	}
 	h.ok("rm", id)
-	if left := qemusUnder(h.dir); len(left) > 0 {
+	if left := podQemusUnder(h.dir); len(left) > 0 {
 		t.Errorf("QEMU left running: %v", left)
 	}
 	if ps := h.ok("ps", "-a", "-q"); strings.TrimSpace(ps) != "" {

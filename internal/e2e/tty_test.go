@@ -84,7 +84,7 @@ func TestRunRmCycles(t *testing.T) {
 		t.Errorf("pods left: %q", ps)
 	}
 	// The last pod's VM may still be powering off.
-	waitFor(t, 10*time.Second, "the last VM to power off", func() bool { return len(qemusUnder(h.dir)) == 0 })
+	waitFor(t, 10*time.Second, "the last VM to power off", func() bool { return len(podQemusUnder(h.dir)) == 0 })
 	if fds := countFDs(t, h.cmd.Process.Pid); fds > fdsBefore+2 {
 		t.Errorf("hyperd holds %d fds after 50 cycles, %d before", fds, fdsBefore)
 	}

@@ -78,8 +78,8 @@ func TestNamedVolumeQemuKill(t *testing.T) {
 		"echo durable > /data/f && sync && echo synced && exec sleep 1000")
 	waitFor(t, time.Minute, "the writer to sync", func() bool { return strings.Contains(h.ok("logs", "writer"), "synced") })
 	var pid int
-	if _, err := fmt.Sscan(h.inspect("writer", "{{.VM.Pid}}"), &pid); err != nil || !slices.Contains(qemusUnder(h.dir), pid) {
-		t.Fatalf("writer's QEMU: pid %d (%v), QEMUs %v", pid, err, qemusUnder(h.dir))
+	if _, err := fmt.Sscan(h.inspect("writer", "{{.VM.Pid}}"), &pid); err != nil || !slices.Contains(podQemusUnder(h.dir), pid) {
+		t.Fatalf("writer's QEMU: pid %d (%v), QEMUs %v", pid, err, podQemusUnder(h.dir))
 	}
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("killing QEMU %d: %v", pid, err)

@@ -18,6 +18,12 @@ func (c *Client) Ping(ctx context.Context) error {
 	return c.call(ctx, protocol.MethodPing, empty, nil)
 }
 
+// Resume sets the guest's wall clock, feeds its RNG and fixes NIC
+// addresses: the first call on a new VM (see protocol.ResumeRequest).
+func (c *Client) Resume(ctx context.Context, req protocol.ResumeRequest) error {
+	return c.call(ctx, protocol.MethodResume, req, nil)
+}
+
 // CreatePod configures the pod: hostname, hosts, DNS, scratch disk.
 func (c *Client) CreatePod(ctx context.Context, spec protocol.PodSpec) error {
 	return c.call(ctx, protocol.MethodCreatePod, spec, nil)

@@ -76,7 +76,33 @@ const (
 	MethodStopContainer   = "StopContainer"   // StopRequest -> Empty
 	MethodRemoveContainer = "RemoveContainer" // ContainerRef -> Empty
 	MethodShutdown        = "Shutdown"        // Empty -> Empty, then the VM powers off
+	MethodResume          = "Resume"          // ResumeRequest -> Empty: the host's first call on a new VM
 )
+
+// ResumeRequest brings a new guest up to date: a VM restored from a
+// template (docs/adr/0009-vm-templates.md) wakes with the template's clock,
+// random state and NIC addresses. The host sends it first on every new VM.
+type ResumeRequest struct {
+	// WallNanos is the host's wall clock, nanoseconds since the Unix epoch.
+	WallNanos int64 `json:"wallNanos"`
+	// Entropy is fresh random bytes (MinEntropy to MaxEntropy), credited to
+	// the guest kernel's pool, which is then reseeded.
+	Entropy []byte `json:"entropy"`
+	// MACs gives NICs the addresses the pod expects (at most 8).
+	MACs []MACChange `json:"macs,omitempty"`
+}
+
+// Bounds of ResumeRequest.Entropy.
+const (
+	MinEntropy = 32
+	MaxEntropy = 512
+)
+
+// MACChange sets the MAC address of the NIC that has From to To.
+type MACChange struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
 
 // Empty is the request or result of methods that carry nothing.
 type Empty struct{}

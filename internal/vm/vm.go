@@ -39,6 +39,9 @@ type Config struct {
 	// Transport of the guest channel: "serial" (default: a virtio-serial
 	// port) or "vsock" (needs /dev/vhost-vsock on the host).
 	Transport string
+	// Templates, if set, lets VMs resume a saved guest instead of booting
+	// (serial transport only).
+	Templates Templates
 }
 
 // Spec describes one VM.
@@ -66,13 +69,17 @@ type VM struct {
 	Dir     string
 	Guest   *guest.Client
 	Timings Timings
+	// Template is the directory of the template the VM was restored
+	// from; empty if it booted.
+	Template string
 
 	hv       hypervisor.VM
 	log      *slog.Logger
 	stopping atomic.Bool   // the host is ending the VM on purpose
 	done     chan struct{} // closed when the hypervisor has exited
 	exit     hypervisor.ExitInfo
-	why      error // why the host failed the VM, if it did
+	why      error                // why the host failed the VM, if it did
+	macs     []protocol.MACChange // NIC addresses the guest must take (restored VMs)
 }
 
 type step struct {
@@ -80,8 +87,8 @@ type step struct {
 	run  func(ctx context.Context) error
 }
 
-// Boot starts a VM and waits until its guest is ready.
-func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
+// withDefaults fills in what spec leaves out.
+func (spec Spec) withDefaults() Spec {
 	if spec.VCPUs == 0 {
 		spec.VCPUs = 1
 	}
@@ -91,6 +98,12 @@ func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
 	if spec.BootTimeout == 0 {
 		spec.BootTimeout = 60 * time.Second
 	}
+	return spec
+}
+
+// Boot starts a VM and waits until its guest is ready.
+func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
+	spec = spec.withDefaults()
 	if !validID(spec.ID) {
 		return nil, errdefs.InvalidArgument("bad vm id %q", spec.ID)
 	}
@@ -118,19 +131,8 @@ func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
 			undo.Add(func() { os.RemoveAll(v.Dir) })
 			return nil
 		}},
-		{"create vm", func(ctx context.Context) error {
-			hv, err := cfg.Driver.Create(ctx, hvSpec(cfg, spec, v.Dir))
-			v.hv = hv
-			return err
-		}},
 		{"start vm", func(ctx context.Context) error {
-			v.Timings.Start = time.Now()
-			if err := v.hv.Start(ctx); err != nil {
-				return err
-			}
-			v.Timings.Launched = time.Now()
-			undo.Add(func() { v.hv.Kill(); v.hv.Wait(context.Background()) })
-			return nil
+			return v.startHypervisor(ctx, cfg, hvSpec(cfg, spec, v.Dir), &undo)
 		}},
 		{"connect guest channel", func(ctx context.Context) error {
 			c, err := dialChannel(ctx, cfg, v.hv, spec.ID, v.Dir)
@@ -147,6 +149,7 @@ func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
 			v.Timings.Ready = time.Now()
 			return nil
 		}},
+		{"resume guest", v.resumeGuest},
 	}
 	for _, s := range steps {
 		if err := s.run(ctx); err != nil {
@@ -155,7 +158,7 @@ func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
 	}
 	undo.Release()
 	go v.monitor()
-	v.log.Debug("vm ready", "accel", cfg.Accel.Kind, "boot", v.Timings.Ready.Sub(v.Timings.Start))
+	v.log.Debug("vm ready", "accel", cfg.Accel.Kind, "boot", v.Timings.Ready.Sub(v.Timings.Start), "template", v.Template)
 	return v, nil
 }
 

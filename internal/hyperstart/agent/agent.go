@@ -16,6 +16,7 @@ import (
 	"github.com/hyperhq/hyper/internal/hyperstart/disk"
 	"github.com/hyperhq/hyper/internal/hyperstart/mount"
 	"github.com/hyperhq/hyper/internal/hyperstart/reaper"
+	"github.com/hyperhq/hyper/internal/hyperstart/resume"
 	"github.com/hyperhq/hyper/internal/hyperstart/rpc"
 	"github.com/hyperhq/hyper/internal/hyperstart/stdio"
 	"github.com/hyperhq/hyper/internal/protocol"
@@ -69,6 +70,9 @@ type Config struct {
 	// Reboot ends the VM; Shutdown calls it last. Nil: Shutdown only
 	// cleans up.
 	Reboot func() error
+	// Resume applies a checked ResumeRequest to the VM (clock, RNG,
+	// MACs). Nil: Resume only checks the request.
+	Resume func(protocol.ResumeRequest) error
 }
 
 // Agent holds the guest's state.
@@ -115,10 +119,24 @@ func (a *Agent) Register(m *rpc.Mux) {
 	m.Handle(protocol.MethodStopContainer, rpc.Method(a.StopContainer))
 	m.Handle(protocol.MethodRemoveContainer, rpc.Method(a.RemoveContainer))
 	m.Handle(protocol.MethodShutdown, rpc.Method(a.Shutdown))
+	m.Handle(protocol.MethodResume, rpc.Method(a.Resume))
 }
 
 // Ping answers.
 func (a *Agent) Ping(context.Context, protocol.Empty) (protocol.Empty, error) {
+	return protocol.Empty{}, nil
+}
+
+// Resume checks the host's ResumeRequest and applies it.
+func (a *Agent) Resume(_ context.Context, req protocol.ResumeRequest) (protocol.Empty, error) {
+	if err := resume.Check(req); err != nil {
+		return protocol.Empty{}, err
+	}
+	if a.cfg.Resume != nil {
+		if err := a.cfg.Resume(req); err != nil {
+			return protocol.Empty{}, err
+		}
+	}
 	return protocol.Empty{}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -199,4 +200,32 @@ func addDefaultRoute(gw netip.Addr, oif int) error {
 			return unix.Errno(errno)
 		}
 	}
+}
+
+// SetMAC gives the interface that has MAC from the address to (a VM
+// restored from a template has the template's MACs).
+func SetMAC(from, to net.HardwareAddr) error {
+	name, err := FindByMAC(from, 0)
+	if err != nil {
+		return err
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket: %w", err)
+	}
+	defer unix.Close(fd)
+	// struct ifreq with ifr_hwaddr: name, then a sockaddr (family, data).
+	var req struct {
+		name   [unix.IFNAMSIZ]byte
+		family uint16
+		data   [14]byte
+		_      [8]byte
+	}
+	copy(req.name[:], name)
+	req.family = unix.ARPHRD_ETHER
+	copy(req.data[:], to)
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCSIFHWADDR, uintptr(unsafe.Pointer(&req))); e != 0 {
+		return fmt.Errorf("%s: setting MAC %s: %w", name, to, e)
+	}
+	return nil
 }

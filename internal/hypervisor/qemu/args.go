@@ -84,7 +84,7 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 			id := fmt.Sprintf("ch%d", i)
 			a = append(a,
 				"-chardev", fmt.Sprintf("socket,id=%s,path=%s,server=on,wait=off", id, ch.SocketPath),
-				"-device", fmt.Sprintf("virtserialport,bus=vser0.0,chardev=%s,name=%s", id, ch.Name))
+				"-device", fmt.Sprintf("virtserialport,bus=vser0.0,chardev=%s,name=%s,id=port%d", id, ch.Name, i))
 		}
 	}
 	if spec.VsockCID != 0 {

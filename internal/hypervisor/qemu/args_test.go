@@ -34,7 +34,7 @@ func TestBuildArgs(t *testing.T) {
 		"-nodefaults", "-no-reboot", "-accel tcg", "microvm",
 		"-append " + baseCmdline + " nolapic_timer tsc_early_khz=2899990 hyper.debug=1",
 		"max,vendor=GenuineIntel", "virtio-mmio.force-legacy=false",
-		"virtserialport,bus=vser0.0,chardev=ch0,name=hyper.0",
+		"virtserialport,bus=vser0.0,chardev=ch0,name=hyper.0,id=port0",
 		"socket,id=ch0,path=/run/x/hyper.sock,server=on,wait=off",
 		"readonly=on", "virtio-blk-device,drive=d0,serial=img0",
 		"-device virtio-scsi-device,id=scsi0",

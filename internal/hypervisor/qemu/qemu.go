@@ -70,6 +70,9 @@ type vm struct {
 	spec   hypervisor.Spec
 	binary string
 	args   []string
+	// restoreFrom is the state file of the template a restored VM
+	// resumes (see template.go); empty for a VM that boots.
+	restoreFrom string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -78,11 +81,27 @@ type vm struct {
 	exit hypervisor.ExitInfo
 }
 
-// Start implements hypervisor.VM.
+// Start implements hypervisor.VM. A restored VM runs once its state is
+// loaded.
 func (v *vm) Start(ctx context.Context) error {
+	if err := v.launch(); err != nil {
+		return fmt.Errorf("starting vm %s: %w", v.spec.ID, err)
+	}
+	if v.restoreFrom == "" {
+		return nil
+	}
+	if err := v.resume(ctx); err != nil {
+		v.Kill()
+		<-v.done
+		return fmt.Errorf("restoring vm %s from %s: %w%s", v.spec.ID, filepath.Dir(v.restoreFrom), err, v.exited())
+	}
+	return nil
+}
+
+func (v *vm) launch() error {
 	logf, err := os.OpenFile(filepath.Join(v.spec.StateDir, qemuLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return fmt.Errorf("starting vm %s: %w", v.spec.ID, err)
+		return err
 	}
 	defer logf.Close()
 	cmd := exec.Command(v.binary, v.args...)
@@ -90,13 +109,21 @@ func (v *vm) Start(ctx context.Context) error {
 	// Own session (and so own process group): a signal to the daemon's
 	// group, or its death, leaves the VM running.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if v.restoreFrom != "" {
+		state, err := os.Open(v.restoreFrom)
+		if err != nil {
+			return err
+		}
+		defer state.Close()
+		cmd.ExtraFiles = []*os.File{state} // incomingFD
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.cmd != nil || v.pid != 0 {
-		return fmt.Errorf("starting vm %s: already started", v.spec.ID)
+		return errors.New("already started")
 	}
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting vm %s: %w", v.spec.ID, err)
+		return err
 	}
 	v.cmd = cmd
 	go v.reap()

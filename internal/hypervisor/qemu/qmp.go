@@ -83,6 +83,11 @@ func (q *qmp) call(ctx context.Context, cmd string, args any) (json.RawMessage, 
 	if _, err := q.conn.Write(append(b, '\n')); err != nil {
 		return nil, fmt.Errorf("qmp %s: %w", cmd, err)
 	}
+	return q.reply(cmd)
+}
+
+// reply reads the reply to cmd, skipping asynchronous events.
+func (q *qmp) reply(cmd string) (json.RawMessage, error) {
 	for {
 		var msg struct {
 			Event  string          `json:"event"`

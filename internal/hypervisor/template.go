@@ -1,0 +1,20 @@
+package hypervisor
+
+import "context"
+
+// Templater is the optional ability of a driver to save a booted VM as a
+// template and to start VMs by resuming one instead of booting (see
+// docs/adr/0009-vm-templates.md).
+type Templater interface {
+	// SaveTemplate boots spec and, once its guest has opened the first
+	// channel (it is ready and waits for its host), saves the VM into dir
+	// and ends it. dir must exist and be empty; once saved, nothing may
+	// modify it while VMs use it.
+	SaveTemplate(ctx context.Context, spec Spec, dir string) error
+	// Restore is Create for a VM that resumes the template in dir. spec
+	// must have the template's shape: the same kernel, vCPUs, memory,
+	// acceleration and boot-time devices in the same order. Paths (state
+	// dir, sockets, disk files, shared directories) and port forwards may
+	// differ; the NICs keep the template's MAC addresses.
+	Restore(ctx context.Context, spec Spec, dir string) (VM, error)
+}
