@@ -104,6 +104,10 @@ type pump struct {
 	hold   bool
 	rebind chan net.Conn // new streams from AttachProcess
 	done   chan struct{}
+	// mu orders attach against the end of run: a stream handed over
+	// after the last write is closed, never left open.
+	mu       sync.Mutex
+	finished bool
 	// reading is when the pending read began (unix nanos), 0 if none.
 	reading atomic.Int64
 }
@@ -114,25 +118,37 @@ func newPump(src *os.File, dst net.Conn, hold bool) *pump {
 
 // attach hands the pump a new stream, replacing one not yet taken.
 func (p *pump) attach(c net.Conn) {
-	select {
-	case <-p.done:
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.finished {
 		c.Close()
 		return
+	}
+	select {
+	case old := <-p.rebind:
+		old.Close()
 	default:
 	}
-	for {
-		select {
-		case p.rebind <- c:
-			return
-		case old := <-p.rebind:
-			old.Close()
-		}
+	p.rebind <- c // room for one: emptied above, and only attach sends
+}
+
+// finish ends the pump's streams: the current one, and one handed over
+// but not yet taken (its reader sees EOF: the output is complete).
+func (p *pump) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.finished = true
+	p.dst.Close()
+	select {
+	case c := <-p.rebind:
+		c.Close()
+	default:
 	}
 }
 
 func (p *pump) run() {
 	defer close(p.done)
-	defer func() { p.dst.Close() }()
+	defer p.finish()
 	defer p.src.Close()
 	buf := make([]byte, 32<<10)
 	writable := true
