@@ -508,8 +508,33 @@ func (d *Daemon) reattach(ctx context.Context, p *pod, rec record, pid int) erro
 	p.vm, p.refs = v, newRunRefs()
 	p.mu.Unlock()
 	d.holdVolumes(p, rec)
+	d.resumeRestarts(p, v, rec)
 	go d.supervise(p, v)
 	return nil
+}
+
+// resumeRestarts restarts the containers of a re-attached pod that had
+// exited and were waiting for their restart when the earlier hyperd
+// ended: their back-off is over by now.
+func (d *Daemon) resumeRestarts(p *pod, v *vm.VM, rec record) {
+	for i, c := range rec.Containers {
+		if c.State != stateExited || !shouldRestart(rec.Spec.Containers[i].RestartPolicy, rec.Spec.RestartPolicy, c.ExitCode, c.RestartCount) {
+			continue
+		}
+		p.mu.Lock()
+		j, ok := p.ctrIndex(c.Name)
+		var cc *ctr
+		if ok {
+			cc = p.ctrs[j]
+		}
+		p.mu.Unlock()
+		if cc == nil {
+			continue
+		}
+		if err := d.restartCtr(p, v.Guest, c.Name, cc); err != nil {
+			d.log.Warn("restarting container after a hyperd restart", "pod", rec.ID[:12], "container", c.Name, "err", err)
+		}
+	}
 }
 
 // isQEMUOf tells whether pid is the QEMU process of VM id.

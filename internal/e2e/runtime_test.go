@@ -204,3 +204,36 @@ func TestManyImages(t *testing.T) {
 		t.Errorf("many-init-1: %q", out)
 	}
 }
+
+// TestRestartAcrossDaemonRestart: a container waiting for its restart
+// (back-off) when hyperd is killed is restarted by the next hyperd.
+func TestRestartAcrossDaemonRestart(t *testing.T) {
+	h := newHyperd(t)
+	h.loadBusybox()
+	f := writePod(t, "flap.pod", `{
+  "id": "flap",
+  "containers": [
+    {"name": "keep", "image": "busybox", "command": ["sleep", "1000"]},
+    {"name": "flap", "image": "busybox", "restartPolicy": "always", "command": ["sh", "-c", "echo run; exit 1"]}
+  ]
+}`)
+	h.ok("run", "-d", "-p", f)
+	restarts := func() int {
+		p, err := h.client.GetPod(h.ctx(), "flap")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Containers[1].RestartCount
+	}
+	// After 5 restarts the back-off is 3.2 s: the container spends nearly
+	// all its time exited, waiting.
+	waitFor(t, 60*time.Second, "5 restarts", func() bool { return restarts() >= 5 })
+	n := restarts()
+	waitFor(t, 30*time.Second, "the next restart", func() bool { return restarts() > n })
+	time.Sleep(200 * time.Millisecond) // it has exited again, and waits
+	h.kill9()
+	h.start()
+	n = restarts()
+	waitFor(t, 30*time.Second, "a restart by the new hyperd", func() bool { return restarts() > n })
+	h.ok("rm", "-f", "flap")
+}
