@@ -81,7 +81,20 @@ func main() {
 	go cfg.Reaper.Run()
 	cfg.Stdio = stdio.New(256, 30*time.Second)
 	mux := rpc.NewMux(cfg.Stdio)
-	agent.New(cfg).Register(mux)
+	ag := agent.New(cfg)
+	ag.Register(mux)
+	// pod-init starts while the channel is looked for, and is up before
+	// the guest opens it (when a template is saved).
+	podInit := make(chan struct{})
+	go func() {
+		defer close(podInit)
+		if !pid1 {
+			return
+		}
+		if err := ag.PrestartPod(); err != nil {
+			slog.Error("starting pod-init ahead", "err", err)
+		}
+	}()
 
 	open := func() (io.ReadWriteCloser, error) {
 		path := *chanPath
@@ -107,6 +120,7 @@ func main() {
 		unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
 		return protocol.Hello{Proto: protocol.Version, Agent: version, BootNanos: ts.Nano()}
 	}
+	<-podInit
 	slog.Info("hyperstart ready", "version", version)
 	channel.Serve(context.Background(), open, hello, func(ctx context.Context, s channel.Session) error {
 		return mux.Serve(ctx, s)

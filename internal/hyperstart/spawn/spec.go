@@ -33,6 +33,10 @@ type Spec struct {
 	Init bool `json:"init,omitempty"`
 	// Rootfs is the prepared root filesystem (Init only).
 	Rootfs string `json:"rootfs,omitempty"`
+	// Proc is a proc mount of the pod's PID namespace, cloned onto the
+	// container's /proc (Init only). Empty: a new proc is mounted, of the
+	// starting process's PID namespace (the spawn child's is the pod's).
+	Proc string `json:"proc,omitempty"`
 	// PodFiles maps a path under /etc in the container to a file to bind
 	// there, such as "hosts" -> "/run/hyper/pod/hosts" (Init only).
 	PodFiles map[string]string `json:"podFiles,omitempty"`
