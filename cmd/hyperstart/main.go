@@ -3,7 +3,9 @@
 // pod and its containers and runs their processes.
 //
 // The same binary runs in two helper modes: "pod-init" (init of the pod's
-// PID namespace) and "spawn" (sets up and execs a container process).
+// PID namespace, started at boot) and "spawn" (sets up and execs a container
+// process that needs per-process setup, such as rlimits; others are started
+// directly from a hyperstart thread).
 package main
 
 import (

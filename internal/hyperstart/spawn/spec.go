@@ -1,6 +1,8 @@
-// Package spawn starts container processes. hyperstart re-executes itself
-// as "spawn" from a thread that has joined the pod's namespaces; the spawn
-// child reads a Spec from fd 3, sets up the container (for the init
+// Package spawn starts container processes, from a locked thread that has
+// joined the pod's namespaces. Most are set up on that thread and forked
+// and exec'd from it directly (Direct). For the others (rlimits are per
+// process) hyperstart re-executes itself as "spawn" from the thread; the
+// spawn child, running the same setup steps, reads a Spec from fd 3, sets up the container (for the init
 // process: its root filesystem) and the process's identity, and execs the
 // user's program. On failure it writes a protocol.Error back on fd 3 and
 // exits; on success fd 3 is closed by the exec, so the parent reading EOF
