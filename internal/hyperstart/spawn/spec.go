@@ -2,9 +2,9 @@
 // joined the pod's namespaces. Most are set up on that thread and forked
 // and exec'd from it directly (Direct). For the others (rlimits are per
 // process) hyperstart re-executes itself as "spawn" from the thread; the
-// spawn child, running the same setup steps, reads a Spec from fd 3, sets up the container (for the init
-// process: its root filesystem) and the process's identity, and execs the
-// user's program. On failure it writes a protocol.Error back on fd 3 and
+// spawn child, running the same setup steps, reads a Spec from fd 3, sets
+// up the container (for the init process: its root filesystem) and the
+// process's identity, and execs the user's program. On failure it writes a protocol.Error back on fd 3 and
 // exits; on success fd 3 is closed by the exec, so the parent reading EOF
 // with no data knows the program is running. A process with a terminal
 // gets a pty of the container's own devpts, opened by the spawn child,
