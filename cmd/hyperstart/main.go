@@ -3,7 +3,9 @@
 // pod and its containers and runs their processes.
 //
 // The same binary runs in two helper modes: "pod-init" (init of the pod's
-// PID namespace) and "spawn" (sets up and execs a container process).
+// PID namespace, started at boot) and "spawn" (sets up and execs a container
+// process that needs per-process setup, such as rlimits; others are started
+// directly from a hyperstart thread).
 package main
 
 import (
@@ -81,7 +83,20 @@ func main() {
 	go cfg.Reaper.Run()
 	cfg.Stdio = stdio.New(256, 30*time.Second)
 	mux := rpc.NewMux(cfg.Stdio)
-	agent.New(cfg).Register(mux)
+	ag := agent.New(cfg)
+	ag.Register(mux)
+	// pod-init starts while the channel is looked for, and is up before
+	// the guest opens it (when a template is saved).
+	podInit := make(chan struct{})
+	go func() {
+		defer close(podInit)
+		if !pid1 {
+			return
+		}
+		if err := ag.PrestartPod(); err != nil {
+			slog.Error("starting pod-init ahead", "err", err)
+		}
+	}()
 
 	open := func() (io.ReadWriteCloser, error) {
 		path := *chanPath
@@ -107,6 +122,7 @@ func main() {
 		unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
 		return protocol.Hello{Proto: protocol.Version, Agent: version, BootNanos: ts.Nano()}
 	}
+	<-podInit
 	slog.Info("hyperstart ready", "version", version)
 	channel.Serve(context.Background(), open, hello, func(ctx context.Context, s channel.Session) error {
 		return mux.Serve(ctx, s)

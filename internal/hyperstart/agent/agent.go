@@ -52,6 +52,7 @@ func (p Paths) pod() string        { return filepath.Join(p.Run, "pod") }
 func (p Paths) scratch() string    { return filepath.Join(p.Run, "scratch") }
 func (p Paths) images() string     { return filepath.Join(p.Run, "images") }
 func (p Paths) containers() string { return filepath.Join(p.Run, "containers") }
+func (p Paths) podProc() string    { return filepath.Join(p.Run, "podproc") }
 
 func (p Paths) procSys() string {
 	if p.ProcSys == "" {
@@ -82,6 +83,7 @@ type Agent struct {
 	mu          sync.Mutex
 	pod         *pod
 	podCreating bool
+	spare       *pod // pod-init started ahead of CreatePod
 	containers  map[string]*container
 	// vm holds the processes run in the VM itself, outside every
 	// container (protocol.VMContainer): always running, no cgroup.

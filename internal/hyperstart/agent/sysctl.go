@@ -36,28 +36,34 @@ func applySysctls(procSys string, ipcNS int, sysctls map[string]string) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	return inNamespace(ipcNS, unix.CLONE_NEWIPC, func() error {
+		for _, k := range keys {
+			p := filepath.Join(procSys, sysctl.Key(k))
+			err := writeParam(p, sysctls[k])
+			if errors.Is(err, os.ErrNotExist) {
+				return errs.Invalid("sysctl %s: this kernel has no such parameter", k)
+			}
+			if err != nil {
+				return errs.Invalid("sysctl %s=%q: %w", k, sysctls[k], errors.Unwrap(err))
+			}
+		}
+		return nil
+	})
+}
+
+// inNamespace runs fn on a locked thread that has joined the namespace
+// nsFD (an open ns fd) of type typ (CLONE_NEW*).
+func inNamespace(nsFD, typ int, fn func() error) error {
 	done := make(chan error, 1)
 	go func() {
 		// Never unlocked: the runtime discards the thread, and its
 		// namespace, when this goroutine ends.
 		runtime.LockOSThread()
-		if err := unix.Setns(ipcNS, unix.CLONE_NEWIPC); err != nil {
-			done <- errs.Internal("joining the pod's IPC namespace: %w", err)
+		if err := unix.Setns(nsFD, typ); err != nil {
+			done <- errs.Internal("joining the pod's namespace %#x: %w", typ, err)
 			return
 		}
-		for _, k := range keys {
-			p := filepath.Join(procSys, sysctl.Key(k))
-			err := writeParam(p, sysctls[k])
-			if errors.Is(err, os.ErrNotExist) {
-				done <- errs.Invalid("sysctl %s: this kernel has no such parameter", k)
-				return
-			}
-			if err != nil {
-				done <- errs.Invalid("sysctl %s=%q: %w", k, sysctls[k], errors.Unwrap(err))
-				return
-			}
-		}
-		done <- nil
+		done <- fn()
 	}()
 	return <-done
 }

@@ -1,7 +1,10 @@
 // Package podinit is the init process of a pod's PID namespace. hyperstart
 // re-executes itself as "pod-init" with new PID, IPC, UTS and mount
 // namespaces; containers then join the first three. pod-init sets the
-// hostname, moves onto an empty root (containers see it as their PID 1,
+// hostname if given (hyperstart may set it later from the pod's UTS
+// namespace), mounts a proc of the pod's PID namespace on a directory of
+// a shared mount if given (it propagates to hyperstart, which clones it
+// onto containers' /proc), moves onto an empty root (containers see it as their PID 1,
 // and must not reach the VM's filesystem through /proc/1/root), reports
 // readiness by closing fd 3, ignores every catchable signal and reaps the
 // orphans of the pod forever. If it dies, the kernel kills every process
@@ -58,6 +61,7 @@ func Run(args []string) int {
 // error text.
 const ReadyFD = 3
 
+// setup takes the arguments [hostname [proc-dir]], either may be empty.
 func setup(args []string) error {
 	if os.Getpid() != 1 {
 		return fmt.Errorf("must be PID 1 of a new PID namespace (started by hyperstart)")
@@ -65,6 +69,11 @@ func setup(args []string) error {
 	if len(args) > 0 && args[0] != "" {
 		if err := unix.Sethostname([]byte(args[0])); err != nil {
 			return fmt.Errorf("setting hostname: %w", err)
+		}
+	}
+	if len(args) > 1 && args[1] != "" {
+		if err := unix.Mount("proc", args[1], "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+			return fmt.Errorf("mounting proc on %s: %w", args[1], err)
 		}
 	}
 	return emptyRoot("/run")

@@ -13,9 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hyperhq/hyper/internal/hyperstart/errs"
-	"github.com/hyperhq/hyper/internal/hyperstart/passwd"
 	"github.com/hyperhq/hyper/internal/hyperstart/rlimit"
-	"github.com/hyperhq/hyper/internal/hyperstart/tty"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
@@ -43,25 +41,12 @@ func Run() int {
 
 func run(spec *Spec) error {
 	if spec.Init {
-		// Volumes are cloned in the new mount namespace before the old
-		// root goes, attached once the container's root is in place.
-		trees, err := cloneVolumes(spec.Volumes)
-		if err != nil {
-			return errs.Internal("%w", err)
-		}
-		if err := setupRootfs(spec.Rootfs, spec.PodFiles); err != nil {
-			closeTrees(trees)
-			return errs.Internal("setting up container root: %w", err)
-		}
-		if err := attachVolumes(trees); err != nil {
-			return errs.Internal("%w", err)
+		if err := setupContainer(spec); err != nil {
+			return err
 		}
 	}
 	p := &spec.Process
-	if len(p.Args) == 0 {
-		return errs.Invalid("no command given")
-	}
-	user, err := passwd.ResolveFiles(p.User, p.AdditionalGroups, "/etc/passwd", "/etc/group")
+	user, err := resolveUser(p)
 	if err != nil {
 		return err
 	}
@@ -74,14 +59,7 @@ func run(spec *Spec) error {
 	if err := rlimit.Apply(p.Rlimits); err != nil {
 		return err
 	}
-	cwd := p.Cwd
-	if cwd == "" {
-		cwd = "/"
-	}
-	if err := unix.Chdir(cwd); err != nil {
-		return errs.Invalid("chdir to cwd %q set in process spec: %w", cwd, err)
-	}
-	path, err := LookPath(p.Args[0], getenv(env, "PATH"))
+	path, err := enterCwd(p, env)
 	if err != nil {
 		return err
 	}
@@ -95,29 +73,20 @@ func run(spec *Spec) error {
 		return errs.Internal("setuid %d: %w", user.UID, err)
 	}
 	unix.CloseOnExec(specFD)
-	err = syscall.Exec(path, p.Args, env)
-	switch {
-	case errors.Is(err, unix.ENOENT):
-		return errs.NotFound("exec %s: %w", path, err)
-	default:
-		return errs.Invalid("exec %s: %w", path, err)
-	}
+	return execError(path, syscall.Exec(path, p.Args, env))
 }
 
 // terminal opens a pty in the container's devpts, makes its slave the
 // controlling terminal and stdio of the process, and sends the master to
 // the parent over specFD.
 func terminal(uid int) error {
-	master, slave, err := tty.Open("/dev/ptmx")
+	master, slave, err := openTerminal(uid)
 	if err != nil {
 		return err
 	}
 	defer master.Close()
 	defer slave.Close()
 	sfd := int(slave.Fd())
-	if err := unix.Fchown(sfd, uid, -1); err != nil {
-		return fmt.Errorf("chown terminal: %w", err)
-	}
 	for fd := 0; fd <= 2; fd++ {
 		if err := unix.Dup3(sfd, fd, 0); err != nil {
 			return fmt.Errorf("terminal as fd %d: %w", fd, err)

@@ -55,10 +55,130 @@ type Process struct {
 	Terminal *os.File
 }
 
-// Start starts a spawn child and waits until it has exec'd the user's
-// program (or failed to: the error carries the child's code). On failure
-// the child has exited; its status is still collected by the reaper.
+// Start starts a process and returns once it has exec'd the user's
+// program (or failed to: the error carries its kind and no process is
+// left running). Most processes are set up and started directly from a
+// locked OS thread (see startDirect); those that need per-process setup a
+// thread cannot do go through a spawn child, whose status is collected
+// by the reaper if it fails.
 func Start(ctx context.Context, o Options) (Process, error) {
+	if Direct(&o.Spec) {
+		return onThread(func() (Process, error) { return startDirect(o) })
+	}
+	return startChild(ctx, o)
+}
+
+// Direct reports whether a process of spec is started without a spawn
+// child: it has no rlimits (they are per process, not per thread), and a
+// container's first process has the pod's proc to clone (a thread cannot
+// mount a proc of the pod's PID namespace, which it joins for its
+// children only).
+func Direct(spec *Spec) bool {
+	return len(spec.Process.Rlimits) == 0 && (!spec.Init || spec.Proc != "")
+}
+
+// onThread runs fn on a new locked OS thread, which may join namespaces
+// and change its root: it is never unlocked, and the runtime discards it
+// when fn's goroutine ends.
+func onThread(fn func() (Process, error)) (Process, error) {
+	type started struct {
+		p   Process
+		err error
+	}
+	ch := make(chan started, 1)
+	go func() {
+		runtime.LockOSThread()
+		p, err := fn()
+		ch <- started{p, err}
+	}()
+	st := <-ch
+	return st.p, st.err
+}
+
+// enterNamespaces gives the calling locked thread filesystem attributes
+// of its own and moves it into the pod's namespaces and the container's
+// mount namespace, if any.
+func enterNamespaces(o *Options) error {
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return errs.Internal("unsharing fs attributes: %w", err)
+	}
+	for _, ns := range o.Namespaces {
+		if err := unix.Setns(ns.FD, ns.Type); err != nil {
+			return errs.Unavailable("joining pod namespace %#x: %w", ns.Type, err)
+		}
+	}
+	if o.MountNS > 0 {
+		if err := unix.Setns(o.MountNS, unix.CLONE_NEWNS); err != nil {
+			return errs.Conflict("joining container mount namespace: %w", err)
+		}
+	}
+	return nil
+}
+
+// startDirect does a spawn child's setup on the calling locked thread
+// (for a container's first process, in a mount namespace of the thread's
+// own, which the process inherits) and forks and execs the program from
+// it; ForkExec sets the session, terminal, user and cgroup.
+func startDirect(o Options) (Process, error) {
+	if err := enterNamespaces(&o); err != nil {
+		return Process{}, err
+	}
+	spec := &o.Spec
+	if spec.Init {
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			return Process{}, errs.Internal("unsharing mount namespace: %w", err)
+		}
+		if err := setupContainer(spec); err != nil {
+			return Process{}, err
+		}
+	}
+	p := &spec.Process
+	user, err := resolveUser(p)
+	if err != nil {
+		return Process{}, err
+	}
+	sys := &syscall.SysProcAttr{Setsid: true, Credential: credential(user)}
+	if o.CgroupFD >= 0 {
+		sys.UseCgroupFD, sys.CgroupFD = true, o.CgroupFD
+	}
+	files := []uintptr{o.Stdio[0].Fd(), o.Stdio[1].Fd(), o.Stdio[2].Fd()}
+	var master *os.File
+	if p.Terminal {
+		m, slave, err := openTerminal(user.UID)
+		if err != nil {
+			return Process{}, errs.Internal("%w", err)
+		}
+		defer slave.Close()
+		master = m
+		files = []uintptr{slave.Fd(), slave.Fd(), slave.Fd()}
+		sys.Setctty, sys.Ctty = true, 0
+	}
+	fail := func(err error) (Process, error) {
+		if master != nil {
+			master.Close()
+		}
+		return Process{}, err
+	}
+	env := Env(p.Env, user.Home, p.Terminal)
+	path, err := enterCwd(p, env)
+	if err != nil {
+		return fail(err)
+	}
+	attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sys}
+	pid, exit, err := o.Reaper.Start(func() (int, error) {
+		return syscall.ForkExec(path, p.Args, attr)
+	})
+	if err != nil {
+		return fail(execError(path, err))
+	}
+	return Process{Pid: pid, Exit: exit, Terminal: master}, nil
+}
+
+// startChild starts a spawn child and waits until it has exec'd the
+// user's program (or failed to: the error carries the child's code). On
+// failure the child has exited; its status is still collected by the
+// reaper.
+func startChild(ctx context.Context, o Options) (Process, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return Process{}, errs.Internal("creating spawn socket: %w", err)
@@ -73,54 +193,33 @@ func Start(ctx context.Context, o Options) (Process, error) {
 	}
 	defer conn.Close()
 
-	type started struct {
-		p   Process
-		err error
-	}
-	ch := make(chan started, 1)
-	go func() {
-		// The thread joins namespaces and is never unlocked: the runtime
-		// discards it when this goroutine ends.
-		runtime.LockOSThread()
-		p, err := startOnThread(o, child)
-		ch <- started{p, err}
-	}()
-	st := <-ch
+	p, err := onThread(func() (Process, error) { return forkChild(o, child) })
 	child.Close()
-	if st.err != nil {
-		return Process{}, st.err
+	if err != nil {
+		return Process{}, err
 	}
 	uc, ok := conn.(*net.UnixConn)
 	if !ok {
-		o.Reaper.Kill(st.p.Pid, unix.SIGKILL)
+		o.Reaper.Kill(p.Pid, unix.SIGKILL)
 		return Process{}, errs.Internal("spawn socket is a %T", conn)
 	}
 	master, err := handshake(ctx, uc, &o.Spec)
 	if err != nil {
-		o.Reaper.Kill(st.p.Pid, unix.SIGKILL)
+		o.Reaper.Kill(p.Pid, unix.SIGKILL)
 		return Process{}, err
 	}
 	if o.Spec.Process.Terminal && master == nil {
-		o.Reaper.Kill(st.p.Pid, unix.SIGKILL)
+		o.Reaper.Kill(p.Pid, unix.SIGKILL)
 		return Process{}, errs.Internal("spawn child sent no terminal")
 	}
-	st.p.Terminal = master
-	return st.p, nil
+	p.Terminal = master
+	return p, nil
 }
 
-func startOnThread(o Options, child *os.File) (Process, error) {
-	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return Process{}, errs.Internal("unsharing fs attributes: %w", err)
-	}
-	for _, ns := range o.Namespaces {
-		if err := unix.Setns(ns.FD, ns.Type); err != nil {
-			return Process{}, errs.Unavailable("joining pod namespace %#x: %w", ns.Type, err)
-		}
-	}
-	if o.MountNS > 0 {
-		if err := unix.Setns(o.MountNS, unix.CLONE_NEWNS); err != nil {
-			return Process{}, errs.Conflict("joining container mount namespace: %w", err)
-		}
+// forkChild forks the spawn child from the calling locked thread.
+func forkChild(o Options, child *os.File) (Process, error) {
+	if err := enterNamespaces(&o); err != nil {
+		return Process{}, err
 	}
 	sys := &syscall.SysProcAttr{Setsid: true}
 	if o.Spec.Init {

@@ -48,15 +48,17 @@ var devLinks = [][2]string{
 	{"/proc/self/fd/2", "/dev/stderr"},
 }
 
-// setupRootfs makes rootfs the root of the calling process, which must be
+// setupRootfs makes rootfs the root of the calling thread, which must be
 // alone in a new mount namespace, and mounts /proc, /sys, /dev and the
-// pod's files inside it.
-func setupRootfs(rootfs string, podFiles map[string]string) error {
+// pod's files inside it. /proc is a copy of the proc mount proc if set
+// (a proc of the pod's PID namespace), else a new one (of the caller's
+// PID namespace).
+func setupRootfs(rootfs, proc string, podFiles map[string]string) error {
 	// Never pivot the mount namespace of the system: /proc here is the
 	// VM's, and its PID 1 (hyperstart, or a host's init if this was
 	// started by hand) is in that namespace.
 	var self, sys unix.Stat_t
-	if err := unix.Stat("/proc/self/ns/mnt", &self); err != nil {
+	if err := unix.Stat("/proc/thread-self/ns/mnt", &self); err != nil {
 		return fmt.Errorf("checking mount namespace: %w", err)
 	}
 	if err := unix.Stat("/proc/1/ns/mnt", &sys); err != nil {
@@ -78,6 +80,15 @@ func setupRootfs(rootfs string, podFiles map[string]string) error {
 			unix.Close(fd)
 		}
 	}()
+	procFD := -1
+	if proc != "" {
+		fd, err := unix.OpenTree(unix.AT_FDCWD, proc, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+		if err != nil {
+			return fmt.Errorf("cloning the pod's proc mount %s: %w", proc, err)
+		}
+		procFD = fd
+		defer unix.Close(fd)
+	}
 	for name, src := range podFiles {
 		fd, err := unix.OpenTree(unix.AT_FDCWD, src, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 		if err != nil {
@@ -89,6 +100,12 @@ func setupRootfs(rootfs string, podFiles map[string]string) error {
 		return err
 	}
 	for _, e := range containerMounts {
+		if e.FSType == "proc" && procFD >= 0 {
+			if err := attachTree(procFD, e.Target, true); err != nil {
+				return fmt.Errorf("mounting the pod's proc: %w", err)
+			}
+			continue
+		}
 		if err := e.Mount(); err != nil {
 			if e.Optional {
 				continue
@@ -165,19 +182,5 @@ func populateDev() error {
 // attachPodFile mounts the detached tree fd on target, creating an empty
 // target file (and /etc) if missing and the root is writable.
 func attachPodFile(fd int, target string) error {
-	if _, err := os.Stat(target); errors.Is(err, os.ErrNotExist) {
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return err
-		}
-		f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY, 0o644)
-		if err != nil {
-			return err
-		}
-		f.Close()
-	}
-	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, target,
-		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_SYMLINKS); err != nil {
-		return fmt.Errorf("mounting pod file on %s: %w", target, err)
-	}
-	return nil
+	return attachTree(fd, target, false)
 }

@@ -1,8 +1,10 @@
-// Package spawn starts container processes. hyperstart re-executes itself
-// as "spawn" from a thread that has joined the pod's namespaces; the spawn
-// child reads a Spec from fd 3, sets up the container (for the init
-// process: its root filesystem) and the process's identity, and execs the
-// user's program. On failure it writes a protocol.Error back on fd 3 and
+// Package spawn starts container processes, from a locked thread that has
+// joined the pod's namespaces. Most are set up on that thread and forked
+// and exec'd from it directly (Direct). For the others (rlimits are per
+// process) hyperstart re-executes itself as "spawn" from the thread; the
+// spawn child, running the same setup steps, reads a Spec from fd 3, sets
+// up the container (for the init process: its root filesystem) and the
+// process's identity, and execs the user's program. On failure it writes a protocol.Error back on fd 3 and
 // exits; on success fd 3 is closed by the exec, so the parent reading EOF
 // with no data knows the program is running. A process with a terminal
 // gets a pty of the container's own devpts, opened by the spawn child,
@@ -33,6 +35,10 @@ type Spec struct {
 	Init bool `json:"init,omitempty"`
 	// Rootfs is the prepared root filesystem (Init only).
 	Rootfs string `json:"rootfs,omitempty"`
+	// Proc is a proc mount of the pod's PID namespace, cloned onto the
+	// container's /proc (Init only). Empty: a new proc is mounted, of the
+	// starting process's PID namespace (the spawn child's is the pod's).
+	Proc string `json:"proc,omitempty"`
 	// PodFiles maps a path under /etc in the container to a file to bind
 	// there, such as "hosts" -> "/run/hyper/pod/hosts" (Init only).
 	PodFiles map[string]string `json:"podFiles,omitempty"`

@@ -71,13 +71,22 @@ func cloneVolumes(vols []Volume) (trees []volumeTree, err error) {
 func attachVolumes(trees []volumeTree) error {
 	defer closeTrees(trees)
 	for _, t := range trees {
-		if err := mountPoint(t.Target, t.dir); err != nil {
-			return fmt.Errorf("volume at %s: creating the mount point: %w", t.Target, err)
+		if err := attachTree(t.fd, t.Target, t.dir); err != nil {
+			return fmt.Errorf("volume at %s: %w", t.Target, err)
 		}
-		if err := unix.MoveMount(t.fd, "", unix.AT_FDCWD, t.Target,
-			unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_SYMLINKS); err != nil {
-			return fmt.Errorf("mounting volume on %s: %w", t.Target, err)
-		}
+	}
+	return nil
+}
+
+// attachTree mounts the detached tree fd on target, creating the mount
+// point (a directory if dir, else an empty file) unless it exists.
+func attachTree(fd int, target string, dir bool) error {
+	if err := mountPoint(target, dir); err != nil {
+		return fmt.Errorf("creating the mount point: %w", err)
+	}
+	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, target,
+		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_SYMLINKS); err != nil {
+		return fmt.Errorf("mounting on %s: %w", target, err)
 	}
 	return nil
 }
