@@ -52,8 +52,7 @@ type Daemon struct {
 	db     *store.DB
 	images *image.Store
 	log    *slog.Logger
-	vols   *volume.Store
-	holds  volumeHolds
+	vols   *volumes
 	net    *network.Bridge // bridge mode's host side
 
 	mu    sync.Mutex
@@ -105,7 +104,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening image store: %w", err)
 	}
-	if d.vols, err = volume.Open(filepath.Join(cfg.Root, "volumes"), db); err != nil {
+	d.vols = &volumes{root: cfg.Root, runDir: cfg.VM.RunDir, log: log}
+	if d.vols.store, err = volume.Open(filepath.Join(cfg.Root, "volumes"), db); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -113,7 +113,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 		db.Close()
 		return nil, err
 	}
-	d.reconcileShares()
+	d.mu.Lock()
+	running := map[string]bool{} // pods whose VM was re-attached
+	for id, p := range d.pods {
+		p.mu.Lock()
+		running[id] = p.vm != nil
+		p.mu.Unlock()
+	}
+	d.mu.Unlock()
+	d.vols.reconcileShares(running)
 	d.prewarmed = make(chan struct{})
 	go d.prewarm(ctx)
 	return d, nil

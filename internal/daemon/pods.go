@@ -42,7 +42,7 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 	if err != nil {
 		return types.CreateResponse{}, err
 	}
-	plan, volWarnings, err := d.planVolumes(spec)
+	plan, volWarnings, err := d.vols.plan(spec)
 	if err != nil {
 		return types.CreateResponse{}, err
 	}
@@ -94,7 +94,7 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 		return types.CreateResponse{}, errdefs.InvalidArgument("pod %s uses %d distinct images: at most %d per pod",
 			spec.Name, len(images), maxImagesPerPod)
 	}
-	if err := d.ensureVolumes(id, rec.Volumes); err != nil { // last: named volumes are created on first use
+	if err := d.vols.ensure(id, rec.Volumes); err != nil { // last: named volumes are created on first use
 		return types.CreateResponse{}, err
 	}
 	if err := os.MkdirAll(filepath.Join(rec.Dir, "logs"), 0o700); err != nil {
@@ -351,7 +351,7 @@ func (d *Daemon) removePod(p *pod) error {
 	p.closeRun() // waiters on a pod that never ran are released
 	dir, id := p.rec.Dir, p.rec.ID
 	p.mu.Unlock()
-	d.releaseVolumes(id)
+	d.vols.release(id)
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("removing pod %s: %w", p.snapshot().ID[:12], err)
 	}

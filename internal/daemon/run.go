@@ -170,9 +170,9 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			return nil
 		}},
 		{"prepare volumes", func() error {
-			vd, share, err := d.attachVolumes(ctx, p, rec)
+			vd, share, err := d.vols.attach(ctx, p, rec)
 			if err == nil {
-				undo.Add(func() { d.releaseVolumes(rec.ID) })
+				undo.Add(func() { d.vols.release(rec.ID) })
 				disks, shares = append(disks, vd...), append(shares, share)
 			}
 			return err
@@ -429,7 +429,7 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	cancel()
 	<-v.Done()
 	v.Destroy() // removes the VM's state dir
-	d.releaseVolumes(podID)
+	d.vols.release(podID)
 	d.releaseNetwork(p)
 	reason := v.ExitReason()
 	if !clean {
@@ -475,7 +475,7 @@ func (d *Daemon) recoverRunning(ctx context.Context, p *pod) {
 		reason = "hyperd restarted and could not re-attach: " + err.Error()
 	}
 	os.RemoveAll(filepath.Join(d.cfg.VM.RunDir, rec.VMID))
-	d.releaseVolumes(rec.ID)
+	d.vols.release(rec.ID)
 	p.mu.Lock()
 	p.rec.State, p.rec.Reason, p.rec.ExitCode, p.rec.FinishedAt = stateExited, reason, 137, time.Now().UTC()
 	for i := range p.rec.Containers {
@@ -507,7 +507,7 @@ func (d *Daemon) reattach(ctx context.Context, p *pod, rec record, pid int) erro
 	p.mu.Lock()
 	p.vm, p.refs = v, newRunRefs()
 	p.mu.Unlock()
-	d.holdVolumes(p, rec)
+	d.vols.holdAttached(p, rec)
 	d.resumeRestarts(p, v, rec)
 	go d.supervise(p, v)
 	return nil
