@@ -46,14 +46,19 @@ type Config struct {
 	Bridge network.Config
 }
 
-// Daemon implements the api interfaces.
+// Daemon is hyperd's core: the pods, their runs (run.go, restart.go,
+// containers.go) and the stores. The API reaches it through adapters, one
+// per api interface (Pods, Containers, Streams, Execs, Images, Volumes,
+// System): see Backend.
 type Daemon struct {
 	cfg    Config
 	db     *store.DB
 	images *image.Store
 	log    *slog.Logger
 	vols   *volumes
-	net    *network.Bridge // bridge mode's host side
+	// ctrLogs writes the containers' output to their log files.
+	ctrLogs containerLogs
+	net     *network.Bridge // bridge mode's host side
 
 	mu    sync.Mutex
 	pods  map[string]*pod // by full ID
@@ -94,7 +99,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, db: db, log: log, pods: map[string]*pod{}, execs: map[string]*execution{}}
+	d := &Daemon{cfg: cfg, db: db, log: log, pods: map[string]*pod{}, execs: map[string]*execution{},
+		ctrLogs: containerLogs{maxSize: cfg.LogMaxSize, maxFiles: cfg.LogMaxFiles, log: log}}
 	if d.net, err = network.New(cfg.Bridge, db, log); err != nil {
 		db.Close()
 		return nil, err

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/hypervisor"
-	"github.com/hyperhq/hyper/internal/logs"
 	"github.com/hyperhq/hyper/internal/protocol"
 	"github.com/hyperhq/hyper/internal/vm"
 )
@@ -28,7 +26,8 @@ const scratchSerial = "scratch"
 // Start implements api.Pods: it boots the pod's VM and starts every
 // container's main process. It returns once they run; the run itself
 // belongs to the daemon, not to the request.
-func (d *Daemon) Start(ctx context.Context, ref string) error {
+func (x Pods) Start(ctx context.Context, ref string) error {
+	d := x.d
 	p, err := d.lookup(ref)
 	if err != nil {
 		return err
@@ -296,7 +295,7 @@ func (d *Daemon) pumpMain(p *pod, name string, proc *guest.Process) error {
 	if !ok {
 		return errdefs.NotFound("container %s was removed", name)
 	}
-	delivered, err := d.pumpOutput(proc, filepath.Join(dir, "logs", name+".log"), out)
+	delivered, err := d.ctrLogs.pump(proc, filepath.Join(dir, "logs", name+".log"), out)
 	if err != nil {
 		return err
 	}
@@ -310,48 +309,6 @@ func (d *Daemon) pumpMain(p *pod, name string, proc *guest.Process) error {
 		}()
 	}
 	return nil
-}
-
-// pumpOutput copies a process's output into the log file at path and to
-// out's clients (out may be nil); the channel is closed once all of it
-// was delivered.
-func (d *Daemon) pumpOutput(proc *guest.Process, path string, out *fanout) (chan struct{}, error) {
-	lw, err := logs.Open(path, d.cfg.LogMaxSize, d.cfg.LogMaxFiles)
-	if err != nil {
-		return nil, err
-	}
-	delivered := make(chan struct{})
-	var wg sync.WaitGroup
-	pump := func(r io.Reader, stream string) {
-		defer wg.Done()
-		lineW := lw.Stream(stream)
-		defer lineW.Close()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := r.Read(buf)
-			if n > 0 {
-				lineW.Write(buf[:n])
-				if out != nil {
-					out.write(stream == "stderr", buf[:n])
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}
-	wg.Add(1)
-	go pump(proc.Stdout, "stdout")
-	if proc.Stderr != nil {
-		wg.Add(1)
-		go pump(proc.Stderr, "stderr")
-	}
-	go func() {
-		wg.Wait()
-		lw.Close()
-		close(delivered)
-	}()
-	return delivered, nil
 }
 
 // supervise waits for the run to end: every container's main process
