@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -283,7 +281,7 @@ func (x Containers) Remove(ctx context.Context, ref, name string, force bool) er
 			p.dropContainer(name)
 			p.mu.Unlock()
 			d.save(p)
-			d.removeLogs(dir, name)
+			d.ctrLogs.remove(dir, name)
 			return nil
 		}
 		if p.refs.hold() {
@@ -353,7 +351,7 @@ func (d *Daemon) removeFromRun(ctx context.Context, p *pod, v *vm.VM, name strin
 	dir := p.rec.Dir
 	p.mu.Unlock()
 	d.save(p)
-	d.removeLogs(dir, name)
+	d.ctrLogs.remove(dir, name)
 	if !attached || used {
 		return nil
 	}
@@ -383,20 +381,6 @@ func discardGuest(ctx context.Context, g *guest.Client, name string) error {
 		return err
 	}
 	return removeContainer(ctx, g, name)
-}
-
-// removeLogs deletes a removed container's log and its rotated files.
-func (d *Daemon) removeLogs(dir, name string) {
-	base := filepath.Join(dir, "logs", name+".log")
-	for n := 0; n <= d.cfg.LogMaxFiles; n++ {
-		path := base
-		if n > 0 {
-			path = fmt.Sprintf("%s.%d", base, n)
-		}
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			d.log.Warn("removing container log", "path", path, "err", err)
-		}
-	}
 }
 
 // freeName is the first of pod-1, pod-2... no container has. Called with

@@ -15,12 +15,12 @@ import (
 func TestContainersInRunningPod(t *testing.T) {
 	d, ctx := newDaemon(t)
 	x := d.Containers()
-	cr, err := d.Create(ctx, types.PodSpec{Name: "dyn", Containers: []types.ContainerSpec{
+	cr, err := d.Pods().Create(ctx, types.PodSpec{Name: "dyn", Containers: []types.ContainerSpec{
 		{Image: "busybox", Cmd: []string{"sh", "-c", "read x; exit 4"}, OpenStdin: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Start(ctx, cr.ID); err != nil {
+	if err := d.Pods().Start(ctx, cr.ID); err != nil {
 		t.Fatal(err)
 	}
 	for round := range 2 {
@@ -44,7 +44,7 @@ func TestContainersInRunningPod(t *testing.T) {
 		}
 		deadline := time.Now().Add(time.Minute)
 		for {
-			p, _ := d.Get(ctx, "dyn")
+			p, _ := d.Pods().Get(ctx, "dyn")
 			if len(p.Containers) == 2 && p.Containers[1].State == types.StateExited && p.Containers[1].RestartCount == 1 {
 				break
 			}
@@ -63,10 +63,10 @@ func TestContainersInRunningPod(t *testing.T) {
 	if err := x.Remove(ctx, "dyn", "nosuch", true); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("removing a missing container: %v", err)
 	}
-	if err := d.Stop(ctx, "dyn", time.Second); err != nil {
+	if err := d.Pods().Stop(ctx, "dyn", time.Second); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := d.Get(ctx, "dyn")
+	p, _ := d.Pods().Get(ctx, "dyn")
 	if p.State != types.StateExited || len(p.Containers) != 1 {
 		t.Fatalf("after stop: %+v", p)
 	}
@@ -74,7 +74,7 @@ func TestContainersInRunningPod(t *testing.T) {
 	if _, err := x.Add(ctx, "dyn", types.ContainerSpec{Name: "later", Image: "busybox", Cmd: []string{"true"}}); err != nil {
 		t.Fatal(err)
 	}
-	if p, _ := d.Get(ctx, "dyn"); len(p.Containers) != 2 || p.Containers[1].State != types.StateCreated {
+	if p, _ := d.Pods().Get(ctx, "dyn"); len(p.Containers) != 2 || p.Containers[1].State != types.StateCreated {
 		t.Fatalf("added to an exited pod: %+v", p.Containers)
 	}
 	if err := x.Remove(ctx, "dyn", "later", false); err != nil {

@@ -46,15 +46,19 @@ type Config struct {
 	Bridge network.Config
 }
 
-// Daemon implements the api interfaces.
+// Daemon is hyperd's core: the pods, their runs (run.go, restart.go,
+// containers.go) and the stores. The API reaches it through adapters, one
+// per api interface (Pods, Containers, Streams, Execs, Images, Volumes,
+// System): see Backend.
 type Daemon struct {
 	cfg    Config
 	db     *store.DB
 	images *image.Store
 	log    *slog.Logger
-	vols   *volume.Store
-	holds  volumeHolds
-	net    *network.Bridge // bridge mode's host side
+	vols   *volumes
+	// ctrLogs writes the containers' output to their log files.
+	ctrLogs containerLogs
+	net     *network.Bridge // bridge mode's host side
 
 	mu    sync.Mutex
 	pods  map[string]*pod // by full ID
@@ -95,7 +99,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, db: db, log: log, pods: map[string]*pod{}, execs: map[string]*execution{}}
+	d := &Daemon{cfg: cfg, db: db, log: log, pods: map[string]*pod{}, execs: map[string]*execution{},
+		ctrLogs: containerLogs{maxSize: cfg.LogMaxSize, maxFiles: cfg.LogMaxFiles, log: log}}
 	if d.net, err = network.New(cfg.Bridge, db, log); err != nil {
 		db.Close()
 		return nil, err
@@ -105,7 +110,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening image store: %w", err)
 	}
-	if d.vols, err = volume.Open(filepath.Join(cfg.Root, "volumes"), db); err != nil {
+	d.vols = &volumes{root: cfg.Root, runDir: cfg.VM.RunDir, log: log}
+	if d.vols.store, err = volume.Open(filepath.Join(cfg.Root, "volumes"), db); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -113,7 +119,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 		db.Close()
 		return nil, err
 	}
-	d.reconcileShares()
+	d.mu.Lock()
+	running := map[string]bool{} // pods whose VM was re-attached
+	for id, p := range d.pods {
+		p.mu.Lock()
+		running[id] = p.vm != nil
+		p.mu.Unlock()
+	}
+	d.mu.Unlock()
+	d.vols.reconcileShares(running)
 	d.prewarmed = make(chan struct{})
 	go d.prewarm(ctx)
 	return d, nil

@@ -42,9 +42,9 @@ func newDaemon(t *testing.T) (*daemon.Daemon, context.Context) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		pods, _ := d.List(context.Background(), true)
+		pods, _ := d.Pods().List(context.Background(), true)
 		for _, p := range pods {
-			if err := d.Remove(context.Background(), p.ID, true); err != nil {
+			if err := d.Pods().Remove(context.Background(), p.ID, true); err != nil {
 				t.Errorf("removing %s: %v", p.Name, err)
 			}
 		}
@@ -63,7 +63,7 @@ func newDaemon(t *testing.T) (*daemon.Daemon, context.Context) {
 // runForeground does what `hyperctl run` does: create, attach, wait, start.
 func runForeground(t *testing.T, d *daemon.Daemon, ctx context.Context, spec types.PodSpec) (string, string, types.WaitResponse, string) {
 	t.Helper()
-	cr, err := d.Create(ctx, spec)
+	cr, err := d.Pods().Create(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,14 +77,14 @@ func runForeground(t *testing.T, d *daemon.Daemon, ctx context.Context, spec typ
 	waited := make(chan types.WaitResponse, 1)
 	registered := make(chan struct{})
 	go func() {
-		w, err := d.Wait(ctx, cr.ID, func() { close(registered) })
+		w, err := d.Pods().Wait(ctx, cr.ID, func() { close(registered) })
 		if err != nil {
 			t.Error(err)
 		}
 		waited <- w
 	}()
 	<-registered
-	if err := d.Start(ctx, cr.ID); err != nil {
+	if err := d.Pods().Start(ctx, cr.ID); err != nil {
 		t.Fatal(err)
 	}
 	w := <-waited
@@ -99,7 +99,7 @@ func TestRunForeground(t *testing.T) {
 	if out != "hello\n" || errs != "oops\n" || w.ExitCode != 3 {
 		t.Fatalf("out %q err %q wait %+v", out, errs, w)
 	}
-	p, _ := d.Get(ctx, "fg")
+	p, _ := d.Pods().Get(ctx, "fg")
 	if p.State != types.StateExited || p.ExitCode != 3 {
 		t.Fatalf("pod %+v", p)
 	}
@@ -122,7 +122,7 @@ func TestAutoRemove(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if _, err := d.Get(ctx, id); errors.Is(err, errdefs.ErrNotFound) {
+		if _, err := d.Pods().Get(ctx, id); errors.Is(err, errdefs.ErrNotFound) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -134,18 +134,18 @@ func TestAutoRemove(t *testing.T) {
 
 func TestDetachedLifecycle(t *testing.T) {
 	d, ctx := newDaemon(t)
-	cr, err := d.Create(ctx, types.PodSpec{Name: "svc", Containers: []types.ContainerSpec{
+	cr, err := d.Pods().Create(ctx, types.PodSpec{Name: "svc", Containers: []types.ContainerSpec{
 		{Image: "busybox", Cmd: []string{"sh", "-c", "echo started; exec sleep 1000"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Start(ctx, "svc"); err != nil {
+	if err := d.Pods().Start(ctx, "svc"); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Start(ctx, "svc"); !errors.Is(err, errdefs.ErrConflict) {
+	if err := d.Pods().Start(ctx, "svc"); !errors.Is(err, errdefs.ErrConflict) {
 		t.Errorf("second start: %v", err)
 	}
-	if err := d.Remove(ctx, "svc", false); !errors.Is(err, errdefs.ErrConflict) {
+	if err := d.Pods().Remove(ctx, "svc", false); !errors.Is(err, errdefs.ErrConflict) {
 		t.Errorf("remove running: %v", err)
 	}
 	// exec with stdin
@@ -161,17 +161,17 @@ func TestDetachedLifecycle(t *testing.T) {
 	if info.ExitCode != 7 || out.String() != "piped\n"+cr.ID[:12]+"\n" {
 		t.Fatalf("exec: %+v %q", info, out.String())
 	}
-	if err := d.Stop(ctx, "svc", time.Second); err != nil {
+	if err := d.Pods().Stop(ctx, "svc", time.Second); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := d.Get(ctx, "svc")
+	p, _ := d.Pods().Get(ctx, "svc")
 	if p.State != types.StateExited {
 		t.Fatalf("after stop: %+v", p)
 	}
 	if _, err := d.Execs().CreateExec(ctx, "svc", types.ExecSpec{Cmd: []string{"true"}}); !errors.Is(err, errdefs.ErrConflict) {
 		t.Errorf("exec in stopped pod: %v", err)
 	}
-	if err := d.Start(ctx, "svc"); err != nil {
+	if err := d.Pods().Start(ctx, "svc"); err != nil {
 		t.Fatal(err)
 	}
 	starts := func() (n int) {
@@ -189,25 +189,25 @@ func TestDetachedLifecycle(t *testing.T) {
 	if n := starts(); n != 2 {
 		t.Errorf("logs hold %d starts, want 2 (logs survive stop/start)", n)
 	}
-	if err := d.Stop(ctx, "svc", time.Second); err != nil {
+	if err := d.Pods().Stop(ctx, "svc", time.Second); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestQEMUKilled(t *testing.T) {
 	d, ctx := newDaemon(t)
-	if _, err := d.Create(ctx, types.PodSpec{Name: "victim", Containers: []types.ContainerSpec{
+	if _, err := d.Pods().Create(ctx, types.PodSpec{Name: "victim", Containers: []types.ContainerSpec{
 		{Image: "busybox", Cmd: []string{"sleep", "1000"}}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Start(ctx, "victim"); err != nil {
+	if err := d.Pods().Start(ctx, "victim"); err != nil {
 		t.Fatal(err)
 	}
-	p, _ := d.Get(ctx, "victim")
+	p, _ := d.Pods().Get(ctx, "victim")
 	syscall.Kill(p.VM.Pid, syscall.SIGKILL)
 	start := time.Now()
 	for {
-		p, _ = d.Get(ctx, "victim")
+		p, _ = d.Pods().Get(ctx, "victim")
 		if p.State != types.StateRunning {
 			break
 		}
@@ -230,20 +230,20 @@ func TestBadInput(t *testing.T) {
 		"bad name":      {Name: "../etc", Containers: []types.ContainerSpec{{Image: "busybox"}}},
 		"low memory":    {MemoryMB: 16, Containers: []types.ContainerSpec{{Image: "busybox"}}},
 	} {
-		if _, err := d.Create(ctx, spec); err == nil {
+		if _, err := d.Pods().Create(ctx, spec); err == nil {
 			t.Errorf("%s: accepted", name)
 		} else if !errors.Is(err, errdefs.ErrNotFound) && !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("%s: %v has no error kind", name, err)
 		}
 	}
 	spec := types.PodSpec{Name: "dup", Containers: []types.ContainerSpec{{Image: "busybox", Cmd: []string{"true"}}}}
-	if _, err := d.Create(ctx, spec); err != nil {
+	if _, err := d.Pods().Create(ctx, spec); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := d.Create(ctx, spec); !errors.Is(err, errdefs.ErrConflict) {
+	if _, err := d.Pods().Create(ctx, spec); !errors.Is(err, errdefs.ErrConflict) {
 		t.Errorf("duplicate name: %v", err)
 	}
-	if pods, _ := d.List(ctx, true); len(pods) != 1 {
+	if pods, _ := d.Pods().List(ctx, true); len(pods) != 1 {
 		t.Errorf("bad requests left pods behind: %d", len(pods))
 	}
 }
@@ -252,20 +252,20 @@ func TestBadInput(t *testing.T) {
 // Stop returns with the pod exited, not running.
 func TestStopDuringBoot(t *testing.T) {
 	d, ctx := newDaemon(t)
-	if _, err := d.Create(ctx, types.PodSpec{Name: "slow", Containers: []types.ContainerSpec{
+	if _, err := d.Pods().Create(ctx, types.PodSpec{Name: "slow", Containers: []types.ContainerSpec{
 		{Image: "busybox", Cmd: []string{"sleep", "1000"}}}}); err != nil {
 		t.Fatal(err)
 	}
 	started := make(chan error, 1)
-	go func() { started <- d.Start(ctx, "slow") }()
+	go func() { started <- d.Pods().Start(ctx, "slow") }()
 	time.Sleep(100 * time.Millisecond) // booting
 	stopCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := d.Stop(stopCtx, "slow", time.Second); err != nil {
+	if err := d.Pods().Stop(stopCtx, "slow", time.Second); err != nil {
 		t.Fatalf("stop during boot: %v", err)
 	}
 	<-started
-	if p, _ := d.Get(ctx, "slow"); p.State == types.StateRunning {
+	if p, _ := d.Pods().Get(ctx, "slow"); p.State == types.StateRunning {
 		t.Fatalf("pod still running after a stop during boot: %+v", p)
 	}
 }

@@ -38,7 +38,7 @@ func (x Execs) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) 
 	if len(spec.Cmd) == 0 {
 		return types.CreateResponse{}, errdefs.InvalidArgument("exec needs a command")
 	}
-	p, name, base, err := d.execTarget(ref, spec)
+	p, name, base, err := x.target(ref, spec)
 	if err != nil {
 		return types.CreateResponse{}, err
 	}
@@ -67,18 +67,18 @@ func (x Execs) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) 
 	return types.CreateResponse{ID: e.id}, nil
 }
 
-// execTarget finds where an exec runs: the pod's container (by name, or
+// target finds where an exec runs: the pod's container (by name, or
 // the first) with its main process's settings as defaults, or, with
 // spec.VM, the VM itself without defaults.
-func (d *Daemon) execTarget(ref string, spec types.ExecSpec) (*pod, string, protocol.ProcessSpec, error) {
+func (x Execs) target(ref string, spec types.ExecSpec) (*pod, string, protocol.ProcessSpec, error) {
 	if spec.VM {
 		if spec.Container != "" {
 			return nil, "", protocol.ProcessSpec{}, errdefs.InvalidArgument("an exec in the VM runs outside every container: give no container")
 		}
-		p, err := d.lookup(ref)
+		p, err := x.d.lookup(ref)
 		return p, protocol.VMContainer, protocol.ProcessSpec{}, err
 	}
-	p, name, err := d.lookupContainer(ref, spec.Container)
+	p, name, err := x.d.lookupContainer(ref, spec.Container)
 	if err != nil {
 		return nil, "", protocol.ProcessSpec{}, err
 	}
@@ -91,7 +91,9 @@ func (d *Daemon) execTarget(ref string, spec types.ExecSpec) (*pod, string, prot
 	return p, name, p.rec.Procs[i], nil
 }
 
-func (d *Daemon) exec(id string) (*execution, error) {
+// get finds exec id.
+func (x Execs) get(id string) (*execution, error) {
+	d := x.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	e, ok := d.execs[id]
@@ -104,7 +106,7 @@ func (d *Daemon) exec(id string) (*execution, error) {
 // StartExec implements api.Execs.
 func (x Execs) StartExec(ctx context.Context, id string, stdio api.Stdio) error {
 	d := x.d
-	e, err := d.exec(id)
+	e, err := x.get(id)
 	if err != nil {
 		return err
 	}
@@ -179,8 +181,7 @@ func (x Execs) StartExec(ctx context.Context, id string, stdio api.Stdio) error 
 
 // ResizeExec implements api.Execs.
 func (x Execs) ResizeExec(ctx context.Context, id string, rows, cols uint16) error {
-	d := x.d
-	e, err := d.exec(id)
+	e, err := x.get(id)
 	if err != nil {
 		return err
 	}
@@ -195,8 +196,7 @@ func (x Execs) ResizeExec(ctx context.Context, id string, rows, cols uint16) err
 
 // InspectExec implements api.Execs.
 func (x Execs) InspectExec(ctx context.Context, id string) (types.ExecInfo, error) {
-	d := x.d
-	e, err := d.exec(id)
+	e, err := x.get(id)
 	if err != nil {
 		return types.ExecInfo{}, err
 	}

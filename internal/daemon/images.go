@@ -16,8 +16,7 @@ type Images struct{ d *Daemon }
 
 var _ api.ImageManager = Images{}
 
-// Images returns the api.Images of the daemon (its method names collide
-// with the pods' List and Remove).
+// Images returns the daemon's api.Images.
 func (d *Daemon) Images() Images { return Images{d} }
 
 func toAPI(im image.Image) types.Image {

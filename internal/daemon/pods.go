@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/guest"
@@ -19,9 +20,19 @@ import (
 
 var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$`)
 
+// Pods adapts the daemon to api.Pods: the pods' lifecycle (Start, in
+// run.go, boots a pod's VM).
+type Pods struct{ d *Daemon }
+
+var _ api.Pods = Pods{}
+
+// Pods returns the daemon's api.Pods.
+func (d *Daemon) Pods() Pods { return Pods{d} }
+
 // Create implements api.Pods: it validates the spec, resolves images and
 // commands, and records the pod. Nothing runs yet.
-func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateResponse, error) {
+func (x Pods) Create(ctx context.Context, spec types.PodSpec) (types.CreateResponse, error) {
+	d := x.d
 	id := newID()
 	if spec.Name == "" {
 		spec.Name = "pod-" + id[:8]
@@ -42,7 +53,7 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 	if err != nil {
 		return types.CreateResponse{}, err
 	}
-	plan, volWarnings, err := d.planVolumes(spec)
+	plan, volWarnings, err := d.vols.plan(spec)
 	if err != nil {
 		return types.CreateResponse{}, err
 	}
@@ -94,7 +105,7 @@ func (d *Daemon) Create(ctx context.Context, spec types.PodSpec) (types.CreateRe
 		return types.CreateResponse{}, errdefs.InvalidArgument("pod %s uses %d distinct images: at most %d per pod",
 			spec.Name, len(images), maxImagesPerPod)
 	}
-	if err := d.ensureVolumes(id, rec.Volumes); err != nil { // last: named volumes are created on first use
+	if err := d.vols.ensure(id, rec.Volumes); err != nil { // last: named volumes are created on first use
 		return types.CreateResponse{}, err
 	}
 	if err := os.MkdirAll(filepath.Join(rec.Dir, "logs"), 0o700); err != nil {
@@ -175,7 +186,8 @@ func mergeEnv(base, over []string) []string {
 }
 
 // List implements api.Pods.
-func (d *Daemon) List(ctx context.Context, all bool) ([]types.Pod, error) {
+func (x Pods) List(ctx context.Context, all bool) ([]types.Pod, error) {
+	d := x.d
 	d.mu.Lock()
 	var out []types.Pod
 	for _, p := range d.pods {
@@ -190,7 +202,8 @@ func (d *Daemon) List(ctx context.Context, all bool) ([]types.Pod, error) {
 }
 
 // Get implements api.Pods.
-func (d *Daemon) Get(ctx context.Context, ref string) (types.Pod, error) {
+func (x Pods) Get(ctx context.Context, ref string) (types.Pod, error) {
+	d := x.d
 	p, err := d.lookup(ref)
 	if err != nil {
 		return types.Pod{}, err
@@ -199,7 +212,8 @@ func (d *Daemon) Get(ctx context.Context, ref string) (types.Pod, error) {
 }
 
 // Wait implements api.Pods.
-func (d *Daemon) Wait(ctx context.Context, ref string, ready func()) (types.WaitResponse, error) {
+func (x Pods) Wait(ctx context.Context, ref string, ready func()) (types.WaitResponse, error) {
+	d := x.d
 	p, err := d.lookup(ref)
 	if err != nil {
 		return types.WaitResponse{}, err
@@ -218,7 +232,8 @@ func (d *Daemon) Wait(ctx context.Context, ref string, ready func()) (types.Wait
 }
 
 // Kill implements api.Pods.
-func (d *Daemon) Kill(ctx context.Context, ref string, sig int) error {
+func (x Pods) Kill(ctx context.Context, ref string, sig int) error {
+	d := x.d
 	p, err := d.lookup(ref)
 	if err != nil {
 		return err
@@ -248,7 +263,8 @@ func (d *Daemon) Kill(ctx context.Context, ref string, sig int) error {
 }
 
 // Stop implements api.Pods.
-func (d *Daemon) Stop(ctx context.Context, ref string, timeout time.Duration) error {
+func (x Pods) Stop(ctx context.Context, ref string, timeout time.Duration) error {
+	d := x.d
 	p, err := d.lookup(ref)
 	if err != nil {
 		return err
@@ -298,7 +314,8 @@ func containerNames(cs []types.Container) []string {
 // its disks and power off before the VM is killed.
 const forceGrace = 5 * time.Second
 
-func (d *Daemon) Remove(ctx context.Context, ref string, force bool) error {
+func (x Pods) Remove(ctx context.Context, ref string, force bool) error {
+	d := x.d
 	p, err := d.lookup(ref)
 	if err != nil {
 		return err
@@ -351,7 +368,7 @@ func (d *Daemon) removePod(p *pod) error {
 	p.closeRun() // waiters on a pod that never ran are released
 	dir, id := p.rec.Dir, p.rec.ID
 	p.mu.Unlock()
-	d.releaseVolumes(id)
+	d.vols.release(id)
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("removing pod %s: %w", p.snapshot().ID[:12], err)
 	}

@@ -34,7 +34,7 @@ func (d *Daemon) runInit(ctx context.Context, p *pod, i int, g *guest.Client, re
 		return fmt.Errorf("init container %s: %w", c.Name, err)
 	}
 	defer proc.Close()
-	delivered, err := d.pumpOutput(proc, filepath.Join(rec.Dir, "logs", c.Name+".log"), nil)
+	delivered, err := d.ctrLogs.pump(proc, filepath.Join(rec.Dir, "logs", c.Name+".log"), nil)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -18,7 +17,6 @@ import (
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/hypervisor"
-	"github.com/hyperhq/hyper/internal/logs"
 	"github.com/hyperhq/hyper/internal/protocol"
 	"github.com/hyperhq/hyper/internal/vm"
 )
@@ -28,7 +26,8 @@ const scratchSerial = "scratch"
 // Start implements api.Pods: it boots the pod's VM and starts every
 // container's main process. It returns once they run; the run itself
 // belongs to the daemon, not to the request.
-func (d *Daemon) Start(ctx context.Context, ref string) error {
+func (x Pods) Start(ctx context.Context, ref string) error {
+	d := x.d
 	p, err := d.lookup(ref)
 	if err != nil {
 		return err
@@ -170,9 +169,9 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			return nil
 		}},
 		{"prepare volumes", func() error {
-			vd, share, err := d.attachVolumes(ctx, p, rec)
+			vd, share, err := d.vols.attach(ctx, p, rec)
 			if err == nil {
-				undo.Add(func() { d.releaseVolumes(rec.ID) })
+				undo.Add(func() { d.vols.release(rec.ID) })
 				disks, shares = append(disks, vd...), append(shares, share)
 			}
 			return err
@@ -296,7 +295,7 @@ func (d *Daemon) pumpMain(p *pod, name string, proc *guest.Process) error {
 	if !ok {
 		return errdefs.NotFound("container %s was removed", name)
 	}
-	delivered, err := d.pumpOutput(proc, filepath.Join(dir, "logs", name+".log"), out)
+	delivered, err := d.ctrLogs.pump(proc, filepath.Join(dir, "logs", name+".log"), out)
 	if err != nil {
 		return err
 	}
@@ -310,48 +309,6 @@ func (d *Daemon) pumpMain(p *pod, name string, proc *guest.Process) error {
 		}()
 	}
 	return nil
-}
-
-// pumpOutput copies a process's output into the log file at path and to
-// out's clients (out may be nil); the channel is closed once all of it
-// was delivered.
-func (d *Daemon) pumpOutput(proc *guest.Process, path string, out *fanout) (chan struct{}, error) {
-	lw, err := logs.Open(path, d.cfg.LogMaxSize, d.cfg.LogMaxFiles)
-	if err != nil {
-		return nil, err
-	}
-	delivered := make(chan struct{})
-	var wg sync.WaitGroup
-	pump := func(r io.Reader, stream string) {
-		defer wg.Done()
-		lineW := lw.Stream(stream)
-		defer lineW.Close()
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := r.Read(buf)
-			if n > 0 {
-				lineW.Write(buf[:n])
-				if out != nil {
-					out.write(stream == "stderr", buf[:n])
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}
-	wg.Add(1)
-	go pump(proc.Stdout, "stdout")
-	if proc.Stderr != nil {
-		wg.Add(1)
-		go pump(proc.Stderr, "stderr")
-	}
-	go func() {
-		wg.Wait()
-		lw.Close()
-		close(delivered)
-	}()
-	return delivered, nil
 }
 
 // supervise waits for the run to end: every container's main process
@@ -429,7 +386,7 @@ func (d *Daemon) supervise(p *pod, v *vm.VM) {
 	cancel()
 	<-v.Done()
 	v.Destroy() // removes the VM's state dir
-	d.releaseVolumes(podID)
+	d.vols.release(podID)
 	d.releaseNetwork(p)
 	reason := v.ExitReason()
 	if !clean {
@@ -475,7 +432,7 @@ func (d *Daemon) recoverRunning(ctx context.Context, p *pod) {
 		reason = "hyperd restarted and could not re-attach: " + err.Error()
 	}
 	os.RemoveAll(filepath.Join(d.cfg.VM.RunDir, rec.VMID))
-	d.releaseVolumes(rec.ID)
+	d.vols.release(rec.ID)
 	p.mu.Lock()
 	p.rec.State, p.rec.Reason, p.rec.ExitCode, p.rec.FinishedAt = stateExited, reason, 137, time.Now().UTC()
 	for i := range p.rec.Containers {
@@ -507,7 +464,7 @@ func (d *Daemon) reattach(ctx context.Context, p *pod, rec record, pid int) erro
 	p.mu.Lock()
 	p.vm, p.refs = v, newRunRefs()
 	p.mu.Unlock()
-	d.holdVolumes(p, rec)
+	d.vols.holdAttached(p, rec)
 	d.resumeRestarts(p, v, rec)
 	go d.supervise(p, v)
 	return nil

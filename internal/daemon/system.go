@@ -27,7 +27,7 @@ func (x System) Info(ctx context.Context) (types.Info, error) {
 	if v, ok := d.cfg.VM.Driver.(versioner); ok {
 		in.HypervisorVersion, _ = v.Version(ctx)
 	}
-	pods, _ := d.List(ctx, true)
+	pods, _ := d.Pods().List(ctx, true)
 	in.Pods = len(pods)
 	for _, p := range pods {
 		if p.State == stateRunning {
@@ -56,6 +56,6 @@ func (x System) Version() types.Version {
 
 // Backend returns the daemon as everything the API serves.
 func (d *Daemon) Backend() api.Backend {
-	return api.Backend{Pods: d, Streams: d.Streams(), Execs: d.Execs(), Images: d.Images(), System: System{d},
-		Volumes: d, Containers: d.Containers()}
+	return api.Backend{Pods: d.Pods(), Streams: d.Streams(), Execs: d.Execs(), Images: d.Images(), System: System{d},
+		Volumes: Volumes{d}, Containers: d.Containers()}
 }

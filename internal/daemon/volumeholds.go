@@ -67,12 +67,12 @@ func (h *volumeHolds) drop(id string) {
 // let go of a volume.
 const holdTimeout = 60 * time.Second
 
-// holdVolume attaches named volume v to pod p (ID id). A pod whose run is
+// hold attaches named volume v to pod p (ID id). A pod whose run is
 // on keeps it (Conflict); one that has exited and is powering off is
 // waited for, so that runs one after the other share a volume.
-func (d *Daemon) holdVolume(ctx context.Context, v string, p *pod, id string) error {
-	for !d.holds.take(v, p, id) {
-		if err := d.awaitRelease(ctx, v); err != nil {
+func (vs *volumes) hold(ctx context.Context, v string, p *pod, id string) error {
+	for !vs.holds.take(v, p, id) {
+		if err := vs.awaitRelease(ctx, v); err != nil {
 			return err
 		}
 	}
@@ -81,10 +81,10 @@ func (d *Daemon) holdVolume(ctx context.Context, v string, p *pod, id string) er
 
 // awaitRelease waits until no VM holds volume v: Conflict if a running
 // pod does; a pod that has exited is waited for while its VM powers off.
-func (d *Daemon) awaitRelease(ctx context.Context, v string) error {
+func (vs *volumes) awaitRelease(ctx context.Context, v string) error {
 	timeout := time.After(holdTimeout)
 	for {
-		h := d.holds.get(v)
+		h := vs.holds.get(v)
 		switch {
 		case h.id == "":
 			return nil
@@ -101,16 +101,15 @@ func (d *Daemon) awaitRelease(ctx context.Context, v string) error {
 	}
 }
 
-// holdVolumes holds a re-attached pod's named volumes.
-func (d *Daemon) holdVolumes(p *pod, rec record) {
+// holdAttached holds the named volumes of a re-attached pod (its VM has
+// them already).
+func (vs *volumes) holdAttached(p *pod, rec record) {
 	for _, pv := range rec.Volumes {
-		if pv.Kind == protocol.MountDisk && !d.holds.take(pv.Volume, p, rec.ID) {
-			d.log.Warn("re-attached pod shares a volume with another", "pod", rec.ID[:12], "volume", pv.Volume)
+		if pv.Kind == protocol.MountDisk && !vs.holds.take(pv.Volume, p, rec.ID) {
+			vs.log.Warn("re-attached pod shares a volume with another", "pod", rec.ID[:12], "volume", pv.Volume)
 		}
 	}
 }
-
-func (d *Daemon) volumeHolder(v string) holder { return d.holds.get(v) }
 
 func inUseError(v, pod string) error {
 	return errdefs.Conflict("volume %s is attached to running pod %s: a volume is used by one running pod at a time (ext4 is not a cluster filesystem)", v, pod)

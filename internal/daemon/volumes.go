@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
@@ -10,12 +11,26 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/protocol"
 	"github.com/hyperhq/hyper/internal/volume"
 )
+
+// volumes are the pods' volumes on the host: the store of named volumes,
+// which running pod holds each of them, and the pods' 9p shares of host
+// paths. Pods call in with their ID and record; it knows nothing else of
+// them (the API's Volumes adapter tells it which pods use a volume).
+type volumes struct {
+	store *volume.Store
+	holds volumeHolds
+	// root is hyperd's state directory (the shares are under it) and
+	// runDir the VMs': no host path volume may reach into either.
+	root, runDir string
+	log          *slog.Logger
+}
 
 // maxVolumesPerPod bounds a pod's volumes (named ones are SCSI LUNs next
 // to the image disks).
@@ -39,10 +54,10 @@ type podVolume struct {
 	SizeMB   int    `json:"sizeMB,omitempty"`
 }
 
-// planVolumes checks a pod's volumes and its containers' mounts and
+// plan checks a pod's volumes and its containers' mounts and
 // decides how each volume reaches the VM. Nothing is created: host paths
 // to create and named volumes are only noted.
-func (d *Daemon) planVolumes(spec types.PodSpec) ([]podVolume, []string, error) {
+func (vs *volumes) plan(spec types.PodSpec) ([]podVolume, []string, error) {
 	var plan []podVolume
 	var warnings []string
 	if len(spec.Volumes) > maxVolumesPerPod {
@@ -59,7 +74,7 @@ func (d *Daemon) planVolumes(spec types.PodSpec) ([]podVolume, []string, error) 
 		n := 0
 		if h := v.HostPath; h != nil {
 			n++
-			if err := d.planHostPath(&pv, h); err != nil {
+			if err := vs.planHostPath(&pv, h); err != nil {
 				return nil, nil, fmt.Errorf("%s (%s): %w", where, v.Name, err)
 			}
 		}
@@ -160,8 +175,8 @@ func checkAddedMounts(vols []podVolume, cs types.ContainerSpec) error {
 }
 
 // planHostPath resolves a host path volume: the share binds its real path.
-func (d *Daemon) planHostPath(pv *podVolume, h *types.HostPathVolumeSource) error {
-	real, missing, err := volume.Resolve(h.Path, d.cfg.Root, d.cfg.VM.RunDir)
+func (vs *volumes) planHostPath(pv *podVolume, h *types.HostPathVolumeSource) error {
+	real, missing, err := volume.Resolve(h.Path, vs.root, vs.runDir)
 	if err != nil {
 		return err
 	}
@@ -214,22 +229,22 @@ func mountPath(p string) (string, error) {
 	return p, nil
 }
 
-// ensureVolumes creates the named volumes of a pod being created that do
+// ensure creates the named volumes of a pod being created that do
 // not exist yet, and notes their disk serials in plan.
-func (d *Daemon) ensureVolumes(podID string, plan []podVolume) error {
+func (vs *volumes) ensure(podID string, plan []podVolume) error {
 	for i, pv := range plan {
 		if pv.Kind != protocol.MountDisk {
 			continue
 		}
-		if h := d.volumeHolder(pv.Volume); h.running && h.id != podID {
+		if h := vs.holds.get(pv.Volume); h.running && h.id != podID {
 			return inUseError(pv.Volume, h.name)
 		}
-		r, created, err := d.vols.Ensure(pv.Volume)
+		r, created, err := vs.store.Ensure(pv.Volume)
 		if err != nil {
 			return err
 		}
 		if created {
-			d.log.Info("created volume", "volume", pv.Volume)
+			vs.log.Info("created volume", "volume", pv.Volume)
 		}
 		plan[i].Serial = r.Serial()
 	}
@@ -257,16 +272,16 @@ func containerMounts(rec record, c types.ContainerSpec) []protocol.Mount {
 }
 
 // shareDir is the per-pod directory exported over 9p.
-func (d *Daemon) shareDir(podID string) string { return filepath.Join(d.cfg.Root, "shares", podID) }
+func (vs *volumes) shareDir(podID string) string { return filepath.Join(vs.root, "shares", podID) }
 
-// attachVolumes prepares a starting pod's volumes: its named volumes are
+// attach prepares a starting pod's volumes: its named volumes are
 // held for it (Conflict if another running pod has one), created if gone,
 // and become SCSI disks; its host paths are bound into its share. Undo
-// with releaseVolumes.
-func (d *Daemon) attachVolumes(ctx context.Context, p *pod, rec record) (disks []hypervisor.Disk, share hypervisor.Share, err error) {
+// with release.
+func (vs *volumes) attach(ctx context.Context, p *pod, rec record) (disks []hypervisor.Disk, share hypervisor.Share, err error) {
 	defer func() {
 		if err != nil {
-			d.releaseVolumes(rec.ID)
+			vs.release(rec.ID)
 		}
 	}()
 	var hps []volume.HostPath
@@ -278,10 +293,10 @@ func (d *Daemon) attachVolumes(ctx context.Context, p *pod, rec record) (disks [
 				continue
 			}
 			attached[pv.Volume] = true
-			if err := d.holdVolume(ctx, pv.Volume, p, rec.ID); err != nil {
+			if err := vs.hold(ctx, pv.Volume, p, rec.ID); err != nil {
 				return nil, share, err
 			}
-			r, _, err := d.vols.Ensure(pv.Volume)
+			r, _, err := vs.store.Ensure(pv.Volume)
 			if err != nil {
 				return nil, share, err
 			}
@@ -300,7 +315,7 @@ func (d *Daemon) attachVolumes(ctx context.Context, p *pod, rec record) (disks [
 	}
 	// Every pod gets its share, empty or not: a container added later
 	// may bring host paths.
-	dir := d.shareDir(rec.ID)
+	dir := vs.shareDir(rec.ID)
 	if err := volume.BindShare(dir, hps); err != nil {
 		return nil, share, err
 	}
@@ -323,94 +338,100 @@ func createHostPath(p string, file bool) error {
 	return nil
 }
 
-// releaseVolumes undoes attachVolumes once the pod's VM is gone (or never
-// came): its share is unbound, its named volumes free for another pod.
-func (d *Daemon) releaseVolumes(podID string) {
-	if err := volume.UnbindShare(d.shareDir(podID)); err != nil {
-		d.log.Warn("unbinding a pod's host paths", "pod", podID[:12], "err", err)
+// release undoes attach once the pod's VM is gone (or never came): its
+// share is unbound, its named volumes free for another pod.
+func (vs *volumes) release(podID string) {
+	if err := volume.UnbindShare(vs.shareDir(podID)); err != nil {
+		vs.log.Warn("unbinding a pod's host paths", "pod", podID[:12], "err", err)
 	}
-	d.holds.drop(podID)
+	vs.holds.drop(podID)
 }
 
 // reconcileShares unbinds the shares of pods not running (their VM died
 // while hyperd was down, or the pod is gone), at start.
-func (d *Daemon) reconcileShares() {
-	ents, _ := os.ReadDir(filepath.Join(d.cfg.Root, "shares"))
+func (vs *volumes) reconcileShares(running map[string]bool) {
+	ents, _ := os.ReadDir(filepath.Join(vs.root, "shares"))
 	for _, e := range ents {
-		d.mu.Lock()
-		p, ok := d.pods[e.Name()]
-		d.mu.Unlock()
-		if ok {
-			p.mu.Lock()
-			running := p.vm != nil
-			p.mu.Unlock()
-			if running {
-				continue
-			}
+		if running[e.Name()] {
+			continue
 		}
-		if err := volume.UnbindShare(d.shareDir(e.Name())); err != nil {
-			d.log.Warn("reconciling pod shares", "err", err)
+		if err := volume.UnbindShare(vs.shareDir(e.Name())); err != nil {
+			vs.log.Warn("reconciling pod shares", "err", err)
 		}
 	}
 }
 
-// CreateVolume implements api.Volumes.
-func (d *Daemon) CreateVolume(ctx context.Context, req types.VolumeCreateRequest) (types.VolumeInfo, error) {
-	r, err := d.vols.Create(req.Name, req.SizeMB, req.Labels)
-	if err != nil {
-		return types.VolumeInfo{}, err
-	}
-	return d.volumeInfo(r), nil
-}
-
-// ListVolumes implements api.Volumes.
-func (d *Daemon) ListVolumes(ctx context.Context) ([]types.VolumeInfo, error) {
-	rs, err := d.vols.List()
-	if err != nil {
-		return nil, err
-	}
-	out := []types.VolumeInfo{}
-	for _, r := range rs {
-		out = append(out, d.volumeInfo(r))
-	}
-	return out, nil
-}
-
-// InspectVolume implements api.Volumes.
-func (d *Daemon) InspectVolume(ctx context.Context, name string) (types.VolumeInfo, error) {
-	r, err := d.vols.Get(name)
-	if err != nil {
-		return types.VolumeInfo{}, err
-	}
-	return d.volumeInfo(r), nil
-}
-
-// RemoveVolume implements api.Volumes: a volume some pod uses (in any
-// state, as docker) is not removed.
-func (d *Daemon) RemoveVolume(ctx context.Context, name string) error {
-	if err := volume.CheckName(name); err != nil {
-		return err
-	}
-	if users := d.volumeUsers(name); len(users) > 0 {
-		return errdefs.Conflict("volume %s is in use by pod %s: remove the pod first", name, strings.Join(users, ", "))
-	}
-	if err := d.awaitRelease(ctx, name); err != nil {
-		return err
-	}
-	return d.vols.Remove(name)
-}
-
-func (d *Daemon) volumeInfo(r volume.Record) types.VolumeInfo {
+// info describes named volume r, which the pods named users use.
+func (vs *volumes) info(r volume.Record, users []string) types.VolumeInfo {
 	vi := types.VolumeInfo{Name: r.Name, ID: r.ID, Driver: "local", Format: "ext4", Disk: r.Path, Serial: r.Serial(),
-		SizeMB: r.SizeMB, Created: r.Created, Labels: r.Labels, UsedBy: d.volumeUsers(r.Name)}
-	if h := d.volumeHolder(r.Name); h.id != "" {
+		SizeMB: r.SizeMB, Created: r.Created, Labels: r.Labels, UsedBy: users}
+	if h := vs.holds.get(r.Name); h.id != "" {
 		vi.RunningIn = h.name
 	}
 	return vi
 }
 
-// volumeUsers names the pods whose spec uses named volume v.
-func (d *Daemon) volumeUsers(v string) []string {
+// remove removes named volume name, unless some pod uses it (users, in
+// any state, as docker): a pod that has exited is waited for while its
+// VM powers off.
+func (vs *volumes) remove(ctx context.Context, name string, users []string) error {
+	if err := volume.CheckName(name); err != nil {
+		return err
+	}
+	if len(users) > 0 {
+		return errdefs.Conflict("volume %s is in use by pod %s: remove the pod first", name, strings.Join(users, ", "))
+	}
+	if err := vs.awaitRelease(ctx, name); err != nil {
+		return err
+	}
+	return vs.store.Remove(name)
+}
+
+// Volumes adapts the daemon's volumes to api.Volumes.
+type Volumes struct{ d *Daemon }
+
+var _ api.Volumes = Volumes{}
+
+// CreateVolume implements api.Volumes.
+func (x Volumes) CreateVolume(ctx context.Context, req types.VolumeCreateRequest) (types.VolumeInfo, error) {
+	r, err := x.d.vols.store.Create(req.Name, req.SizeMB, req.Labels)
+	if err != nil {
+		return types.VolumeInfo{}, err
+	}
+	return x.d.vols.info(r, x.users(r.Name)), nil
+}
+
+// ListVolumes implements api.Volumes.
+func (x Volumes) ListVolumes(ctx context.Context) ([]types.VolumeInfo, error) {
+	rs, err := x.d.vols.store.List()
+	if err != nil {
+		return nil, err
+	}
+	out := []types.VolumeInfo{}
+	for _, r := range rs {
+		out = append(out, x.d.vols.info(r, x.users(r.Name)))
+	}
+	return out, nil
+}
+
+// InspectVolume implements api.Volumes.
+func (x Volumes) InspectVolume(ctx context.Context, name string) (types.VolumeInfo, error) {
+	r, err := x.d.vols.store.Get(name)
+	if err != nil {
+		return types.VolumeInfo{}, err
+	}
+	return x.d.vols.info(r, x.users(r.Name)), nil
+}
+
+// RemoveVolume implements api.Volumes: a volume some pod uses (in any
+// state, as docker) is not removed.
+func (x Volumes) RemoveVolume(ctx context.Context, name string) error {
+	return x.d.vols.remove(ctx, name, x.users(name))
+}
+
+// users names the pods whose spec uses named volume v.
+func (x Volumes) users(v string) []string {
+	d := x.d
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	users := []string{}

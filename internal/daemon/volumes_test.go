@@ -10,7 +10,6 @@ import (
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/protocol"
-	"github.com/hyperhq/hyper/internal/vm"
 )
 
 func TestPlanVolumes(t *testing.T) {
@@ -21,7 +20,7 @@ func TestPlanVolumes(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "file"), nil, 0o644)
 	os.Symlink(data, filepath.Join(dir, "link"))
 	os.Symlink(filepath.Join(root, "pods"), filepath.Join(dir, "escape"))
-	d := &Daemon{cfg: Config{Root: root, VM: vm.Config{RunDir: filepath.Join(dir, "run")}}}
+	vs := &volumes{root: root, runDir: filepath.Join(dir, "run")}
 
 	spec := func(v types.Volume, mounts ...types.VolumeMount) types.PodSpec {
 		if len(mounts) == 0 {
@@ -30,7 +29,7 @@ func TestPlanVolumes(t *testing.T) {
 		return types.PodSpec{Volumes: []types.Volume{v},
 			Containers: []types.ContainerSpec{{Image: "busybox", VolumeMounts: mounts}}}
 	}
-	plan, warn, err := d.planVolumes(spec(types.Volume{Name: "h", HostPath: &types.HostPathVolumeSource{Path: filepath.Join(dir, "link"), ReadOnly: true}}))
+	plan, warn, err := vs.plan(spec(types.Volume{Name: "h", HostPath: &types.HostPathVolumeSource{Path: filepath.Join(dir, "link"), ReadOnly: true}}))
 	if err != nil || len(warn) > 0 {
 		t.Fatal(err, warn)
 	}
@@ -42,15 +41,15 @@ func TestPlanVolumes(t *testing.T) {
 	if len(ms) != 1 || ms[0] != (protocol.Mount{Kind: protocol.MountShare, Source: "h", Path: "/data", ReadOnly: true}) {
 		t.Errorf("mounts %+v", ms)
 	}
-	plan, _, err = d.planVolumes(spec(types.Volume{Name: "m", EmptyDir: &types.EmptyDirVolumeSource{Medium: "Memory", SizeLimitMB: 8}}))
+	plan, _, err = vs.plan(spec(types.Volume{Name: "m", EmptyDir: &types.EmptyDirVolumeSource{Medium: "Memory", SizeLimitMB: 8}}))
 	if err != nil || plan[0].Kind != protocol.MountScratch || plan[0].FSType != "tmpfs" || plan[0].SizeMB != 8 {
 		t.Errorf("memory emptyDir: %+v %v", plan, err)
 	}
-	plan, _, err = d.planVolumes(spec(types.Volume{Name: "n", Named: &types.NamedVolumeSource{Name: "mydata"}}))
+	plan, _, err = vs.plan(spec(types.Volume{Name: "n", Named: &types.NamedVolumeSource{Name: "mydata"}}))
 	if err != nil || plan[0].Kind != protocol.MountDisk || plan[0].Volume != "mydata" {
 		t.Errorf("named: %+v %v", plan, err)
 	}
-	plan, _, err = d.planVolumes(spec(types.Volume{Name: "c", HostPath: &types.HostPathVolumeSource{Path: filepath.Join(data, "new"), Type: "DirectoryOrCreate"}}))
+	plan, _, err = vs.plan(spec(types.Volume{Name: "c", HostPath: &types.HostPathVolumeSource{Path: filepath.Join(data, "new"), Type: "DirectoryOrCreate"}}))
 	if err != nil || !plan[0].Create {
 		t.Errorf("DirectoryOrCreate: %+v %v", plan, err)
 	}
@@ -81,7 +80,7 @@ func TestPlanVolumes(t *testing.T) {
 		"medium":      {spec(types.Volume{Name: "a", EmptyDir: &types.EmptyDirVolumeSource{Medium: "HugePages"}}), "medium"},
 	}
 	for name, c := range bad {
-		_, _, err := d.planVolumes(c.spec)
+		_, _, err := vs.plan(c.spec)
 		if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want InvalidArgument with %q", name, err, c.want)
 		}
