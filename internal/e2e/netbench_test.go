@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/testenv"
 )
 
@@ -83,33 +84,30 @@ func podToHost(h *hyperd, l net.Listener, hostIP, mode string) time.Duration {
 }
 
 // hostToPod times benchSize bytes sent through dial to a pod listening
-// on published port 18090; the time ends when the pod has all of it.
+// on published port 18090; the time ends when the pod has counted all of
+// it. The connection is made once the pod listens (busybox nc takes one
+// connection, and slirp accepts before the guest does).
 func hostToPod(h *hyperd, mode string, dial func() (net.Conn, error)) time.Duration {
-	counted := make(chan string, 1)
-	go func() {
-		out, _, _ := h.run("", "run", "--rm", "--network", mode, "-p", "127.0.0.1:18090:9000", "busybox", "sh", "-c", "nc -l -p 9000 | wc -c")
-		counted <- strings.TrimSpace(out)
-	}()
-	var c net.Conn
+	id := strings.TrimSpace(h.ok("run", "-d", "--network", mode, "-p", "127.0.0.1:18090:9000", "busybox", "sh", "-c", "nc -l -p 9000 | wc -c"))
+	defer h.run("", "rm", "-f", id)
 	waitFor(h.t, 60*time.Second, "the sink to listen", func() bool {
-		var err error
-		if c, err = dial(); err != nil {
-			return false
-		}
-		// slirp accepts before the guest does; a write shows the path is up.
-		if _, err = c.Write([]byte{0}); err != nil {
-			c.Close()
-			return false
-		}
-		return true
+		_, _, code := h.run("", "exec", id, "sh", "-c", "netstat -ltn | grep -q ':9000 '")
+		return code == 0
 	})
+	c, err := dial()
+	if err != nil {
+		h.t.Fatalf("connecting to the sink: %v", err)
+	}
 	start := time.Now()
 	io.CopyN(c, zeroReader{}, benchSize)
 	c.Close()
-	n := <-counted
+	waitFor(h.t, 5*time.Minute, "the sink to count", func() bool {
+		p, err := h.client.GetPod(h.ctx(), id)
+		return err == nil && p.State != types.StateRunning
+	})
 	d := time.Since(start)
-	if n != fmt.Sprint(benchSize+1) {
-		h.t.Fatalf("the pod received %q bytes, want %d", n, benchSize+1)
+	if n := strings.TrimSpace(h.ok("logs", id)); n != fmt.Sprint(benchSize) {
+		h.t.Fatalf("the pod received %q bytes, want %d", n, benchSize)
 	}
 	return d
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -108,6 +109,12 @@ func Configure(i Interface, timeout time.Duration) (string, error) {
 	}
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFNETMASK, r); err != nil {
 		return name, fmt.Errorf("%s: setting netmask /%d: %w", name, i.Address.Bits(), err)
+	}
+	// Announce the address when the link comes up (a gratuitous ARP): a
+	// VM restored from a template has a new MAC, and its network peer
+	// (slirp's ARP table, a bridge) may still hold the template's.
+	if err := os.WriteFile("/proc/sys/net/ipv4/conf/"+name+"/arp_notify", []byte("1"), 0); err != nil {
+		return name, fmt.Errorf("%s: arp_notify: %w", name, err)
 	}
 	r = ifr()
 	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, r); err != nil {
