@@ -25,11 +25,7 @@ func newImagesCommand(h *cli) *cobra.Command {
 {{.ID}}, {{.Created}}, {{.Size}}).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := newFormatter(format)
-			if err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			c, err := h.client()
+			f, c, err := h.formatClient(cmd, format)
 			if err != nil {
 				return err
 			}

@@ -26,11 +26,7 @@ func newPsCommand(h *cli) *cobra.Command {
 --format is a Go template applied to each Pod (e.g. '{{.ID}} {{.State}}').`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := newFormatter(format)
-			if err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			c, err := h.client()
+			f, c, err := h.formatClient(cmd, format)
 			if err != nil {
 				return err
 			}
@@ -203,11 +199,7 @@ each object (e.g. '{{.State}}').`,
 			if kind != "" && kind != "pod" && kind != "image" {
 				return usageErrorf(cmd, "invalid --type %q: want pod or image", kind)
 			}
-			f, err := newFormatter(format)
-			if err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			c, err := h.client()
+			f, c, err := h.formatClient(cmd, format)
 			if err != nil {
 				return err
 			}

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hyperhq/hyper/internal/api/types"
-	"github.com/hyperhq/hyper/internal/client"
 	"github.com/hyperhq/hyper/internal/errdefs"
 )
 
@@ -157,17 +156,6 @@ func newVolumeRmCommand(h *cli) *cobra.Command {
 			return h.forEach(args, func(name string) error { return c.RemoveVolume(cmd.Context(), name) })
 		},
 	}
-}
-
-// formatClient parses --format and connects to hyperd: how listing and
-// inspecting commands begin.
-func (h *cli) formatClient(cmd *cobra.Command, format string) (*formatter, *client.Client, error) {
-	f, err := newFormatter(format)
-	if err != nil {
-		return nil, nil, usageErrorf(cmd, "%v", err)
-	}
-	c, err := h.client()
-	return f, c, err
 }
 
 // inspected prints what inspect found: a JSON array, or the template per
