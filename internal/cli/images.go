@@ -44,19 +44,9 @@ func newImagesCommand(h *cli) *cobra.Command {
 			case f.table():
 				return writeImages(out, imgs, noTrunc, time.Now())
 			case f.tmpl != nil:
-				for _, r := range imageRows(imgs) {
-					if err := f.line(out, r); err != nil {
-						return err
-					}
-				}
-				return nil
+				return writeLines(f, out, imageRows(imgs))
 			}
-			for _, img := range imgs {
-				if err := f.line(out, img); err != nil {
-					return err
-				}
-			}
-			return nil
+			return writeLines(f, out, imgs)
 		},
 	}
 	fl := cmd.Flags()

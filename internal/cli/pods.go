@@ -45,12 +45,7 @@ func newPsCommand(h *cli) *cobra.Command {
 			case f.table():
 				return writePods(out, pods, noTrunc, time.Now())
 			}
-			for _, p := range pods {
-				if err := f.line(out, p); err != nil {
-					return err
-				}
-			}
-			return nil
+			return writeLines(f, out, pods)
 		},
 	}
 	fl := cmd.Flags()

@@ -97,11 +97,7 @@ other --format is a Go template applied to each ({{.Name}}, {{.SizeMB}},
 				}
 				return tw.Flush()
 			default:
-				for _, v := range vols {
-					if err := f.line(out, v); err != nil {
-						return err
-					}
-				}
+				return writeLines(f, out, vols)
 			}
 			return nil
 		},
@@ -162,10 +158,8 @@ func newVolumeRmCommand(h *cli) *cobra.Command {
 // object; failed lookups (already reported) fail the command.
 func (f *formatter) inspected(w io.Writer, found []any, failed int) error {
 	if f.tmpl != nil {
-		for _, o := range found {
-			if err := f.line(w, o); err != nil {
-				return err
-			}
+		if err := writeLines(f, w, found); err != nil {
+			return err
 		}
 	} else {
 		if found == nil {
