@@ -32,16 +32,26 @@ func streamQuery(q *query) streamOpts {
 	return o
 }
 
+// streamRequest reads the streams a request asks for and checks that it
+// asks for an upgrade; if not, it answers the error and returns false.
+func (s *server) streamRequest(w http.ResponseWriter, r *http.Request, q *query) (streamOpts, bool) {
+	o := streamQuery(q)
+	err := q.err
+	if err == nil {
+		err = checkUpgrade(r)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return o, false
+	}
+	return o, true
+}
+
 func (s *server) attachPod(w http.ResponseWriter, r *http.Request) {
 	q := newQuery(r)
 	container := q.str("container")
-	o := streamQuery(q)
-	if q.err != nil {
-		s.writeError(w, r, q.err)
-		return
-	}
-	if err := checkUpgrade(r); err != nil {
-		s.writeError(w, r, err)
+	o, ok := s.streamRequest(w, r, q)
+	if !ok {
 		return
 	}
 	id := r.PathValue("id")
@@ -88,14 +98,8 @@ func podName(p types.Pod) string {
 }
 
 func (s *server) startExec(w http.ResponseWriter, r *http.Request) {
-	q := newQuery(r)
-	o := streamQuery(q)
-	if q.err != nil {
-		s.writeError(w, r, q.err)
-		return
-	}
-	if err := checkUpgrade(r); err != nil {
-		s.writeError(w, r, err)
+	o, ok := s.streamRequest(w, r, newQuery(r))
+	if !ok {
 		return
 	}
 	id := r.PathValue("id")

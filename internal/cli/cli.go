@@ -109,6 +109,17 @@ func (h *cli) client() (*client.Client, error) {
 	return h.c, nil
 }
 
+// formatClient parses --format and connects to hyperd: how the commands
+// that print with --format begin.
+func (h *cli) formatClient(cmd *cobra.Command, format string) (*formatter, *client.Client, error) {
+	f, err := newFormatter(format)
+	if err != nil {
+		return nil, nil, usageErrorf(cmd, "%v", err)
+	}
+	c, err := h.client()
+	return f, c, err
+}
+
 // socketPath accepts unix:///path or a plain path.
 func socketPath(host string) (string, error) {
 	switch {

@@ -319,6 +319,16 @@ func (f *formatter) line(w io.Writer, v any) error {
 	return err
 }
 
+// writeLines prints each item with f.line.
+func writeLines[T any](f *formatter, w io.Writer, items []T) error {
+	for _, v := range items {
+		if err := f.line(w, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // displayID is an ID as tables and -q show it: short unless noTrunc.
 func displayID(id string, noTrunc bool) string {
 	if noTrunc {

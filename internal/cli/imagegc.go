@@ -181,11 +181,7 @@ files count what they store; files shared by several images count once):
 template applied to it.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := newFormatter(format)
-			if err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			c, err := h.client()
+			f, c, err := h.formatClient(cmd, format)
 			if err != nil {
 				return err
 			}

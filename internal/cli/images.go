@@ -25,11 +25,7 @@ func newImagesCommand(h *cli) *cobra.Command {
 {{.ID}}, {{.Created}}, {{.Size}}).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := newFormatter(format)
-			if err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			c, err := h.client()
+			f, c, err := h.formatClient(cmd, format)
 			if err != nil {
 				return err
 			}
@@ -48,19 +44,9 @@ func newImagesCommand(h *cli) *cobra.Command {
 			case f.table():
 				return writeImages(out, imgs, noTrunc, time.Now())
 			case f.tmpl != nil:
-				for _, r := range imageRows(imgs) {
-					if err := f.line(out, r); err != nil {
-						return err
-					}
-				}
-				return nil
+				return writeLines(f, out, imageRows(imgs))
 			}
-			for _, img := range imgs {
-				if err := f.line(out, img); err != nil {
-					return err
-				}
-			}
-			return nil
+			return writeLines(f, out, imgs)
 		},
 	}
 	fl := cmd.Flags()

@@ -26,11 +26,7 @@ func newPsCommand(h *cli) *cobra.Command {
 --format is a Go template applied to each Pod (e.g. '{{.ID}} {{.State}}').`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := newFormatter(format)
-			if err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			c, err := h.client()
+			f, c, err := h.formatClient(cmd, format)
 			if err != nil {
 				return err
 			}
@@ -49,12 +45,7 @@ func newPsCommand(h *cli) *cobra.Command {
 			case f.table():
 				return writePods(out, pods, noTrunc, time.Now())
 			}
-			for _, p := range pods {
-				if err := f.line(out, p); err != nil {
-					return err
-				}
-			}
-			return nil
+			return writeLines(f, out, pods)
 		},
 	}
 	fl := cmd.Flags()
@@ -203,11 +194,7 @@ each object (e.g. '{{.State}}').`,
 			if kind != "" && kind != "pod" && kind != "image" {
 				return usageErrorf(cmd, "invalid --type %q: want pod or image", kind)
 			}
-			f, err := newFormatter(format)
-			if err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			c, err := h.client()
+			f, c, err := h.formatClient(cmd, format)
 			if err != nil {
 				return err
 			}

@@ -17,11 +17,7 @@ func newInfoCommand(h *cli) *cobra.Command {
 		Short: "Show hyperd's system information",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := newFormatter(format)
-			if err != nil {
-				return usageErrorf(cmd, "%v", err)
-			}
-			c, err := h.client()
+			f, c, err := h.formatClient(cmd, format)
 			if err != nil {
 				return err
 			}

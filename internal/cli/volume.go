@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hyperhq/hyper/internal/api/types"
-	"github.com/hyperhq/hyper/internal/client"
 	"github.com/hyperhq/hyper/internal/errdefs"
 )
 
@@ -98,11 +97,7 @@ other --format is a Go template applied to each ({{.Name}}, {{.SizeMB}},
 				}
 				return tw.Flush()
 			default:
-				for _, v := range vols {
-					if err := f.line(out, v); err != nil {
-						return err
-					}
-				}
+				return writeLines(f, out, vols)
 			}
 			return nil
 		},
@@ -159,25 +154,12 @@ func newVolumeRmCommand(h *cli) *cobra.Command {
 	}
 }
 
-// formatClient parses --format and connects to hyperd: how listing and
-// inspecting commands begin.
-func (h *cli) formatClient(cmd *cobra.Command, format string) (*formatter, *client.Client, error) {
-	f, err := newFormatter(format)
-	if err != nil {
-		return nil, nil, usageErrorf(cmd, "%v", err)
-	}
-	c, err := h.client()
-	return f, c, err
-}
-
 // inspected prints what inspect found: a JSON array, or the template per
 // object; failed lookups (already reported) fail the command.
 func (f *formatter) inspected(w io.Writer, found []any, failed int) error {
 	if f.tmpl != nil {
-		for _, o := range found {
-			if err := f.line(w, o); err != nil {
-				return err
-			}
+		if err := writeLines(f, w, found); err != nil {
+			return err
 		}
 	} else {
 		if found == nil {
