@@ -4,14 +4,12 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/hyperhq/hyper/internal/api"
+	"github.com/hyperhq/hyper/internal/api/apitest"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/client"
 	"github.com/hyperhq/hyper/internal/errdefs"
@@ -66,22 +64,8 @@ func (m fakeManager) PushImage(ctx context.Context, ref string, progress func(ty
 
 func startImages(t *testing.T, images api.Images) *client.Client {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "hapi")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "h.sock")
-	l, err := api.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	log := slog.New(slog.DiscardHandler)
-	go func() { api.ServeListener(ctx, l, api.NewServer(api.Backend{Images: images}, log), log); close(done) }()
-	c := client.New(sock)
-	t.Cleanup(func() { c.Close(); cancel(); <-done })
+	c := client.New(apitest.Serve(t, api.Backend{Images: images}, nil))
+	t.Cleanup(func() { c.Close() })
 	return c
 }
 

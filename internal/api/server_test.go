@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/hyperhq/hyper/internal/api"
+	"github.com/hyperhq/hyper/internal/api/apitest"
 	"github.com/hyperhq/hyper/internal/api/stdcopy"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/client"
@@ -35,30 +36,11 @@ type env struct {
 // start serves a fake backend on a unix socket in a temp dir.
 func start(t *testing.T) *env {
 	t.Helper()
-	// Short path: unix socket paths are limited to 108 bytes.
-	dir, err := os.MkdirTemp("", "hapi")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "run", "hyper.sock")
 	f := &fake{}
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	l, err := api.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- api.ServeListener(ctx, l, api.NewServer(f.backend(), log), log) }()
+	sock := apitest.Serve(t, f.backend(), log)
 	c := client.New(sock)
-	t.Cleanup(func() {
-		c.Close()
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	t.Cleanup(func() { c.Close() })
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hyperhq/hyper/internal/api"
+	"github.com/hyperhq/hyper/internal/api/apitest"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 )
@@ -238,25 +238,8 @@ func (f *fakeDaemon) Version() types.Version {
 // serve runs the real API server on a fake daemon and returns -H's value.
 func serve(t *testing.T, f *fakeDaemon) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "hcli")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "h.sock")
-	l, err := api.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
 	b := api.Backend{Pods: f, Streams: f, Execs: f, Images: fakeImages{f}, System: f, Containers: fakeContainers{f}}
-	go func() {
-		api.ServeListener(ctx, l, api.NewServer(b, slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler))
-		close(done)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return "unix://" + sock
+	return "unix://" + apitest.Serve(t, b, nil)
 }
 
 type result struct {

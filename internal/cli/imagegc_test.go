@@ -2,13 +2,11 @@ package cli
 
 import (
 	"context"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hyperhq/hyper/internal/api"
+	"github.com/hyperhq/hyper/internal/api/apitest"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 )
@@ -56,25 +54,8 @@ func (managerImages) PushImage(ctx context.Context, ref string, progress func(ty
 func serveManager(t *testing.T) string {
 	t.Helper()
 	f := newFakeDaemon()
-	dir, err := os.MkdirTemp("", "hcli")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "h.sock")
-	l, err := api.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
 	b := api.Backend{Pods: f, Streams: f, Execs: f, Images: managerImages{fakeImages{f}}, System: f}
-	go func() {
-		api.ServeListener(ctx, l, api.NewServer(b, slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler))
-		close(done)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return "unix://" + sock
+	return "unix://" + apitest.Serve(t, b, nil)
 }
 
 func TestImageManagement(t *testing.T) {

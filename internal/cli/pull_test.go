@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hyperhq/hyper/internal/api"
+	"github.com/hyperhq/hyper/internal/api/apitest"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	it "github.com/hyperhq/hyper/internal/image/imagetest"
@@ -56,26 +56,9 @@ func (m missingPods) Create(ctx context.Context, spec types.PodSpec) (types.Crea
 
 func servePull(t *testing.T, f *fakeDaemon) (string, *atomic.Int32, *atomic.Bool) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "hcli")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	sock := filepath.Join(dir, "h.sock")
-	l, err := api.Listen(sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
 	pulls, pulled := &atomic.Int32{}, &atomic.Bool{}
 	b := api.Backend{Pods: missingPods{f, pulled}, Streams: f, Execs: f, Images: pullImages{fakeImages{f}, pulls, pulled}, System: f}
-	go func() {
-		api.ServeListener(ctx, l, api.NewServer(b, slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler))
-		close(done)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return "unix://" + sock, pulls, pulled
+	return "unix://" + apitest.Serve(t, b, nil), pulls, pulled
 }
 
 func TestPullCommand(t *testing.T) {
