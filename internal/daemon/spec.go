@@ -12,11 +12,12 @@ import (
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
-// checkSpec refuses the parts of a pod spec this daemon cannot carry out
-// yet, naming them, so that a pod never runs other than its file says; it
-// returns warnings for what is safe to run without.
+// checkSpec refuses a pod spec this daemon cannot carry out as written
+// (network mode, ports, restart policies, files, sysctls, stop signals,
+// ulimits), naming the field, so that a pod never runs other than its file
+// says; it returns warnings for what is safe to run without.
 func checkSpec(spec types.PodSpec) ([]string, error) {
-	var missing, warnings []string
+	var warnings []string
 	switch spec.Network {
 	case "", types.NetworkUser, types.NetworkNone, types.NetworkBridge:
 	default:
@@ -67,9 +68,6 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 		if err := check(fmt.Sprintf("containers[%d]", i), c); err != nil {
 			return nil, err
 		}
-	}
-	if len(missing) > 0 {
-		return nil, errdefs.InvalidArgument("not supported yet by this hyperd: %s", strings.Join(missing, ", "))
 	}
 	return warnings, nil
 }
