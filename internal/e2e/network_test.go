@@ -122,6 +122,11 @@ func TestNetworkPublish(t *testing.T) {
 			t.Errorf("guest network lacks %q:\n%s", want, out)
 		}
 	}
+	// The NIC announces its address when it comes up (a restored guest
+	// has a new MAC; its peer may still hold the template's).
+	if out := h.ok("exec", "--vm", "web", "cat", "/proc/sys/net/ipv4/conf/eth0/arp_notify"); strings.TrimSpace(out) != "1" {
+		t.Errorf("arp_notify on the pod's NIC = %q, want 1", out)
+	}
 	h.ok("rm", "-f", "web")
 
 	// A range of three ports, each served by its own httpd.
