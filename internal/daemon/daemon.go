@@ -20,6 +20,7 @@ import (
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/image"
 	"github.com/hyperhq/hyper/internal/network"
+	"github.com/hyperhq/hyper/internal/sandbox"
 	"github.com/hyperhq/hyper/internal/store"
 	"github.com/hyperhq/hyper/internal/vm"
 	"github.com/hyperhq/hyper/internal/volume"
@@ -56,18 +57,19 @@ type Daemon struct {
 	images *image.Store
 	log    *slog.Logger
 	vols   *volumes
-	// ctrLogs writes the containers' output to their log files.
-	ctrLogs containerLogs
-	net     *network.Bridge // bridge mode's host side
+	net    *network.Bridge // bridge mode's host side
+	// sbCfg is what every pod's sandbox shares.
+	sbCfg sandbox.Config
 
-	mu    sync.Mutex
-	pods  map[string]*pod // by full ID
-	execs map[string]*execution
-	// poweringOff counts VMs of exited pods still powering off; closing
-	// (under mu) stops new ones from being counted once Close waits.
-	poweringOff sync.WaitGroup
-	closing     bool
-	prewarmed   chan struct{} // closed when the template prewarm is done
+	// mu guards the registry: pods, names being reserved, execs. Lock
+	// order: mu → pod.mu → the sandboxes' locks; mu is never held across
+	// database or disk I/O, VM or guest calls.
+	mu       sync.Mutex
+	pods     map[string]*pod // by full ID
+	reserved map[string]bool // names of pods being created
+	execs    map[string]*execution
+
+	prewarmed chan struct{} // closed when the template prewarm is done
 }
 
 const podsBucket = "pods"
@@ -99,8 +101,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, db: db, log: log, pods: map[string]*pod{}, execs: map[string]*execution{},
-		ctrLogs: containerLogs{maxSize: cfg.LogMaxSize, maxFiles: cfg.LogMaxFiles, log: log}}
+	d := &Daemon{cfg: cfg, db: db, log: log, pods: map[string]*pod{}, reserved: map[string]bool{}, execs: map[string]*execution{},
+		sbCfg: sandbox.Config{VM: cfg.VM, Log: log, LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles}}
 	if d.net, err = network.New(cfg.Bridge, db, log); err != nil {
 		db.Close()
 		return nil, err
@@ -119,14 +121,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 		db.Close()
 		return nil, err
 	}
-	d.mu.Lock()
 	running := map[string]bool{} // pods whose VM was re-attached
-	for id, p := range d.pods {
-		p.mu.Lock()
-		running[id] = p.vm != nil
-		p.mu.Unlock()
+	for _, p := range d.all() {
+		running[p.rec.ID] = p.sb.Running()
 	}
-	d.mu.Unlock()
 	d.vols.reconcileShares(running)
 	d.prewarmed = make(chan struct{})
 	go d.prewarm(ctx)
@@ -137,21 +135,21 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 // releases the state database. Running pods keep running: their VMs do not
 // depend on the daemon's process.
 func (d *Daemon) Close() error {
-	d.mu.Lock()
-	d.closing = true
-	d.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		d.poweringOff.Wait()
-		if d.prewarmed != nil {
-			<-d.prewarmed
+	timeout := time.After(20 * time.Second)
+wait:
+	for _, p := range d.all() {
+		select {
+		case <-p.sb.VMGone():
+		case <-timeout:
+			d.log.Warn("closing with VMs still powering off")
+			break wait
 		}
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		d.log.Warn("closing with VMs still powering off")
+	}
+	if d.prewarmed != nil {
+		select {
+		case <-d.prewarmed:
+		case <-timeout:
+		}
 	}
 	return d.db.Close()
 }
@@ -164,7 +162,7 @@ func (d *Daemon) recover(ctx context.Context) error {
 		return fmt.Errorf("loading pods: %w", err)
 	}
 	for _, rec := range recs {
-		p := newPod(rec)
+		p := d.newPod(rec)
 		d.pods[rec.ID] = p
 		if rec.State == stateRunning {
 			d.recoverRunning(ctx, p)
@@ -182,21 +180,6 @@ func (d *Daemon) recover(ctx context.Context) error {
 		d.log.Warn("reconciling the bridge network", "err", err)
 	}
 	return nil
-}
-
-// releaseNetwork releases what the pod's last run held of the bridge
-// network (nothing in other modes).
-func (d *Daemon) releaseNetwork(p *pod) {
-	p.mu.Lock()
-	id, mode := p.rec.ID, p.rec.Network
-	p.rec.IPAddress = ""
-	p.mu.Unlock()
-	if mode != types.NetworkBridge {
-		return
-	}
-	if err := d.net.Detach(id); err != nil {
-		d.log.Warn("releasing pod network", "pod", id[:12], "err", err)
-	}
 }
 
 // lookup finds a pod by full ID, name, or unique ID prefix.
@@ -235,9 +218,7 @@ func (d *Daemon) imageInUse(id string) []image.User {
 		snap := p.snapshot()
 		for _, c := range append(append([]types.Container(nil), snap.InitContainers...), snap.Containers...) {
 			if c.ImageID == id {
-				p.mu.Lock()
-				running := p.starting || p.rec.State == stateRunning
-				p.mu.Unlock()
+				running := p.sb.Running() || snap.State == stateRunning
 				users = append(users, image.User{Name: snap.Name, Running: running})
 				break
 			}
@@ -250,15 +231,4 @@ func newID() string {
 	b := make([]byte, 32)
 	rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// trackPowerOff counts a VM power-off for Close; false once closing.
-func (d *Daemon) trackPowerOff() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.closing {
-		return false
-	}
-	d.poweringOff.Add(1)
-	return true
 }

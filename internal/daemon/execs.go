@@ -2,8 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
-	"io"
 	"sync"
 
 	"github.com/hyperhq/hyper/internal/api"
@@ -11,6 +9,7 @@ import (
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/protocol"
+	"github.com/hyperhq/hyper/internal/sandbox"
 )
 
 // execution is one exec: created, then started once.
@@ -42,13 +41,10 @@ func (x Execs) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) 
 	if err != nil {
 		return types.CreateResponse{}, err
 	}
-	p.mu.Lock()
-	_, live := p.ctrIndex(name)
-	running, podID := p.vm != nil && (live || name == protocol.VMContainer), p.rec.ID
-	p.mu.Unlock()
-	if !running {
+	if !p.sb.CanExec(name) {
 		return types.CreateResponse{}, errdefs.Conflict("pod %s is not running", ref)
 	}
+	podID := p.rec.ID
 	user := base.User
 	if spec.User != "" {
 		user = spec.User
@@ -82,13 +78,11 @@ func (x Execs) target(ref string, spec types.ExecSpec) (*pod, string, protocol.P
 	if err != nil {
 		return nil, "", protocol.ProcessSpec{}, err
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	i, ok := p.ctrIndex(name)
+	cs, _, ok := p.sb.Container(name)
 	if !ok { // removed meanwhile
 		return nil, "", protocol.ProcessSpec{}, errdefs.NotFound("pod %s has no container %q", ref, name)
 	}
-	return p, name, p.rec.Procs[i], nil
+	return p, name, cs.Process, nil
 }
 
 // get finds exec id.
@@ -121,62 +115,17 @@ func (x Execs) StartExec(ctx context.Context, id string, stdio api.Stdio) error 
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	v := p.vm
-	p.mu.Unlock()
-	finish := func(code int) {
-		e.mu.Lock()
-		e.running, e.exitCode = false, code
-		e.mu.Unlock()
-	}
-	if v == nil {
-		finish(126)
-		return errdefs.Conflict("pod %s is not running", e.pod)
-	}
-	if stdio.Stdin == nil {
-		e.spec.Stdin = false
-	}
-	proc, err := v.Guest.Exec(ctx, e.container, e.id[:16], e.spec)
-	if err != nil {
-		code := 126
-		if errors.Is(err, errdefs.ErrNotFound) {
-			code = 127
-		}
-		finish(code)
-		return err
-	}
-	defer proc.Close()
+	code, err := p.sb.Exec(ctx, e.container, e.id[:16], e.spec,
+		sandbox.Stdio{Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr},
+		func(proc *guest.Process) {
+			e.mu.Lock()
+			e.proc = proc
+			e.mu.Unlock()
+		})
 	e.mu.Lock()
-	e.proc = proc
+	e.running, e.exitCode = false, code
 	e.mu.Unlock()
-	if proc.Stdin != nil {
-		go func() {
-			io.Copy(proc.Stdin, stdio.Stdin)
-			proc.Stdin.Close()
-		}()
-	}
-	var wg sync.WaitGroup
-	copyOut := func(w io.Writer, r io.Reader) {
-		defer wg.Done()
-		if w == nil {
-			w = io.Discard
-		}
-		io.Copy(w, r)
-	}
-	wg.Add(1)
-	go copyOut(stdio.Stdout, proc.Stdout)
-	if proc.Stderr != nil {
-		wg.Add(1)
-		go copyOut(stdio.Stderr, proc.Stderr)
-	}
-	st, err := proc.Wait(context.WithoutCancel(ctx))
-	wg.Wait()
-	if err != nil {
-		finish(126)
-		return err
-	}
-	finish(st.Code)
-	return nil
+	return err
 }
 
 // ResizeExec implements api.Execs.

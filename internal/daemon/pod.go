@@ -1,17 +1,16 @@
 package daemon
 
 import (
-	"io"
 	"slices"
 	"sync"
 
 	"github.com/hyperhq/hyper/internal/api/types"
-	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/protocol"
-	"github.com/hyperhq/hyper/internal/vm"
+	"github.com/hyperhq/hyper/internal/sandbox"
 )
 
-// Pod states (types.State*), plus "starting" which is never stored.
+// Pod states as the API shows them: the sandbox's states are the same
+// words.
 const (
 	stateCreated = types.StateCreated
 	stateRunning = types.StateRunning
@@ -37,198 +36,192 @@ type record struct {
 	Serials map[string]string `json:"serials,omitempty"`
 }
 
-// pod is a pod's record plus what exists only while the daemon runs.
+// ctrMeta is what hyperd keeps of a container beside the sandbox: its
+// spec as the API gave it, and what the API shows of it.
+type ctrMeta struct {
+	spec    types.ContainerSpec
+	image   string // as given
+	imageID string
+	command []string
+	proc    protocol.ProcessSpec
+}
+
+// pod is one entry of the daemon's registry: the pod's sandbox (its VM
+// lifecycle) and what hyperd adds to it: its name, spec, volumes and
+// network, and its record in the state database.
+//
+// Lock order: Daemon.mu → pod.mu → the sandbox's locks. pod.mu is never
+// held across database I/O: saves go through one writer per pod (save).
 type pod struct {
-	mu       sync.Mutex
-	rec      record
-	starting bool
-	// removing is set once a removal has begun: no new run may start.
-	removing bool
-	vm       *vm.VM
-	// changing serializes adding and removing containers (containers.go).
-	changing sync.Mutex
-	// refs holds the current run while containers are supervised, added
-	// or removed (containers.go).
-	refs *runRefs
-	ctrs []*ctr
-	// outs carry each container's output to attached clients, across runs.
-	outs []*fanout
-	// exited is closed when the current (or next, before the first
-	// start) run ends.
-	exited chan struct{}
-	// restarted is closed when a new run of an exited pod begins.
-	restarted chan struct{}
-	// vmGone is closed once the last run's VM has powered off.
-	vmGone chan struct{}
-	// initDone[i] is closed when init container i's run ended (its logs
-	// are complete).
-	initDone []chan struct{}
-	// stopping is set by Stop: no container restarts any more in this
-	// run; stopCh is closed then, cutting restart back-offs short.
-	stopping bool
-	stopCh   chan struct{}
+	sb  *sandbox.Sandbox
+	d   *Daemon
+	mu  sync.Mutex
+	rec record // the pod's own fields; containers and state come from the sandbox
+	// meta holds the containers' API specs by name, including one being
+	// added.
+	meta map[string]ctrMeta
+	// last is the newest status the sandbox saved; dirty, writing and
+	// idle are the writer's (save).
+	last    sandbox.Status
+	dirty   bool
+	writing bool
+	gone    bool // forgotten: nothing is written any more
+	idle    *sync.Cond
 }
 
-// stop marks the run as stopping. Called with p.mu held.
-func (p *pod) stop() {
-	if !p.stopping {
-		p.stopping = true
-		close(p.stopCh)
+// newPod makes the registry entry of a recorded pod and its sandbox.
+func (d *Daemon) newPod(rec record) *pod {
+	p := &pod{d: d, rec: rec, meta: map[string]ctrMeta{}}
+	p.idle = sync.NewCond(&p.mu)
+	meta := func(cs types.ContainerSpec, c types.Container, proc protocol.ProcessSpec) sandbox.ContainerSpec {
+		p.meta[cs.Name] = ctrMeta{spec: cs, image: c.Image, imageID: c.ImageID, command: c.Command, proc: proc}
+		return sandboxContainer(rec, cs, c.ImageID, proc)
 	}
-}
-
-// closeInits closes the init containers' done channels not yet closed.
-// Called with p.mu held.
-func (p *pod) closeInits() {
-	for _, ch := range p.initDone {
-		select {
-		case <-ch:
-		default:
-			close(ch)
-		}
+	var inits, ctrs []sandbox.ContainerSpec
+	last := sandbox.Status{State: sandbox.State(rec.State), Reason: rec.Reason, ExitCode: rec.ExitCode,
+		StartedAt: rec.StartedAt, FinishedAt: rec.FinishedAt, VMPid: rec.VM.Pid, Accel: rec.VM.Accel, Serials: runSerials(rec)}
+	for i, cs := range rec.Spec.InitContainers {
+		inits = append(inits, meta(cs, rec.InitContainers[i], rec.InitProcs[i]))
+		last.Inits = append(last.Inits, ctrStatus(rec.InitContainers[i]))
 	}
-}
-
-// ctr is the I/O of one container's main process for one run.
-type ctr struct {
-	stdinR *io.PipeReader // nil unless the container has OpenStdin
-	stdinW *io.PipeWriter
-	proc   *guest.Process
-	done   chan struct{} // closed when the process exited and its output was delivered
-	// delivered is closed once the current process's output was
-	// delivered (restarts wait for it: the log keeps its order).
-	delivered chan struct{}
-	// removed is closed when the container's removal from the running
-	// pod begins: it is not restarted any more. ended is closed when its
-	// supervision ended (nil: not supervised in this run).
-	removed chan struct{}
-	ended   chan struct{}
-}
-
-func newCtr(openStdin bool) *ctr {
-	c := &ctr{done: make(chan struct{}), removed: make(chan struct{})}
-	if openStdin {
-		c.stdinR, c.stdinW = io.Pipe()
+	for i, cs := range rec.Spec.Containers {
+		ctrs = append(ctrs, meta(cs, rec.Containers[i], rec.Procs[i]))
+		last.Containers = append(last.Containers, ctrStatus(rec.Containers[i]))
 	}
-	return c
-}
-
-func newPod(rec record) *pod {
-	p := &pod{rec: rec, exited: make(chan struct{}), restarted: make(chan struct{}), vmGone: make(chan struct{}),
-		stopCh: make(chan struct{})}
-	close(p.vmGone)
-	for range rec.Spec.InitContainers {
-		p.initDone = append(p.initDone, make(chan struct{}))
-	}
-	for _, cs := range rec.Spec.Containers {
-		p.outs = append(p.outs, &fanout{})
-		c := newCtr(cs.OpenStdin)
-		if rec.State == stateExited || rec.State == stateFailed {
-			close(c.done)
-		}
-		p.ctrs = append(p.ctrs, c)
-	}
-	if rec.State == stateExited || rec.State == stateFailed {
-		close(p.exited)
-	}
-	if rec.State != stateCreated { // a recovered running pod's inits are done
-		p.closeInits()
-	}
+	p.last = last
+	spec := rec.Spec
+	p.sb = sandbox.New(&d.sbCfg, sandbox.Spec{ID: rec.ID, Name: rec.Name, VMID: rec.VMID, Dir: rec.Dir,
+		VCPUs: or(spec.VCPUs, d.cfg.VCPUs), MemoryMB: or(spec.MemoryMB, d.cfg.MemoryMB), ScratchMB: d.cfg.ScratchMB,
+		RestartPolicy: spec.RestartPolicy, AutoRemove: spec.AutoRemove}, inits, ctrs, last, podStore{p})
 	return p
 }
 
+func ctrStatus(c types.Container) sandbox.ContainerStatus {
+	return sandbox.ContainerStatus{Name: c.Name, State: sandbox.CtrState(c.State), ExitCode: c.ExitCode, Pid: c.Pid,
+		RestartCount: c.RestartCount}
+}
+
+// sandboxContainer is container cs of pod rec as its sandbox runs it.
+func sandboxContainer(rec record, cs types.ContainerSpec, imageID string, proc protocol.ProcessSpec) sandbox.ContainerSpec {
+	return sandbox.ContainerSpec{Name: cs.Name, Image: imageID, Process: proc,
+		Guest: protocol.ContainerSpec{ID: cs.Name, Rootfs: protocol.RootfsSpec{ReadOnly: cs.ReadOnlyRootfs},
+			Mounts: containerMounts(rec, cs), Files: containerFiles(rec.Spec.Files, cs)},
+		RestartPolicy: cs.RestartPolicy, StopSignal: stopSignal(cs)}
+}
+
+func or(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// name is the pod's name.
 func (p *pod) name() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.rec.Name
 }
 
+// snapshot is the pod as the API shows it now.
 func (p *pod) snapshot() types.Pod {
+	st := p.sb.Status()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.rec.clone().Pod
+	return p.record(st).Pod
 }
 
-// clone copies what is changed in place under p.mu (the containers'
-// states), so that the copy can be read without the lock.
-func (r record) clone() record {
-	r.Containers = slices.Clone(r.Containers)
-	r.InitContainers = slices.Clone(r.InitContainers)
-	return r
-}
-
-// ctrIndex finds a container by name; "" is the first.
-func (p *pod) ctrIndex(name string) (int, bool) {
-	if name == "" {
-		return 0, len(p.rec.Containers) > 0
+// record is the pod's record with the sandbox's status st. Called with
+// p.mu held.
+func (p *pod) record(st sandbox.Status) record {
+	rec := p.rec
+	rec.Spec.Containers, rec.Spec.InitContainers = nil, nil
+	rec.Containers, rec.InitContainers, rec.Procs, rec.InitProcs = nil, nil, nil, nil
+	rec.State, rec.Reason, rec.ExitCode = string(st.State), st.Reason, st.ExitCode
+	rec.StartedAt, rec.FinishedAt = st.StartedAt, st.FinishedAt
+	rec.VM = types.VMInfo{Pid: st.VMPid, Accel: st.Accel}
+	rec.Serials = st.Serials
+	for _, cs := range st.Inits {
+		m := p.meta[cs.Name]
+		rec.Spec.InitContainers = append(rec.Spec.InitContainers, m.spec)
+		rec.InitContainers = append(rec.InitContainers, m.container(cs, true))
+		rec.InitProcs = append(rec.InitProcs, m.proc)
 	}
-	for i, c := range p.rec.Containers {
-		if c.Name == name {
-			return i, true
+	for _, cs := range st.Containers {
+		m := p.meta[cs.Name]
+		rec.Spec.Containers = append(rec.Spec.Containers, m.spec)
+		rec.Containers = append(rec.Containers, m.container(cs, false))
+		rec.Procs = append(rec.Procs, m.proc)
+	}
+	return rec
+}
+
+func (m ctrMeta) container(cs sandbox.ContainerStatus, init bool) types.Container {
+	return types.Container{Name: cs.Name, Image: m.image, ImageID: m.imageID, State: string(cs.State),
+		ExitCode: cs.ExitCode, Pid: cs.Pid, Command: slices.Clone(m.command), RestartCount: cs.RestartCount, Init: init}
+}
+
+// podStore is how a pod's sandbox persists its status.
+type podStore struct{ p *pod }
+
+// Save implements sandbox.Store.
+func (s podStore) Save(st sandbox.Status) {
+	p := s.p
+	p.mu.Lock()
+	if st.Seq >= p.last.Seq {
+		p.last = st
+	}
+	p.mu.Unlock()
+	p.save()
+}
+
+// Delete implements sandbox.Store: the pod is auto-removed. Its files go
+// once its VM is gone.
+func (s podStore) Delete() {
+	p := s.p
+	if err := p.d.forget(p); err != nil {
+		p.d.log.Warn("auto-removing pod", "err", err)
+	}
+	go func() {
+		<-p.sb.VMGone()
+		if err := p.d.removeFiles(p); err != nil {
+			p.d.log.Warn("auto-removing pod", "err", err)
+		}
+	}()
+}
+
+// save writes the pod's record, newest state first: one writer at a time
+// per pod, no lock held while it writes; a save that comes while one is
+// being written is folded into the next write.
+func (p *pod) save() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dirty = true
+	if p.writing {
+		return
+	}
+	p.writing = true
+	for p.dirty && !p.gone {
+		p.dirty = false
+		rec := p.record(p.last)
+		p.mu.Unlock()
+		err := p.d.db.Put(podsBucket, rec.ID, rec)
+		p.mu.Lock()
+		if err != nil {
+			p.d.log.Error("saving pod state", "pod", rec.ID, "err", err)
 		}
 	}
-	return 0, false
+	p.writing = false
+	p.idle.Broadcast()
 }
 
-// initIndex finds an init container by name.
-func (p *pod) initIndex(name string) (int, bool) {
-	for i, c := range p.rec.InitContainers {
-		if c.Name == name {
-			return i, true
-		}
-	}
-	return 0, false
-}
-
-// fanout copies a process's output to the attached clients. Writes are
-// synchronous: a slow client slows the process (through the guest's flow
-// control), it never makes the daemon buffer.
-type fanout struct {
-	mu   sync.Mutex
-	next int
-	subs map[int]subscriber
-}
-
-type subscriber struct {
-	stdout, stderr io.Writer // stderr nil: merged into stdout
-	gone           chan struct{}
-}
-
-func (f *fanout) subscribe(stdout, stderr io.Writer) (int, chan struct{}) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.subs == nil {
-		f.subs = map[int]subscriber{}
-	}
-	f.next++
-	s := subscriber{stdout, stderr, make(chan struct{})}
-	f.subs[f.next] = s
-	return f.next, s.gone
-}
-
-func (f *fanout) unsubscribe(id int) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if s, ok := f.subs[id]; ok {
-		close(s.gone)
-		delete(f.subs, id)
-	}
-}
-
-func (f *fanout) write(stderr bool, b []byte) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for id, s := range f.subs {
-		w := s.stdout
-		if stderr && s.stderr != nil {
-			w = s.stderr
-		}
-		if w == nil {
-			continue
-		}
-		if _, err := w.Write(b); err != nil {
-			close(s.gone)
-			delete(f.subs, id)
-		}
+// stopSaving ends the pod's writes (it is being forgotten) and waits for
+// one in progress.
+func (p *pod) stopSaving() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.gone = true
+	for p.writing {
+		p.idle.Wait()
 	}
 }

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,7 +13,6 @@ import (
 	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
-	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
@@ -111,20 +109,40 @@ func (x Pods) Create(ctx context.Context, spec types.PodSpec) (types.CreateRespo
 	if err := os.MkdirAll(filepath.Join(rec.Dir, "logs"), 0o700); err != nil {
 		return types.CreateResponse{}, fmt.Errorf("creating pod dir: %w", err)
 	}
+	// The name is reserved under d.mu, the record written without it.
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, p := range d.pods {
-		if p.name() == spec.Name {
-			os.RemoveAll(rec.Dir)
-			return types.CreateResponse{}, errdefs.Conflict("the name %q is already used by pod %s", spec.Name, p.snapshot().ID[:12])
-		}
-	}
-	if err := d.db.Create(podsBucket, id, rec); err != nil {
+	if err := d.nameFree(spec.Name); err != nil {
+		d.mu.Unlock()
 		os.RemoveAll(rec.Dir)
 		return types.CreateResponse{}, err
 	}
-	d.pods[id] = newPod(rec)
+	d.reserved[spec.Name] = true
+	d.mu.Unlock()
+	err = d.db.Create(podsBucket, id, rec)
+	d.mu.Lock()
+	delete(d.reserved, spec.Name)
+	if err == nil {
+		d.pods[id] = d.newPod(rec)
+	}
+	d.mu.Unlock()
+	if err != nil {
+		os.RemoveAll(rec.Dir)
+		return types.CreateResponse{}, err
+	}
 	return types.CreateResponse{ID: id, Warnings: warnings}, nil
+}
+
+// nameFree tells whether a pod may take name. Called with d.mu held.
+func (d *Daemon) nameFree(name string) error {
+	if d.reserved[name] {
+		return errdefs.Conflict("the name %q is being used by a pod being created", name)
+	}
+	for _, p := range d.pods {
+		if p.name() == name {
+			return errdefs.Conflict("the name %q is already used by pod %s", name, p.rec.ID[:12])
+		}
+	}
+	return nil
 }
 
 // resolveContainer resolves a named container's image and command; cs
@@ -187,24 +205,31 @@ func mergeEnv(base, over []string) []string {
 
 // List implements api.Pods.
 func (x Pods) List(ctx context.Context, all bool) ([]types.Pod, error) {
-	d := x.d
-	d.mu.Lock()
 	var out []types.Pod
-	for _, p := range d.pods {
+	for _, p := range x.d.all() {
 		s := p.snapshot()
 		if all || s.State == stateRunning {
 			out = append(out, s)
 		}
 	}
-	d.mu.Unlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
 	return out, nil
 }
 
+// all lists the registry's pods.
+func (d *Daemon) all() []*pod {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ps := make([]*pod, 0, len(d.pods))
+	for _, p := range d.pods {
+		ps = append(ps, p)
+	}
+	return ps
+}
+
 // Get implements api.Pods.
 func (x Pods) Get(ctx context.Context, ref string) (types.Pod, error) {
-	d := x.d
-	p, err := d.lookup(ref)
+	p, err := x.d.lookup(ref)
 	if err != nil {
 		return types.Pod{}, err
 	}
@@ -213,14 +238,11 @@ func (x Pods) Get(ctx context.Context, ref string) (types.Pod, error) {
 
 // Wait implements api.Pods.
 func (x Pods) Wait(ctx context.Context, ref string, ready func()) (types.WaitResponse, error) {
-	d := x.d
-	p, err := d.lookup(ref)
+	p, err := x.d.lookup(ref)
 	if err != nil {
 		return types.WaitResponse{}, err
 	}
-	p.mu.Lock()
-	ch := p.exited
-	p.mu.Unlock()
+	ch := p.sb.Exited()
 	ready()
 	select {
 	case <-ch:
@@ -233,176 +255,69 @@ func (x Pods) Wait(ctx context.Context, ref string, ready func()) (types.WaitRes
 
 // Kill implements api.Pods.
 func (x Pods) Kill(ctx context.Context, ref string, sig int) error {
-	d := x.d
-	p, err := d.lookup(ref)
+	p, err := x.d.lookup(ref)
 	if err != nil {
 		return err
 	}
-	if sig <= 0 || sig > 64 {
-		return errdefs.InvalidArgument("invalid signal %d", sig)
-	}
-	p.mu.Lock()
-	running := p.rec.State == stateRunning && p.vm != nil
-	var procs []*guest.Process // read under the lock: restarts replace them
-	for _, c := range p.ctrs {
-		if c.proc != nil {
-			procs = append(procs, c.proc)
-		}
-	}
-	p.mu.Unlock()
-	if !running {
-		return errdefs.Conflict("pod %s is not running", ref)
-	}
-	var errs []error
-	for _, proc := range procs {
-		if err := proc.Signal(ctx, sig); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return p.sb.Kill(ctx, sig)
 }
 
 // Stop implements api.Pods.
 func (x Pods) Stop(ctx context.Context, ref string, timeout time.Duration) error {
-	d := x.d
-	p, err := d.lookup(ref)
+	p, err := x.d.lookup(ref)
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	v, exited, names, specs := p.vm, p.exited, containerNames(p.rec.Containers), p.rec.Spec.Containers
-	starting := p.starting
-	if v != nil || starting {
-		p.stop() // no container restarts any more
-	}
-	p.mu.Unlock()
-	if v == nil && !starting {
-		return nil // not running: stopping is a no-op, as in docker
-	}
-	if v == nil { // init containers running (they stop), or the VM booting
-		select {
-		case <-exited:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	for i, name := range names {
-		err := v.Guest.StopContainer(ctx, protocol.StopRequest{Container: name, Signal: stopSignal(specs[i]), GraceMillis: timeout.Milliseconds()})
-		if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-			d.log.Warn("stopping container", "pod", ref, "container", name, "err", err)
-		}
-	}
-	select {
-	case <-exited:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-func containerNames(cs []types.Container) []string {
-	var n []string
-	for _, c := range cs {
-		n = append(n, c.Name)
-	}
-	return n
+	return p.sb.Stop(ctx, timeout)
 }
 
 // Remove implements api.Pods.
-// forceGrace bounds how long rm -f waits for a running pod's guest to sync
-// its disks and power off before the VM is killed.
-const forceGrace = 5 * time.Second
-
 func (x Pods) Remove(ctx context.Context, ref string, force bool) error {
 	d := x.d
 	p, err := d.lookup(ref)
 	if err != nil {
 		return err
 	}
-	p.mu.Lock()
-	running := p.vm != nil || p.starting
-	v, exited, gone := p.vm, p.exited, p.vmGone
-	if running && !force {
-		p.mu.Unlock()
-		return errdefs.Conflict("pod %s is running: stop it first or use force", ref)
+	if err := p.sb.Remove(ctx, force); err != nil {
+		return err
 	}
-	p.removing = true // checked with running, under one lock: no Start slips in
-	if running {
-		p.stop() // no restarts; init containers stop
-	}
-	p.mu.Unlock()
-	if running {
-		if v != nil {
-			// Like docker's rm -f, processes get SIGKILL; but the guest
-			// syncs and unmounts first, so volume writes survive. A guest
-			// that does not answer within forceGrace is killed.
-			sctx, cancel := context.WithTimeout(ctx, forceGrace)
-			v.Shutdown(sctx)
-			cancel()
-		}
-		select {
-		case <-exited:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		p.mu.Lock()
-		gone = p.vmGone
-		p.mu.Unlock()
-	}
-	select { // the VM holds the pod's scratch disk until it is gone
-	case <-gone:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return d.removePod(p)
-}
-
-func (d *Daemon) removePod(p *pod) error {
-	d.releaseNetwork(p) // its VM is gone: normally released already
 	if err := d.forget(p); err != nil {
 		return err
 	}
+	return d.removeFiles(p)
+}
+
+// removeFiles removes what a pod whose VM is gone leaves on the host:
+// its network and volume holds (normally released already) and its
+// directory.
+func (d *Daemon) removeFiles(p *pod) error {
 	p.mu.Lock()
-	p.removing = true
-	p.closeRun() // waiters on a pod that never ran are released
 	dir, id := p.rec.Dir, p.rec.ID
 	p.mu.Unlock()
+	d.releaseNetwork(p)
 	d.vols.release(id)
 	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("removing pod %s: %w", p.snapshot().ID[:12], err)
+		return fmt.Errorf("removing pod %s: %w", id[:12], err)
 	}
 	return nil
 }
 
-// forget removes a pod from the daemon's view and state; its files stay
-// until removePod.
+// forget removes a pod from the registry and the state database; its
+// files stay until removeFiles. Forgetting a pod twice is no error.
 func (d *Daemon) forget(p *pod) error {
-	s := p.snapshot()
+	id := p.rec.ID // immutable
 	d.mu.Lock()
-	delete(d.pods, s.ID)
-	for id, e := range d.execs {
-		if e.pod == s.ID {
-			delete(d.execs, id)
+	known := d.pods[id] == p
+	delete(d.pods, id)
+	for eid, e := range d.execs {
+		if e.pod == id {
+			delete(d.execs, eid)
 		}
 	}
 	d.mu.Unlock()
-	return d.db.Delete(podsBucket, s.ID)
-}
-
-// save persists the pod's record, unless the pod was removed meanwhile
-// (a late save must not bring it back).
-func (d *Daemon) save(p *pod) {
-	p.mu.Lock()
-	rec := p.rec.clone()
-	p.mu.Unlock()
-	d.mu.Lock()
-	_, known := d.pods[rec.ID]
-	d.mu.Unlock()
+	p.stopSaving()
 	if !known {
-		return
+		return nil
 	}
-	if err := d.db.Put(podsBucket, rec.ID, rec); err != nil {
-		d.log.Error("saving pod state", "pod", rec.ID, "err", err)
-	}
+	return d.db.Delete(podsBucket, id)
 }

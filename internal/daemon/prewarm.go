@@ -8,6 +8,7 @@ import (
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/protocol"
+	"github.com/hyperhq/hyper/internal/sandbox"
 	"github.com/hyperhq/hyper/internal/vm"
 )
 
@@ -48,7 +49,7 @@ func (d *Daemon) prewarm(ctx context.Context) {
 	}
 	if err == nil {
 		err = vm.Prewarm(ctx, d.cfg.VM, vm.Spec{ID: "prewarm", VCPUs: d.cfg.VCPUs, MemoryMB: d.cfg.MemoryMB,
-			Disks:  []hypervisor.Disk{{Path: scratch, Serial: scratchSerial}},
+			Disks:  []hypervisor.Disk{{Path: scratch, Serial: sandbox.ScratchSerial}},
 			Shares: []hypervisor.Share{{Tag: protocol.PodShareTag, Path: share}}, NICs: nics})
 	}
 	if err != nil && ctx.Err() == nil {

@@ -4,10 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/hyperhq/hyper/internal/api/types"
-	"github.com/hyperhq/hyper/internal/protocol"
 )
 
 // imageSerial is the serial of image id's disk in a pod's VM: "i-" and the
@@ -32,17 +32,6 @@ func isLowerHex(s string) bool {
 	return true
 }
 
-// bootSerials lists the pod's distinct images, init containers' first,
-// and maps each to its disk's serial.
-func bootSerials(rec record) (ids []string, serials map[string]string) {
-	ids = distinctImages(rec.InitContainers, rec.Containers)
-	serials = map[string]string{}
-	for _, id := range ids {
-		serials[id] = imageSerial(id)
-	}
-	return ids, serials
-}
-
 // runSerials maps the image IDs of the pod's current run to the serials
 // of their disks in its VM. A record written by an older hyperd has no
 // Serials: its VM numbered the disks img0, img1... in boot order, one per
@@ -59,10 +48,15 @@ func runSerials(rec record) map[string]string {
 	return serials
 }
 
-// guestContainer is what the guest is told to create for container name
-// of spec cs in pod rec, whose image disk has serial: its root, its
-// volumes and its files.
-func guestContainer(rec record, name string, cs types.ContainerSpec, serial string) protocol.ContainerSpec {
-	return protocol.ContainerSpec{ID: name, Rootfs: protocol.RootfsSpec{DiskSerial: serial, ReadOnly: cs.ReadOnlyRootfs},
-		Mounts: containerMounts(rec, cs), Files: containerFiles(rec.Spec.Files, cs)}
+// distinctImages lists the distinct image IDs of containers.
+func distinctImages(lists ...[]types.Container) []string {
+	var ids []string
+	for _, cs := range lists {
+		for _, c := range cs {
+			if !slices.Contains(ids, c.ImageID) {
+				ids = append(ids, c.ImageID)
+			}
+		}
+	}
+	return ids
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -42,14 +43,9 @@ func TestRunSerials(t *testing.T) {
 	if got := runSerials(rec); !equal(got, want) {
 		t.Errorf("legacy serials %v, want %v", got, want)
 	}
-	ids, serials := bootSerials(rec)
-	if strings.Join(ids, " ") != "sha256:i sha256:x sha256:y" {
-		t.Errorf("boot order %v", ids)
-	}
-	for id, s := range serials {
-		if s != imageSerial(id) {
-			t.Errorf("boot serial of %s: %s", id, s)
-		}
+	serials := map[string]string{}
+	for _, id := range distinctImages(rec.InitContainers, rec.Containers) {
+		serials[id] = imageSerial(id)
 	}
 	rec.Serials = serials
 	rec.Containers = rec.Containers[1:] // a removal changes nothing
@@ -70,53 +66,22 @@ func equal(a, b map[string]string) bool {
 	return true
 }
 
-func TestAppendDropContainer(t *testing.T) {
-	rec := record{Pod: types.Pod{Name: "web", State: stateExited, Containers: ctrs("sha256:x", "sha256:y"),
-		Spec: types.PodSpec{Containers: []types.ContainerSpec{{Name: "a"}, {Name: "b"}}}},
-		Procs: []protocol.ProcessSpec{{Args: []string{"a"}}, {Args: []string{"b"}}}}
-	rec.Pod.InitContainers = []types.Container{{Name: "web-init-0", Init: true}}
-	p := newPod(rec)
-	snap := p.rec // what a concurrent save or inspect holds
-	if n := p.freeName("web"); n != "web-1" {
-		t.Errorf("free name %q", n)
+// TestRecordRoundTrip: a record read at start and written back by its
+// sandbox's status is the same record.
+func TestRecordRoundTrip(t *testing.T) {
+	rec := record{Pod: types.Pod{ID: strings.Repeat("ab", 32), Name: "web", State: stateExited, ExitCode: 3, Reason: "why",
+		Containers: ctrs("sha256:x", "sha256:y"), InitContainers: []types.Container{{Name: "web-init-0", ImageID: "sha256:i", Init: true, State: stateExited}},
+		Spec: types.PodSpec{Containers: []types.ContainerSpec{{Name: "a"}, {Name: "b", RestartPolicy: "always"}},
+			InitContainers: []types.ContainerSpec{{Name: "web-init-0"}}}},
+		Procs: []protocol.ProcessSpec{{Args: []string{"a"}}, {Args: []string{"b"}}}, InitProcs: []protocol.ProcessSpec{{Args: []string{"i"}}},
+		Serials: map[string]string{"sha256:x": "i-x"}}
+	for i := range rec.Containers {
+		rec.Containers[i].State = stateExited
 	}
-	p.appendContainer(types.ContainerSpec{Name: "web-1"}, types.Container{Name: "web-1", ImageID: "sha256:z"},
-		protocol.ProcessSpec{Args: []string{"z"}})
-	if !p.hasContainer("web-1") || p.freeName("web") != "web-2" || !p.hasContainer("web-init-0") || p.hasContainer("") {
-		t.Error("names after append")
-	}
-	if !isClosed(p.ctrs[2].done) {
-		t.Error("a container added to an exited pod is not done")
-	}
-	p.dropContainer("a")
-	if len(p.rec.Containers) != 2 || p.rec.Containers[0].Name != "b" || p.rec.Spec.Containers[1].Name != "web-1" ||
-		p.rec.Procs[1].Args[0] != "z" || len(p.ctrs) != 2 || len(p.outs) != 2 {
-		t.Errorf("after drop: %+v %+v %+v", p.rec.Containers, p.rec.Spec.Containers, p.rec.Procs)
-	}
-	if len(snap.Containers) != 2 || snap.Containers[0].Name != "a" || snap.Procs[0].Args[0] != "a" {
-		t.Errorf("a snapshot changed: %+v", snap.Containers)
-	}
-	p.dropContainer("nosuch") // no-op
-	if got := distinctImages(p.rec.InitContainers, p.rec.Containers, ctrs("sha256:y")); len(got) != 3 {
-		t.Errorf("distinct images %v", got)
-	}
-}
-
-func TestRunRefs(t *testing.T) {
-	r := newRunRefs()
-	if !r.hold() {
-		t.Fatal("hold of a live run")
-	}
-	r.release()
-	if isClosed(r.done) {
-		t.Fatal("ended while supervise holds it")
-	}
-	r.release()
-	if !isClosed(r.done) || r.hold() {
-		t.Fatal("an ended run is held again")
-	}
-	var none *runRefs
-	if none.hold() {
-		t.Fatal("hold of no run")
+	d := &Daemon{}
+	p := d.newPod(rec)
+	got := p.record(p.sb.Status())
+	if !reflect.DeepEqual(got, rec) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", got, rec)
 	}
 }

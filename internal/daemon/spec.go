@@ -2,14 +2,13 @@ package daemon
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/hyperhq/hyper/internal/api/signals"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/protocol"
+	"github.com/hyperhq/hyper/internal/sandbox"
 )
 
 // checkSpec refuses a pod spec this daemon cannot carry out as written
@@ -30,7 +29,7 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 	} else if err := checkPortsFree(bs); err != nil {
 		return nil, err // checked again when the pod starts
 	}
-	if _, _, err := parsePolicy(spec.RestartPolicy); err != nil {
+	if _, _, err := sandbox.ParsePolicy(spec.RestartPolicy); err != nil {
 		return nil, errdefs.InvalidArgument("restartPolicy: %v", err)
 	}
 	if err := checkFiles(spec); err != nil {
@@ -50,7 +49,7 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 				return errdefs.InvalidArgument("%s.ulimits: %s: soft %d, hard %d", where, u.Name, u.Soft, u.Hard)
 			}
 		}
-		if _, _, err := parsePolicy(c.RestartPolicy); err != nil {
+		if _, _, err := sandbox.ParsePolicy(c.RestartPolicy); err != nil {
 			return errdefs.InvalidArgument("%s.restartPolicy: %v", where, err)
 		}
 		return nil
@@ -76,57 +75,6 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 // VM's SCSI controller (ADR 0007), which takes 256; the bound keeps room
 // for volumes and containers added later.
 const maxImagesPerPod = 64
-
-// Restart back-off: the first restart waits restartBackoffMin, each next
-// one twice as long up to restartBackoffMax; a container that ran
-// restartResetAfter resets it.
-var (
-	restartBackoffMin = 100 * time.Millisecond
-	restartBackoffMax = 10 * time.Second
-	restartResetAfter = 10 * time.Second
-)
-
-// parsePolicy parses a restart policy: never (""), always, onFailure or
-// onFailure:N. max is the retry limit of onFailure, -1 for none.
-func parsePolicy(s string) (name string, max int, err error) {
-	name, n, hasN := strings.Cut(s, ":")
-	switch name {
-	case "", types.RestartPolicyNever:
-		name = types.RestartPolicyNever
-	case types.RestartPolicyAlways, types.RestartPolicyOnFailure:
-	default:
-		return "", 0, fmt.Errorf("unknown restart policy %q: use never, onFailure[:N] or always", s)
-	}
-	if !hasN {
-		return name, -1, nil
-	}
-	max, err = strconv.Atoi(n)
-	if name != types.RestartPolicyOnFailure || err != nil || max < 0 {
-		return "", 0, fmt.Errorf("bad restart policy %q: only onFailure takes a retry count, onFailure:N with N >= 0", s)
-	}
-	return name, max, nil
-}
-
-// shouldRestart tells whether a container that exited with code after
-// restarts earlier restarts is restarted under policy (the container's,
-// else the pod's).
-func shouldRestart(ctrPolicy, podPolicy string, code, restarts int) bool {
-	policy := ctrPolicy
-	if policy == "" {
-		policy = podPolicy
-	}
-	name, max, err := parsePolicy(policy)
-	if err != nil {
-		return false
-	}
-	switch name {
-	case types.RestartPolicyAlways:
-		return true
-	case types.RestartPolicyOnFailure:
-		return code != 0 && (max < 0 || restarts < max)
-	}
-	return false
-}
 
 // applyExtras carries a container spec's optional settings into its
 // process.

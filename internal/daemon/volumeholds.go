@@ -33,9 +33,7 @@ func (h *volumeHolds) get(v string) holder {
 	if !ok {
 		return holder{}
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return holder{id: id, name: p.rec.Name, running: p.vm != nil || p.starting, gone: p.vmGone}
+	return holder{id: id, name: p.name(), running: p.sb.Running(), gone: p.sb.VMGone()}
 }
 
 // take holds v for p unless another pod holds it.
