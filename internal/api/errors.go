@@ -15,17 +15,24 @@ import (
 const StatusClientClosedRequest = 499
 
 // StatusCode is the one place where error kinds become HTTP status codes.
+// The outermost errdefs error gives the kind: a Conflict whose cause is a
+// NotFound is a 409.
 func StatusCode(err error) int {
-	switch {
-	case err == nil:
+	if err == nil {
 		return http.StatusOK
-	case errors.Is(err, errdefs.ErrNotFound):
+	}
+	kind := err // none made by errdefs: one may still answer errors.Is for a kind
+	if k := errdefs.Kind(err); k != nil {
+		kind = k
+	}
+	switch {
+	case errors.Is(kind, errdefs.ErrNotFound):
 		return http.StatusNotFound
-	case errors.Is(err, errdefs.ErrInvalidArgument):
+	case errors.Is(kind, errdefs.ErrInvalidArgument):
 		return http.StatusBadRequest
-	case errors.Is(err, errdefs.ErrConflict):
+	case errors.Is(kind, errdefs.ErrConflict):
 		return http.StatusConflict
-	case errors.Is(err, errdefs.ErrUnavailable):
+	case errors.Is(kind, errdefs.ErrUnavailable):
 		return http.StatusServiceUnavailable
 	case errors.Is(err, context.Canceled):
 		return StatusClientClosedRequest

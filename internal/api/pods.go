@@ -87,7 +87,7 @@ func (s *server) killPod(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("signal"); v != "" {
 		n, err := signals.Parse(v)
 		if err != nil {
-			s.writeError(w, r, errdefs.InvalidArgument("query parameter signal=%q: %v", v, err))
+			s.writeError(w, r, errdefs.InvalidArgument("query parameter signal=%q: %w", v, err))
 			return
 		}
 		sig = n

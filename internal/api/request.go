@@ -32,7 +32,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		if errors.As(err, &mbe) {
 			return errdefs.InvalidArgument("request body larger than %d bytes", mbe.Limit)
 		}
-		return errdefs.InvalidArgument("reading request body: %v", err)
+		return errdefs.InvalidArgument("reading request body: %w", err)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return errdefs.InvalidArgument("empty request body: want a JSON object")

@@ -225,6 +225,7 @@ func TestErrorKinds(t *testing.T) {
 		{errdefs.Conflict("pod x is running"), 409, errdefs.ErrConflict},
 		{errdefs.Unavailable("shutting down"), 503, errdefs.ErrUnavailable},
 		{fmt.Errorf("starting: %w", errdefs.Conflict("wrapped")), 409, errdefs.ErrConflict},
+		{errdefs.Conflict("pod x: %w", errdefs.NotFound("no such container c")), 409, errdefs.ErrConflict},
 		{errors.New("disk on fire"), 500, nil},
 		{context.Canceled, 499, nil},
 	} {

@@ -76,11 +76,11 @@ func (o *runOptions) fileSpec(h *cli) (types.PodSpec, error) {
 	}
 	data, err := os.ReadFile(o.podFile)
 	if err != nil {
-		return types.PodSpec{}, errdefs.InvalidArgument("reading pod file: %v", err)
+		return types.PodSpec{}, errdefs.InvalidArgument("reading pod file: %w", err)
 	}
 	res, err := podspec.Parse(data, o.podFile)
 	if err != nil {
-		return types.PodSpec{}, errdefs.InvalidArgument("%v", err)
+		return types.PodSpec{}, errdefs.InvalidArgument("%w", err)
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(h.streams.Err, "WARNING: %s\n", w)

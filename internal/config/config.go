@@ -119,7 +119,7 @@ func Parse(text string) (Config, error) {
 	c := Default()
 	md, err := toml.Decode(text, &c)
 	if err != nil {
-		return c, errdefs.InvalidArgument("config: %v", err)
+		return c, errdefs.InvalidArgument("config: %w", err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
 		var keys []string

@@ -47,7 +47,7 @@ func checkFiles(spec types.PodSpec) error {
 			}
 			paths[m.Path] = true
 			if _, err := fileMode(m.Perm); err != nil {
-				return errdefs.InvalidArgument("%s: %v", fp, err)
+				return errdefs.InvalidArgument("%s: %w", fp, err)
 			}
 			if strings.Contains(m.User, ":") || strings.Contains(m.Group, ":") {
 				return errdefs.InvalidArgument("%s: user and group are names or ids, without ':'", fp)
@@ -99,7 +99,7 @@ func podSysctls(spec types.PodSpec) (map[string]string, error) {
 	err := eachContainer(spec, func(where string, c types.ContainerSpec) error {
 		for k, v := range c.Sysctls {
 			if err := sysctl.Check(k, v); err != nil {
-				return errdefs.InvalidArgument("%s.sysctls: %v", where, err)
+				return errdefs.InvalidArgument("%s.sysctls: %w", where, err)
 			}
 			key := sysctl.Key(k)
 			if prev, ok := setBy[key]; ok && merged[key] != v {

@@ -30,7 +30,7 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 		return nil, err // checked again when the pod starts
 	}
 	if _, _, err := sandbox.ParsePolicy(spec.RestartPolicy); err != nil {
-		return nil, errdefs.InvalidArgument("restartPolicy: %v", err)
+		return nil, errdefs.InvalidArgument("restartPolicy: %w", err)
 	}
 	if err := checkFiles(spec); err != nil {
 		return nil, err
@@ -41,7 +41,7 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 	check := func(where string, c types.ContainerSpec) error {
 		if c.StopSignal != "" {
 			if _, err := signals.Parse(c.StopSignal); err != nil {
-				return errdefs.InvalidArgument("%s.stopSignal: %v", where, err)
+				return errdefs.InvalidArgument("%s.stopSignal: %w", where, err)
 			}
 		}
 		for _, u := range c.Ulimits {
@@ -50,7 +50,7 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 			}
 		}
 		if _, _, err := sandbox.ParsePolicy(c.RestartPolicy); err != nil {
-			return errdefs.InvalidArgument("%s.restartPolicy: %v", where, err)
+			return errdefs.InvalidArgument("%s.restartPolicy: %w", where, err)
 		}
 		return nil
 	}

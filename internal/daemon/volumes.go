@@ -117,7 +117,7 @@ func (vs *volumes) plan(spec types.PodSpec) ([]podVolume, []string, error) {
 			}
 			p, err := mountPath(m.MountPath)
 			if err != nil {
-				return errdefs.InvalidArgument("%s: %v", w, err)
+				return errdefs.InvalidArgument("%s: %w", w, err)
 			}
 			if paths[p] {
 				return errdefs.InvalidArgument("%s: %s is mounted twice", w, p)
@@ -161,7 +161,7 @@ func checkAddedMounts(vols []podVolume, cs types.ContainerSpec) error {
 		}
 		p, err := mountPath(m.MountPath)
 		if err != nil {
-			return errdefs.InvalidArgument("%s: %v", w, err)
+			return errdefs.InvalidArgument("%s: %w", w, err)
 		}
 		if paths[p] {
 			return errdefs.InvalidArgument("%s: %s is mounted twice", w, p)
@@ -194,7 +194,7 @@ func (vs *volumes) planHostPath(pv *podVolume, h *types.HostPathVolumeSource) er
 	}
 	st, err := os.Stat(real)
 	if err != nil {
-		return errdefs.InvalidArgument("host path %s: %v", h.Path, err)
+		return errdefs.InvalidArgument("host path %s: %w", h.Path, err)
 	}
 	want := map[string]func(os.FileMode) bool{
 		"":          func(os.FileMode) bool { return true },
@@ -333,7 +333,7 @@ func createHostPath(p string, file bool) error {
 		err = os.MkdirAll(p, 0o755)
 	}
 	if err != nil {
-		return errdefs.InvalidArgument("creating host path %s: %v", p, err)
+		return errdefs.InvalidArgument("creating host path %s: %w", p, err)
 	}
 	return nil
 }

@@ -54,7 +54,7 @@ func Connect(ctx context.Context, conn net.Conn, log *slog.Logger) (*Client, err
 	}
 	if err != nil {
 		conn.Close()
-		return nil, errdefs.Unavailable("guest channel: %v", err)
+		return nil, errdefs.Unavailable("guest channel: %w", err)
 	}
 	conn.SetReadDeadline(time.Time{})
 	cfg := yamux.DefaultConfig()
@@ -157,17 +157,17 @@ func (c *Client) Close() error {
 // ctx ends (which unblocks any read or write on it).
 func (c *Client) openStream(ctx context.Context, h protocol.StreamHeader) (*yamux.Stream, func() bool, error) {
 	if err := c.Err(); err != nil {
-		return nil, nil, errdefs.Unavailable("guest: %v", err)
+		return nil, nil, errdefs.Unavailable("guest: %w", err)
 	}
 	s, err := c.sess.OpenStream()
 	if err != nil {
-		return nil, nil, errdefs.Unavailable("opening guest stream: %v", err)
+		return nil, nil, errdefs.Unavailable("opening guest stream: %w", err)
 	}
 	stop := context.AfterFunc(ctx, func() { s.Close(); s.SetDeadline(time.Unix(1, 0)) })
 	if err := protocol.WriteFrame(s, h); err != nil {
 		stop()
 		s.Close()
-		return nil, nil, errdefs.Unavailable("writing stream header: %v", err)
+		return nil, nil, errdefs.Unavailable("writing stream header: %w", err)
 	}
 	return s, stop, nil
 }
@@ -210,7 +210,7 @@ func (c *Client) ctxErr(ctx context.Context, err error) error {
 		return ctx.Err()
 	}
 	if cerr := c.Err(); cerr != nil {
-		return errdefs.Unavailable("guest: %v", cerr)
+		return errdefs.Unavailable("guest: %w", cerr)
 	}
 	return err
 }

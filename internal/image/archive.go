@@ -62,7 +62,7 @@ func (s *Store) spool(ctx context.Context, r io.Reader) (*archive, error) {
 	if magic, _ := br.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, errdefs.InvalidArgument("archive: %v", err)
+			return nil, errdefs.InvalidArgument("archive: %w", err)
 		}
 		src = zr
 	}
@@ -72,7 +72,7 @@ func (s *Store) spool(ctx context.Context, r io.Reader) (*archive, error) {
 			return nil, ctx.Err()
 		}
 		if _, ok := src.(*gzip.Reader); ok {
-			return nil, errdefs.InvalidArgument("archive: %v", err)
+			return nil, errdefs.InvalidArgument("archive: %w", err)
 		}
 		return nil, fmt.Errorf("archive: read: %w", err)
 	}
@@ -98,14 +98,14 @@ func (a *archive) index() error {
 			break
 		}
 		if err != nil {
-			return errdefs.InvalidArgument("archive: %v", err)
+			return errdefs.InvalidArgument("archive: %w", err)
 		}
 		if n > maxArchiveEntries {
 			return errdefs.InvalidArgument("archive: more than %d entries", maxArchiveEntries)
 		}
 		name, err := fstree.CleanName(hdr.Name)
 		if err != nil {
-			return errdefs.InvalidArgument("archive: entry %q: %v", hdr.Name, err)
+			return errdefs.InvalidArgument("archive: entry %q: %w", hdr.Name, err)
 		}
 		switch hdr.Typeflag {
 		case tar.TypeDir, tar.TypeXGlobalHeader:

@@ -280,7 +280,7 @@ func parseLayout(a *archive) ([]*candidate, error) {
 	}
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(ib))
 	if err != nil {
-		return nil, errdefs.InvalidArgument("index.json: %v", err)
+		return nil, errdefs.InvalidArgument("index.json: %w", err)
 	}
 	// Docker 25+ archives also carry manifest.json with RepoTags.
 	tagsByConfig := map[string][]string{}
@@ -360,7 +360,7 @@ func resolveDescriptor(a *archive, d v1.Descriptor, depth int) (*candidate, erro
 		}
 		idx, err := v1.ParseIndexManifest(bytes.NewReader(b))
 		if err != nil {
-			return nil, errdefs.InvalidArgument("index %s: %v", d.Digest, err)
+			return nil, errdefs.InvalidArgument("index %s: %w", d.Digest, err)
 		}
 		want := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
 		for _, m := range idx.Manifests {
@@ -394,7 +394,7 @@ var layerMediaTypes = map[types.MediaType]bool{
 func manifestCandidate(a *archive, mb []byte, md descriptor) (*candidate, error) {
 	m, err := v1.ParseManifest(bytes.NewReader(mb))
 	if err != nil {
-		return nil, errdefs.InvalidArgument("manifest %s: %v", md.Digest, err)
+		return nil, errdefs.InvalidArgument("manifest %s: %w", md.Digest, err)
 	}
 	if m.Config.MediaType != types.OCIConfigJSON && m.Config.MediaType != types.DockerConfigJSON {
 		return nil, nil // not a container image (an artifact)
@@ -430,7 +430,7 @@ func manifestCandidate(a *archive, mb []byte, md descriptor) (*candidate, error)
 func (c *candidate) parseConfig() error {
 	cfg, err := v1.ParseConfigFile(bytes.NewReader(c.configBytes))
 	if err != nil {
-		return errdefs.InvalidArgument("config %s: %v", idOf(c.configBytes), err)
+		return errdefs.InvalidArgument("config %s: %w", idOf(c.configBytes), err)
 	}
 	if len(cfg.RootFS.DiffIDs) != len(c.layers) {
 		return errdefs.InvalidArgument("config %s lists %d layers, manifest %d", idOf(c.configBytes), len(cfg.RootFS.DiffIDs), len(c.layers))
@@ -454,7 +454,7 @@ func readClassicManifest(a *archive) (tarball.Manifest, error) {
 	}
 	var m tarball.Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, errdefs.InvalidArgument("manifest.json: %v", err)
+		return nil, errdefs.InvalidArgument("manifest.json: %w", err)
 	}
 	return m, nil
 }
@@ -531,7 +531,7 @@ func parseClassic(a *archive) ([]*candidate, error) {
 func fstreeClean(p string) (string, error) {
 	c, err := cleanArchivePath(p)
 	if err != nil {
-		return "", errdefs.InvalidArgument("manifest.json: path %q: %v", p, err)
+		return "", errdefs.InvalidArgument("manifest.json: path %q: %w", p, err)
 	}
 	return c, nil
 }

@@ -212,7 +212,7 @@ func (s *Store) pullFrom(ctx context.Context, orig name.Reference, src source, p
 		}
 		im, err := idx.IndexManifest()
 		if err != nil {
-			return Image{}, errdefs.InvalidArgument("%s: invalid index from %s: %v", orig, where, err)
+			return Image{}, errdefs.InvalidArgument("%s: invalid index from %s: %w", orig, where, err)
 		}
 		var child *v1.Descriptor
 		for i, m := range im.Manifests {
@@ -244,7 +244,7 @@ func (s *Store) pullFrom(ctx context.Context, orig name.Reference, src source, p
 	mt, _ := img.MediaType()
 	m, err := v1.ParseManifest(bytes.NewReader(mb))
 	if err != nil {
-		return Image{}, errdefs.InvalidArgument("%s: invalid manifest from %s: %v", orig, where, err)
+		return Image{}, errdefs.InvalidArgument("%s: invalid manifest from %s: %w", orig, where, err)
 	}
 	if m.Config.MediaType != types.OCIConfigJSON && m.Config.MediaType != types.DockerConfigJSON {
 		return Image{}, errdefs.InvalidArgument("%s: not a container image (config media type %q)", orig, m.Config.MediaType)
@@ -473,26 +473,26 @@ func registryError(ctx context.Context, ref name.Reference, where string, err er
 		for _, d := range te.Errors {
 			switch d.Code {
 			case transport.ManifestUnknownErrorCode, transport.NameUnknownErrorCode, transport.BlobUnknownErrorCode:
-				return errdefs.NotFound("%s: not found in %s: %v", ref, where, err)
+				return errdefs.NotFound("%s: not found in %s: %w", ref, where, err)
 			case transport.UnauthorizedErrorCode, transport.DeniedErrorCode:
 				return fmt.Errorf("%s: %s refused access (log in with `hyperctl login %s`, or check the credentials in hyperd's docker config): %v", ref, where, where, err)
 			}
 		}
 		switch te.StatusCode {
 		case http.StatusNotFound:
-			return errdefs.NotFound("%s: not found in %s: %v", ref, where, err)
+			return errdefs.NotFound("%s: not found in %s: %w", ref, where, err)
 		case http.StatusUnauthorized, http.StatusForbidden:
 			return fmt.Errorf("%s: %s refused access (log in with `hyperctl login %s`, or check the credentials in hyperd's docker config): %v", ref, where, where, err)
 		}
-		return errdefs.Unavailable("%s: registry %s failed: %v", ref, where, err)
+		return errdefs.Unavailable("%s: registry %s failed: %w", ref, where, err)
 	}
 	var ne net.Error
 	var ue *url.Error
 	if errors.As(err, &ne) || errors.As(err, &ue) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return errdefs.Unavailable("%s: cannot reach registry %s: %v", ref, where, err)
+		return errdefs.Unavailable("%s: cannot reach registry %s: %w", ref, where, err)
 	}
 	if errors.Is(err, errdefs.ErrInvalidArgument) || errors.Is(err, errdefs.ErrNotFound) || errors.Is(err, errdefs.ErrUnavailable) {
 		return err
 	}
-	return errdefs.InvalidArgument("%s: bad answer from registry %s: %v", ref, where, err)
+	return errdefs.InvalidArgument("%s: bad answer from registry %s: %w", ref, where, err)
 }

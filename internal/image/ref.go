@@ -29,7 +29,7 @@ func parseName(s string) (name.Reference, error) {
 	}
 	ref, err := name.ParseReference(s)
 	if err != nil {
-		return nil, errdefs.InvalidArgument("invalid image reference %q: %v", s, err)
+		return nil, errdefs.InvalidArgument("invalid image reference %q: %w", s, err)
 	}
 	return ref, nil
 }

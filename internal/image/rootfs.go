@@ -212,7 +212,7 @@ func (s *Store) applyLayer(ctx context.Context, tree *fstree.Tree, i int, l desc
 	defer f.Close()
 	dr, closeFn, err := decompress(f)
 	if err != nil {
-		return errdefs.InvalidArgument("layer %d (%s): %v", i+1, l.Digest, err)
+		return errdefs.InvalidArgument("layer %d (%s): %w", i+1, l.Digest, err)
 	}
 	defer closeFn()
 	h := sha256.New()
@@ -232,7 +232,7 @@ func (s *Store) applyLayer(ctx context.Context, tree *fstree.Tree, i int, l desc
 	// The diff ID covers the whole stream, including what follows the
 	// tar end-of-archive marker.
 	if _, err := io.Copy(io.Discard, stream); err != nil {
-		return fail(errdefs.InvalidArgument("layer %d (%s): %v", i+1, l.Digest, err))
+		return fail(errdefs.InvalidArgument("layer %d (%s): %w", i+1, l.Digest, err))
 	}
 	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != diffID {
 		return errdefs.InvalidArgument("layer %d (%s): uncompressed digest %s does not match diff ID %s", i+1, l.Digest, got, diffID)

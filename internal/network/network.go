@@ -108,17 +108,17 @@ func (b *Bridge) Attach(pod string, ports []Port) (Attachment, error) {
 	gw := netip.PrefixFrom(b.ipam.Gateway(), b.cfg.Subnet.Bits())
 	br, err := ensureBridge(b.cfg.Bridge, gw, b.cfg.MTU)
 	if err != nil {
-		return Attachment{}, errdefs.Unavailable("bridge network: %v", err)
+		return Attachment{}, errdefs.Unavailable("bridge network: %w", err)
 	}
 	if err := b.fw.ensure(); err != nil {
-		return Attachment{}, errdefs.Unavailable("bridge network: %v", err)
+		return Attachment{}, errdefs.Unavailable("bridge network: %w", err)
 	}
 	tap, err := addTap(pod, br)
 	if err != nil {
-		return Attachment{}, errdefs.Unavailable("bridge network: %v", err)
+		return Attachment{}, errdefs.Unavailable("bridge network: %w", err)
 	}
 	if err := b.fw.addDNAT(pod, ip, ports); err != nil {
-		return Attachment{}, errdefs.Unavailable("bridge network: %v", err)
+		return Attachment{}, errdefs.Unavailable("bridge network: %w", err)
 	}
 	b.held[pod] = held
 	undo.Release()

@@ -45,7 +45,7 @@ func Reserve(ports []Port) ([]io.Closer, error) {
 			if errors.Is(err, syscall.EADDRINUSE) {
 				return nil, errdefs.Conflict("cannot publish %d/%s: host port %s is already in use", p.GuestPort, p.Proto, addr)
 			}
-			return nil, errdefs.InvalidArgument("cannot publish %d/%s on %s: %v", p.GuestPort, p.Proto, addr, err)
+			return nil, errdefs.InvalidArgument("cannot publish %d/%s on %s: %w", p.GuestPort, p.Proto, addr, err)
 		}
 		held = append(held, c)
 	}

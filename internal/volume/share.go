@@ -42,7 +42,7 @@ func Resolve(path string, refused ...string) (real string, missing bool, err err
 		}
 		real, missing = filepath.Join(parent, filepath.Base(path)), true
 	} else if err != nil {
-		return "", false, errdefs.InvalidArgument("host path %s: %v", path, err)
+		return "", false, errdefs.InvalidArgument("host path %s: %w", path, err)
 	}
 	for _, r := range refused {
 		rr, err := filepath.EvalSymlinks(r)
@@ -86,7 +86,7 @@ func bind(dir string, p HostPath) error {
 	}
 	fd, err := unix.Open(p.Path, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return errdefs.Conflict("host path %s: %v (changed since the pod was created?)", p.Path, err)
+		return errdefs.Conflict("host path %s: %w (changed since the pod was created?)", p.Path, err)
 	}
 	defer unix.Close(fd)
 	proc := fmt.Sprintf("/proc/self/fd/%d", fd)

@@ -166,7 +166,7 @@ func (t *Tree) Apply(r io.Reader) error {
 			return nil
 		}
 		if err != nil {
-			return errdefs.InvalidArgument("layer %d: read tar: %v", t.layer, err)
+			return errdefs.InvalidArgument("layer %d: read tar: %w", t.layer, err)
 		}
 		t.entries++
 		if t.entries > t.lim.MaxEntries {
