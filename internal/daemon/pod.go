@@ -50,8 +50,10 @@ type ctrMeta struct {
 // lifecycle) and what hyperd adds to it: its name, spec, volumes and
 // network, and its record in the state database.
 //
-// Lock order: Daemon.mu → pod.mu → the sandbox's locks. pod.mu is never
-// held across database I/O: saves go through one writer per pod (save).
+// Lock order: Daemon.mu → Sandbox.change (a container change, held by
+// Containers.Add/Remove end to end) → pod.mu → the sandbox's mu. pod.mu
+// is never held across database I/O: saves go through one writer per pod
+// (save). See docs/adr/0011-pod-core.md.
 type pod struct {
 	sb  *sandbox.Sandbox
 	d   *Daemon

@@ -15,11 +15,14 @@
 //
 // # Lock order
 //
-// Sandbox.change (serializes container additions and removals)
-// → Sandbox.mu → fanout.mu. Nothing else is ever held with Sandbox.mu,
-// and no lock of this package is held across a guest RPC, a VM or driver
-// call, disk I/O, or a Store call: methods read and change state under mu,
-// release it, then act. Store.Save may be called from any goroutine, with
+// Sandbox.change (orders one pod's container additions and removals end
+// to end; the caller may check and resolve what it adds while holding it,
+// and nothing that serves reads takes it) → Sandbox.mu → fanout.mu
+// (fanout.mu alone is held while output is written to attached clients:
+// a slow client slows its process, never the sandbox). Nothing else is
+// taken with Sandbox.mu, and Sandbox.mu is never held across a guest RPC,
+// a VM or driver call, disk I/O, or a Store call: methods read and change
+// state under it, release it, then act. Store.Save may be called from any goroutine, with
 // snapshots numbered by Status.Seq so that a late save of an older
 // snapshot can be dropped.
 package sandbox
@@ -169,8 +172,8 @@ type podStatus struct {
 
 // New makes the sandbox of a pod from its spec, its containers and, for
 // a pod that existed before (the host process restarted), its last
-// status (State zero: a new pod). A pod recorded as running is not
-// running until Reattach succeeds; until then it counts as running.
+// status (State zero: a new pod). A pod recorded as running is taken
+// over by Recover.
 func New(cfg *Config, spec Spec, inits, ctrs []ContainerSpec, last Status, store Store) *Sandbox {
 	s := &Sandbox{cfg: cfg, spec: spec, store: store, log: cfg.Log,
 		exited: make(chan struct{}), restarted: make(chan struct{}), vmGone: make(chan struct{})}
