@@ -45,7 +45,7 @@ func New(opts Options) *Driver {
 }
 
 // Name implements hypervisor.Driver.
-func (d *Driver) Name() string { return "qemu" }
+func (d *Driver) Name() string { return DriverName }
 
 // Version returns the first line of `qemu -version`.
 func (d *Driver) Version(ctx context.Context) (string, error) {
