@@ -72,9 +72,9 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 	return warnings, nil
 }
 
-// maxImagesPerPod bounds the image disks of a pod. They are LUNs on the
-// VM's SCSI controller (ADR 0007), which takes 256; the bound keeps room
-// for volumes and containers added later.
+// maxImagesPerPod bounds the image disks of a pod. They are hot-plug
+// disks (ADR 0007: the driver takes 256); the bound keeps room for
+// volumes and containers added later.
 const maxImagesPerPod = 64
 
 // Restart back-off: the first restart waits restartBackoffMin, each next

@@ -76,21 +76,17 @@ type Disk struct {
 	Serial   string // 1-20 bytes of [A-Za-z0-9_.-]
 	ReadOnly bool
 	Format   string // "raw" (default) or "qcow2"
-	Bus      string // BusVirtio (default) or BusSCSI
+	// Hotplug marks a disk that may be removed while the VM runs, and
+	// that others like it may join later (DiskHotplugger): the driver
+	// puts it where that is possible (qemu: a LUN of its SCSI
+	// controller, docs/adr/0007-vm-devices.md). A disk without it is
+	// fixed for the VM's life, on the driver's fastest path.
+	Hotplug bool
 }
 
-// Disk buses. See docs/adr/0007-vm-devices.md.
-const (
-	// BusVirtio is a virtio-blk device: the fastest path, but one of the
-	// machine's few device slots each, and fixed at boot.
-	BusVirtio = ""
-	// BusSCSI is a LUN on the VM's one virtio-scsi controller: any number
-	// of disks, added and removed while the VM runs (DiskHotplugger).
-	BusSCSI = "scsi"
-)
-
-// DiskHotplugger is the optional ability to add SCSI disks to a running VM
-// and remove them. The guest finds an added disk by its serial.
+// DiskHotplugger is the optional ability to add disks to a running VM and
+// remove them (as if they had Hotplug). The guest finds an added disk by
+// its serial.
 type DiskHotplugger interface {
 	AddDisk(ctx context.Context, d Disk) error
 	// RemoveDisk detaches the disk with serial; a missing disk is not an

@@ -297,7 +297,7 @@ type shareShape struct {
 }
 
 // Key names the template of spec's shape. Specs that cannot have one
-// (SCSI disks at boot, vsock, tap NICs) are refused: they boot cold.
+// (hot-plug disks at boot, vsock, tap NICs) are refused: they boot cold.
 func Key(spec hypervisor.Spec) (string, error) {
 	sh, err := shapeOf(spec)
 	if err != nil {
@@ -329,8 +329,8 @@ func shapeOf(spec hypervisor.Spec) (shape, error) {
 		s.Channels = append(s.Channels, ch.Name)
 	}
 	for _, d := range spec.Disks {
-		if d.Bus != hypervisor.BusVirtio {
-			return s, fmt.Errorf("%w: %s disks at boot (add them after the restore)", ErrUnsupported, d.Bus)
+		if d.Hotplug {
+			return s, fmt.Errorf("%w: hot-plug disks at boot (add them after the restore)", ErrUnsupported)
 		}
 		st, err := os.Stat(d.Path)
 		if err != nil {

@@ -70,8 +70,8 @@ func TestKey(t *testing.T) {
 		os.WriteFile(s.Disks[0].Path, []byte("scratch"), 0o600)
 	}
 	for name, mod := range map[string]func(*hypervisor.Spec){
-		"scsi disk": func(s *hypervisor.Spec) {
-			s.Disks = append(s.Disks, hypervisor.Disk{Path: s.Disks[0].Path, Serial: "img0", Bus: hypervisor.BusSCSI})
+		"hot-plug disk": func(s *hypervisor.Spec) {
+			s.Disks = append(s.Disks, hypervisor.Disk{Path: s.Disks[0].Path, Serial: "img0", Hotplug: true})
 		},
 		"vsock": func(s *hypervisor.Spec) { s.VsockCID = 5 },
 		"tap":   func(s *hypervisor.Spec) { s.NICs[0].Tap = "tap0" },

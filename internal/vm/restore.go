@@ -59,8 +59,8 @@ func (v *VM) startHypervisor(ctx context.Context, cfg Config, hs hypervisor.Spec
 	return nil
 }
 
-// restore resumes the VM from a template, then adds its SCSI disks (a
-// template has none: they are the pod's images).
+// restore resumes the VM from a template, then adds its hot-plug disks (a
+// template has none: they are the pod's images and volumes).
 func (v *VM) restore(ctx context.Context, cfg Config, hs hypervisor.Spec, undo *cleanup.Cleanup) error {
 	tr, ok := cfg.Driver.(hypervisor.Templater)
 	if !ok {
@@ -70,7 +70,7 @@ func (v *VM) restore(ctx context.Context, cfg Config, hs hypervisor.Spec, undo *
 	shape.Disks = nil
 	var hot []hypervisor.Disk
 	for _, d := range hs.Disks {
-		if d.Bus == hypervisor.BusSCSI {
+		if d.Hotplug {
 			hot = append(hot, d)
 		} else {
 			shape.Disks = append(shape.Disks, d)
@@ -134,7 +134,7 @@ func Prewarm(ctx context.Context, cfg Config, spec Spec) error {
 	hs := hvSpec(cfg, spec.withDefaults(), filepath.Join(cfg.RunDir, "prewarm"))
 	var boot []hypervisor.Disk
 	for _, d := range hs.Disks {
-		if d.Bus != hypervisor.BusSCSI {
+		if !d.Hotplug {
 			boot = append(boot, d)
 		}
 	}

@@ -303,8 +303,8 @@ func (v *VM) ExitReason() string {
 // Pid is the hypervisor's process id.
 func (v *VM) Pid() int { return v.hv.Pid() }
 
-// AddDisk attaches a disk to the running VM as a SCSI LUN; the guest finds
-// it by its serial.
+// AddDisk attaches a disk to the running VM (as one with Hotplug); the
+// guest finds it by its serial.
 func (v *VM) AddDisk(ctx context.Context, d hypervisor.Disk) error {
 	hp, ok := v.hv.(hypervisor.DiskHotplugger)
 	if !ok {

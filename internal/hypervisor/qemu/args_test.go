@@ -17,8 +17,8 @@ func spec() hypervisor.Spec {
 		Accel:    hypervisor.Accel{Kind: hypervisor.AccelTCG},
 		Channels: []hypervisor.Channel{{Name: "hyper.0", SocketPath: "/run/x/hyper.sock"}},
 		Disks: []hypervisor.Disk{{Path: "/img/a.erofs", Serial: "img0", ReadOnly: true},
-			{Path: "/img/b.erofs", Serial: "img1", ReadOnly: true, Bus: hypervisor.BusSCSI},
-			{Path: "/vol/c.ext4", Serial: "vol-c", Bus: hypervisor.BusSCSI}},
+			{Path: "/img/b.erofs", Serial: "img1", ReadOnly: true, Hotplug: true},
+			{Path: "/vol/c.ext4", Serial: "vol-c", Hotplug: true}},
 		Shares: []hypervisor.Share{{Tag: "vol0", Path: "/data", ReadOnly: true}},
 		NICs:   []hypervisor.NIC{{MAC: "52:54:00:12:34:56", HostForwards: []string{"tcp:127.0.0.1:8080-:80"}}},
 	}
@@ -79,7 +79,6 @@ func TestBuildArgsRejects(t *testing.T) {
 		"comma in path":    func(s *hypervisor.Spec) { s.Disks[0].Path = "/a,b" },
 		"long serial":      func(s *hypervisor.Spec) { s.Disks[0].Serial = strings.Repeat("x", 21) },
 		"serial syntax":    func(s *hypervisor.Spec) { s.Disks[0].Serial = "a=b" },
-		"bad bus":          func(s *hypervisor.Spec) { s.Disks[0].Bus = "ide" },
 		"no memory":        func(s *hypervisor.Spec) { s.MemoryMB = 0 },
 		"no kernel":        func(s *hypervisor.Spec) { s.Kernel.Path = "" },
 		"bad accel":        func(s *hypervisor.Spec) { s.Accel.Kind = "xen" },
