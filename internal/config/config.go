@@ -36,8 +36,8 @@ type Config struct {
 	// Transport of the guest channel: serial (virtio-serial) or vsock
 	// (needs /dev/vhost-vsock).
 	Transport string `toml:"transport"`
-	// Network is the default network mode of pods: user (QEMU user-mode
-	// NIC), bridge (a tap on Bridge) or none (loopback only).
+	// Network is the default network mode of pods: user (the
+	// hypervisor's user-mode NIC), bridge (a tap on Bridge) or none (loopback only).
 	// docs/networking.md.
 	Network string `toml:"network"`
 	Bridge  Bridge `toml:"bridge"`

@@ -183,7 +183,7 @@ func (d *Daemon) boot(ctx context.Context, p *pod, rec record) (*vm.VM, error) {
 			return disk.CreateExt4(scratch, d.cfg.ScratchMB)
 		}},
 		{"prepare network", func() (err error) {
-			nw, err = planNetwork(d.cfg.Network, rec.ID, rec.Spec, d.net)
+			nw, err = planNetwork(d.cfg.Network, rec.ID, rec.Spec, d.net, vm.UserNetwork(d.cfg.VM))
 			if err == nil && nw.mode == types.NetworkBridge {
 				undo.Add(func() {
 					if err := d.net.Detach(rec.ID); err != nil {

@@ -6,6 +6,7 @@ package hypervisor
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -105,10 +106,36 @@ type Share struct {
 type NIC struct {
 	ID  string
 	MAC string
-	// Tap is a host tap device name; empty means user-mode networking.
+	// Tap is a host tap device name; empty means the driver's user-mode
+	// network (UserNetworker).
 	Tap string
-	// HostForwards are user-mode port forwards, e.g. "tcp:127.0.0.1:8080-:80".
-	HostForwards []string
+	// Forwards publish guest ports on the host (user-mode NICs only).
+	Forwards []PortForward
+}
+
+// PortForward publishes a guest port on a host address and port.
+type PortForward struct {
+	Proto     string     // "tcp" or "udp"
+	HostIP    netip.Addr // IPv4; the zero Addr is every address
+	HostPort  uint16
+	GuestPort uint16
+}
+
+// UserNetworker is the optional ability of a driver to give VMs a
+// user-mode network: NICs without a Tap, served by the hypervisor's own
+// network stack (no privileges, no host interface; the guest's
+// connections leave as the host's own).
+type UserNetworker interface {
+	// UserNetwork is what the guest of a user-mode NIC configures.
+	UserNetwork() UserNet
+}
+
+// UserNet is the guest's side of a user-mode network.
+type UserNet struct {
+	Address string   // the guest's, with its prefix: "10.0.2.15/24"
+	Gateway string   // also reaches the host's loopback, where drivers allow
+	DNS     []string // resolvers that forward to the host's
+	MTU     int
 }
 
 // Channel is a virtio-serial port exposed on the host as a unix socket.

@@ -303,6 +303,17 @@ func (v *VM) ExitReason() string {
 // Pid is the hypervisor's process id.
 func (v *VM) Pid() int { return v.hv.Pid() }
 
+// UserNetwork is the guest side of the driver's user-mode network, nil if
+// the driver has none.
+func UserNetwork(cfg Config) *hypervisor.UserNet {
+	un, ok := cfg.Driver.(hypervisor.UserNetworker)
+	if !ok {
+		return nil
+	}
+	u := un.UserNetwork()
+	return &u
+}
+
 // AddDisk attaches a disk to the running VM (as one with Hotplug); the
 // guest finds it by its serial.
 func (v *VM) AddDisk(ctx context.Context, d hypervisor.Disk) error {

@@ -134,15 +134,22 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 			"-device", fmt.Sprintf("virtio-9p-device,fsdev=fs%d,mount_tag=%s", i, s.Tag))
 	}
 	for i, n := range spec.NICs {
-		if err := checkOpt(append([]string{n.Tap, n.MAC}, n.HostForwards...)...); err != nil {
+		if err := checkOpt(n.Tap, n.MAC); err != nil {
 			return nil, fmt.Errorf("vm %s: nic: %w", spec.ID, err)
 		}
 		var nd string
 		if n.Tap != "" {
+			if len(n.Forwards) > 0 {
+				return nil, errdefs.InvalidArgument("vm %s: nic %s: port forwards need a user-mode NIC", spec.ID, n.ID)
+			}
 			nd = fmt.Sprintf("tap,id=n%d,ifname=%s,script=no,downscript=no", i, n.Tap)
 		} else {
 			nd = fmt.Sprintf("user,id=n%d", i)
-			for _, fw := range n.HostForwards {
+			for _, f := range n.Forwards {
+				fw, err := hostfwd(f)
+				if err != nil {
+					return nil, fmt.Errorf("vm %s: nic: %w", spec.ID, err)
+				}
 				nd += ",hostfwd=" + fw
 			}
 		}
@@ -156,6 +163,25 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 		a = append(a, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny")
 	}
 	return a, nil
+}
+
+// hostfwd renders a port forward as slirp's rule
+// "PROTO:HOSTIP:HOSTPORT-:GUESTPORT" (an empty HOSTIP is every address).
+func hostfwd(f hypervisor.PortForward) (string, error) {
+	if f.Proto != "tcp" && f.Proto != "udp" {
+		return "", errdefs.InvalidArgument("port forward: protocol %q: want tcp or udp", f.Proto)
+	}
+	if f.HostPort == 0 || f.GuestPort == 0 {
+		return "", errdefs.InvalidArgument("port forward %d->%d: ports must be 1-65535", f.HostPort, f.GuestPort)
+	}
+	ip := ""
+	if f.HostIP.IsValid() {
+		if !f.HostIP.Is4() {
+			return "", errdefs.InvalidArgument("port forward: host address %s: want IPv4", f.HostIP)
+		}
+		ip = f.HostIP.String()
+	}
+	return fmt.Sprintf("%s:%s:%d-:%d", f.Proto, ip, f.HostPort, f.GuestPort), nil
 }
 
 // checkDisk refuses a disk QEMU's option syntax or the guest could not take.

@@ -3,6 +3,8 @@ package qemu
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -20,7 +22,8 @@ func spec() hypervisor.Spec {
 			{Path: "/img/b.erofs", Serial: "img1", ReadOnly: true, Hotplug: true},
 			{Path: "/vol/c.ext4", Serial: "vol-c", Hotplug: true}},
 		Shares: []hypervisor.Share{{Tag: "vol0", Path: "/data", ReadOnly: true}},
-		NICs:   []hypervisor.NIC{{MAC: "52:54:00:12:34:56", HostForwards: []string{"tcp:127.0.0.1:8080-:80"}}},
+		NICs: []hypervisor.NIC{{MAC: "52:54:00:12:34:56", Forwards: []hypervisor.PortForward{
+			{Proto: "tcp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 8080, GuestPort: 80}}}},
 	}
 }
 
@@ -82,12 +85,36 @@ func TestBuildArgsRejects(t *testing.T) {
 		"no memory":        func(s *hypervisor.Spec) { s.MemoryMB = 0 },
 		"no kernel":        func(s *hypervisor.Spec) { s.Kernel.Path = "" },
 		"bad accel":        func(s *hypervisor.Spec) { s.Accel.Kind = "xen" },
-		"comma in forward": func(s *hypervisor.Spec) { s.NICs[0].HostForwards = []string{"tcp::1-:2,smb=/"} },
+		"comma in forward": func(s *hypervisor.Spec) { s.NICs[0].Forwards[0].Proto = "tcp,smb=/" },
+		"forward on tap":   func(s *hypervisor.Spec) { s.NICs[0].Tap = "tap0" },
+		"ipv6 forward":     func(s *hypervisor.Spec) { s.NICs[0].Forwards[0].HostIP = netip.IPv6Loopback() },
 	} {
 		s := spec()
 		mut(&s)
 		if _, err := buildArgs(s, Options{}); !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("%s: err = %v, want invalid argument", name, err)
 		}
+	}
+}
+
+// TestHostForwards: port forwards become slirp's hostfwd rules.
+func TestHostForwards(t *testing.T) {
+	any4, lo := netip.IPv4Unspecified(), netip.MustParseAddr("127.0.0.1")
+	var got []string
+	for _, f := range []hypervisor.PortForward{
+		{Proto: "tcp", HostIP: lo, HostPort: 18080, GuestPort: 80},
+		{Proto: "tcp", HostIP: any4, HostPort: 8080, GuestPort: 80},
+		{Proto: "udp", HostIP: any4, HostPort: 5353, GuestPort: 53},
+		{Proto: "tcp", HostPort: 8080, GuestPort: 80},
+	} {
+		fw, err := hostfwd(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fw)
+	}
+	want := []string{"tcp:127.0.0.1:18080-:80", "tcp:0.0.0.0:8080-:80", "udp:0.0.0.0:5353-:53", "tcp::8080-:80"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("forwards = %q, want %q", got, want)
 	}
 }

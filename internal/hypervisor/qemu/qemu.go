@@ -47,6 +47,13 @@ func New(opts Options) *Driver {
 // Name implements hypervisor.Driver.
 func (d *Driver) Name() string { return DriverName }
 
+// UserNetwork implements hypervisor.UserNetworker: slirp's fixed
+// addresses. The gateway is also the host's loopback, seen from the
+// guest; the DNS address forwards to the host's resolvers.
+func (d *Driver) UserNetwork() hypervisor.UserNet {
+	return hypervisor.UserNet{Address: "10.0.2.15/24", Gateway: "10.0.2.2", DNS: []string{"10.0.2.3"}, MTU: 1500}
+}
+
 // Version returns the first line of `qemu -version`.
 func (d *Driver) Version(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, d.opts.Binary, "-version").Output()
