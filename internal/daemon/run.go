@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -421,14 +420,16 @@ func (d *Daemon) recoverRunning(ctx context.Context, p *pod) {
 	rec := p.rec
 	p.mu.Unlock()
 	reason := "the VM was gone when hyperd started"
-	if pid := rec.VM.Pid; pid > 0 && isQEMUOf(pid, rec.VMID) {
+	if pid := rec.VM.Pid; pid > 0 && vm.Owns(d.cfg.VM, rec.VMID, pid) {
 		err := d.reattach(ctx, p, rec, pid)
 		if err == nil {
 			d.log.Info("re-attached pod", "pod", rec.ID[:12], "name", rec.Name)
 			return
 		}
 		d.log.Warn("re-attaching pod failed; stopping its VM", "pod", rec.ID[:12], "err", err)
-		syscall.Kill(-pid, syscall.SIGKILL)
+		if err := vm.KillRecorded(ctx, d.cfg.VM, rec.VMID, pid); err != nil {
+			d.log.Warn("stopping the VM of a pod not re-attached", "pod", rec.ID[:12], "err", err)
+		}
 		reason = "hyperd restarted and could not re-attach: " + err.Error()
 	}
 	os.RemoveAll(filepath.Join(d.cfg.VM.RunDir, rec.VMID))
@@ -492,15 +493,6 @@ func (d *Daemon) resumeRestarts(p *pod, v *vm.VM, rec record) {
 			d.log.Warn("restarting container after a hyperd restart", "pod", rec.ID[:12], "container", c.Name, "err", err)
 		}
 	}
-}
-
-// isQEMUOf tells whether pid is the QEMU process of VM id.
-func isQEMUOf(pid int, vmID string) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	return bytes.Contains(b, []byte("hyper-"+vmID))
 }
 
 // shortID shortens "sha256:<hex>" to docker's 12 hex digits.

@@ -148,5 +148,11 @@ type Channel struct {
 // process (a restarted daemon): the VM runs on, and the returned VM can
 // wait for it, stop and kill it.
 type Attacher interface {
+	// Owns tells whether process pid is the VM of spec.ID as this driver
+	// started it, still running. A recorded pid may have gone to any
+	// other process since.
+	Owns(spec Spec, pid int) bool
+	// Attach takes over the VM of spec running as process pid; a pid
+	// that is not it (Owns) is a NotFound error.
 	Attach(ctx context.Context, spec Spec, pid int) (VM, error)
 }

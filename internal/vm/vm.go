@@ -212,6 +212,39 @@ func Attach(ctx context.Context, cfg Config, spec Spec, pid int) (*VM, error) {
 	return v, nil
 }
 
+// Owns tells whether process pid is the hypervisor of VM id, still
+// running: a recorded pid may have gone to any other process since.
+func Owns(cfg Config, id string, pid int) bool {
+	at, ok := cfg.Driver.(hypervisor.Attacher)
+	return ok && pid > 0 && at.Owns(hvSpec(cfg, Spec{ID: id}, filepath.Join(cfg.RunDir, id)), pid)
+}
+
+// KillRecorded ends VM id, which an earlier process started as pid (one
+// that could not be re-attached), if pid is still it, and waits until it
+// is gone.
+func KillRecorded(ctx context.Context, cfg Config, id string, pid int) error {
+	at, ok := cfg.Driver.(hypervisor.Attacher)
+	if !ok || pid <= 0 {
+		return nil
+	}
+	hv, err := at.Attach(ctx, hvSpec(cfg, Spec{ID: id}, filepath.Join(cfg.RunDir, id)), pid)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	if err == nil {
+		err = hv.Kill()
+	}
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err = hv.Wait(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("killing vm %s (pid %d): %w", id, pid, err)
+	}
+	return nil
+}
+
 // dialWhileRunning connects to the guest channel as soon as it can be
 // reached (QEMU created the socket, or the guest listens on vsock), giving
 // up if the VM exits first.

@@ -35,7 +35,7 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 		return nil, errdefs.InvalidArgument("vm %s: no kernel", spec.ID)
 	}
 	a := []string{
-		"-name", "hyper-" + spec.ID,
+		"-name", vmName(spec.ID),
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off",
 		"-global", "virtio-mmio.force-legacy=false",

@@ -118,3 +118,21 @@ func TestHostForwards(t *testing.T) {
 		t.Fatalf("forwards = %q, want %q", got, want)
 	}
 }
+
+// TestNamedIn: a restarted daemon knows its QEMU by the VM's name, and no
+// other VM's.
+func TestNamedIn(t *testing.T) {
+	a, err := buildArgs(spec(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdline := []byte(strings.Join(append([]string{"qemu-system-x86_64"}, a...), "\x00") + "\x00")
+	if !namedIn(cmdline, "p1") {
+		t.Error("its own VM not recognised")
+	}
+	for _, id := range []string{"p", "p1x", ""} {
+		if namedIn(cmdline, id) {
+			t.Errorf("VM %q recognised in p1's command line", id)
+		}
+	}
+}
