@@ -73,7 +73,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	hvOpts := hypervisor.Options{}
+	hvOpts := hypervisor.Options{Transport: cfg.Transport}
 	if cfg.Hypervisor == "qemu" {
 		hvOpts.Binary = cfg.QEMU // the qemu key predates the hypervisor key
 	}
@@ -84,7 +84,7 @@ func main() {
 	vmCfg := vm.Config{
 		Driver: drv,
 		Kernel: hypervisor.Kernel{Path: cfg.Kernel, Initrd: cfg.Initrd},
-		Accel:  acc, RunDir: filepath.Join(cfg.RunDir, "vms"), Transport: cfg.Transport,
+		Accel:  acc, RunDir: filepath.Join(cfg.RunDir, "vms"),
 	}
 	if tr, ok := drv.(hypervisor.Templater); ok && cfg.VM.Template {
 		vmCfg.Templates = template.New(filepath.Join(cfg.Root, "templates"), tr, log)

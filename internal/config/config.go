@@ -33,8 +33,8 @@ type Config struct {
 	// registered under (docs/adr/0010-hypervisor-drivers.md).
 	Hypervisor string `toml:"hypervisor"`
 	QEMU       string `toml:"qemu"` // QEMU binary (hypervisor "qemu")
-	// Transport of the guest channel: serial (virtio-serial) or vsock
-	// (needs /dev/vhost-vsock).
+	// Transport of the guest channel, given to the driver: serial
+	// (virtio-serial) or vsock (needs /dev/vhost-vsock).
 	Transport string `toml:"transport"`
 	// Network is the default network mode of pods: user (the
 	// hypervisor's user-mode NIC), bridge (a tap on Bridge) or none (loopback only).

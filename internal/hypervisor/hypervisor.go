@@ -6,6 +6,7 @@ package hypervisor
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"time"
 )
@@ -34,6 +35,13 @@ type VM interface {
 	Shutdown(ctx context.Context) error
 	// Kill ends the VM at once.
 	Kill() error
+	// DialChannel connects the host end of the spec's channel called
+	// name, waiting until it can be reached; once the VM has exited it
+	// fails (Unavailable). How the channel crosses into the guest is the
+	// driver's choice: a virtio-serial port behind a unix socket, a vsock
+	// connection, or a hybrid vsock (a unix socket and a CONNECT
+	// handshake).
+	DialChannel(ctx context.Context, name string) (net.Conn, error)
 }
 
 // ExitInfo tells how a VM ended.
@@ -54,14 +62,11 @@ type Spec struct {
 	Disks    []Disk
 	Shares   []Share // host directories over virtio-9p
 	NICs     []NIC
-	// Channels are guest<->host byte streams (virtio-serial ports), each
-	// reachable on the host as a unix socket at Channel.SocketPath.
+	// Channels are guest<->host byte streams, reached with
+	// VM.DialChannel.
 	Channels []Channel
 	// ConsoleLog receives the guest's serial console.
 	ConsoleLog string
-	// VsockCID, when non-zero, gives the VM a vsock device with that
-	// context ID (the host needs /dev/vhost-vsock).
-	VsockCID uint32
 }
 
 // Kernel is what the VM boots.
@@ -138,9 +143,11 @@ type UserNet struct {
 	MTU     int
 }
 
-// Channel is a virtio-serial port exposed on the host as a unix socket.
+// Channel is a byte stream between host and guest.
 type Channel struct {
-	Name       string // the port's name inside the guest
+	Name string // how the guest finds it (a virtio-serial port's name)
+	// SocketPath is a file under the state dir for the host end, for a
+	// driver whose channel is a unix socket (qemu's serial transport).
 	SocketPath string
 }
 

@@ -74,8 +74,7 @@ func TestKey(t *testing.T) {
 		"hot-plug disk": func(s *hypervisor.Spec) {
 			s.Disks = append(s.Disks, hypervisor.Disk{Path: s.Disks[0].Path, Serial: "img0", Hotplug: true})
 		},
-		"vsock": func(s *hypervisor.Spec) { s.VsockCID = 5 },
-		"tap":   func(s *hypervisor.Spec) { s.NICs[0].Tap = "tap0" },
+		"tap": func(s *hypervisor.Spec) { s.NICs[0].Tap = "tap0" },
 	} {
 		m := testSpec(t)
 		mod(&m)

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -31,7 +30,7 @@ type Templates interface {
 // logged).
 func (v *VM) startHypervisor(ctx context.Context, cfg Config, hs hypervisor.Spec, undo *cleanup.Cleanup) error {
 	v.Timings.Start = time.Now()
-	if cfg.Templates != nil && cfg.Transport != TransportVsock {
+	if cfg.Templates != nil {
 		err := v.restore(ctx, cfg, hs, undo)
 		if err == nil {
 			return nil
@@ -97,11 +96,6 @@ func (v *VM) restore(ctx context.Context, cfg Config, hs hypervisor.Spec, undo *
 		if ctx.Err() == nil {
 			cfg.Templates.Discard(t, err)
 		}
-		// QEMU's sockets may be left: the cold boot makes its own.
-		for _, ch := range hs.Channels {
-			os.Remove(ch.SocketPath)
-		}
-		os.Remove(filepath.Join(v.Dir, "qmp.sock"))
 		return err
 	}
 	v.Timings.Launched = time.Now()
@@ -128,7 +122,7 @@ func (v *VM) resumeGuest(ctx context.Context) error {
 // templates and the shape allows one, so that the first such VM does not
 // wait for it. spec's disks must exist (their sizes shape the template).
 func Prewarm(ctx context.Context, cfg Config, spec Spec) error {
-	if cfg.Templates == nil || cfg.Transport == TransportVsock {
+	if cfg.Templates == nil {
 		return nil
 	}
 	hs := hvSpec(cfg, spec.withDefaults(), filepath.Join(cfg.RunDir, "prewarm"))

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/protocol"
 )
 
 // baseCmdline is what every guest kernel gets before the spec's own
@@ -60,6 +61,10 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 	if spec.Kernel.Cmdline != "" {
 		cmdline += " " + spec.Kernel.Cmdline
 	}
+	vsockOn := opts.Transport == TransportVsock && len(spec.Channels) > 0
+	if vsockOn {
+		cmdline += fmt.Sprintf(" %s=%d", protocol.VsockParam, protocol.VsockPort)
+	}
 	a = append(a, "-kernel", spec.Kernel.Path, "-append", cmdline)
 	if spec.Kernel.Initrd != "" {
 		a = append(a, "-initrd", spec.Kernel.Initrd)
@@ -87,11 +92,8 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 				"-device", fmt.Sprintf("virtserialport,bus=vser0.0,chardev=%s,name=%s,id=port%d", id, ch.Name, i))
 		}
 	}
-	if spec.VsockCID != 0 {
-		if spec.VsockCID < 3 {
-			return nil, errdefs.InvalidArgument("vm %s: vsock context ID %d is reserved", spec.ID, spec.VsockCID)
-		}
-		a = append(a, "-device", fmt.Sprintf("vhost-vsock-device,guest-cid=%d", spec.VsockCID))
+	if vsockOn {
+		a = append(a, "-device", fmt.Sprintf("%s,guest-cid=%d", vsockDevice, vsockCID(spec.ID)))
 	}
 	// Every VM has one virtio-scsi controller, so that disks can be added
 	// while it runs (ADR 0007). scsi_mod.scan=manual keeps the guest from

@@ -52,12 +52,12 @@ func TestBuildArgs(t *testing.T) {
 		}
 	}
 	if strings.Contains(line, "vsock") {
-		t.Error("vsock device without a context ID")
+		t.Error("vsock device without the vsock transport")
 	}
-	s := spec()
-	s.VsockCID = 1234
-	if a, _ := buildArgs(s, Options{}); !strings.Contains(strings.Join(a, " "), "vhost-vsock-device,guest-cid=1234") {
-		t.Error("no vsock device")
+	a, _ = buildArgs(spec(), Options{Transport: TransportVsock})
+	vline := strings.Join(a, " ")
+	if !strings.Contains(vline, fmt.Sprintf("vhost-vsock-device,guest-cid=%d", vsockCID("p1"))) || !strings.Contains(vline, " hyper.vsock=1024") || !usesVsock([]byte(vline)) {
+		t.Errorf("no vsock device or port:\n%s", vline)
 	}
 	if strings.Contains(line, "-sandbox") {
 		t.Error("sandbox on by default")

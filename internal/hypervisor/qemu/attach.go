@@ -21,8 +21,14 @@ func vmName(id string) string { return "hyper-" + id }
 
 // Owns implements hypervisor.Attacher: pid runs QEMU with the VM's name.
 func (d *Driver) Owns(spec hypervisor.Spec, pid int) bool {
+	_, ok := ownCmdline(spec, pid)
+	return ok
+}
+
+// ownCmdline is the command line of pid if it is the QEMU of spec.
+func ownCmdline(spec hypervisor.Spec, pid int) ([]byte, bool) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return err == nil && namedIn(b, spec.ID)
+	return b, err == nil && namedIn(b, spec.ID)
 }
 
 // namedIn tells whether a NUL-separated command line names VM id.
@@ -43,16 +49,19 @@ func (d *Driver) Attach(ctx context.Context, spec hypervisor.Spec, pid int) (hyp
 	// The pidfd first: once it is open, pid cannot go to another process
 	// between the check and the watch.
 	fd, err := unix.PidfdOpen(pid, 0)
-	if errors.Is(err, syscall.ESRCH) || err == nil && !d.Owns(spec, pid) {
+	if err != nil && !errors.Is(err, syscall.ESRCH) {
+		return nil, fmt.Errorf("vm %s: watching qemu %d: %w", spec.ID, pid, err)
+	}
+	cmdline, ok := ownCmdline(spec, pid)
+	if err != nil || !ok {
 		if err == nil {
 			unix.Close(fd)
 		}
 		return nil, errdefs.NotFound("vm %s: no QEMU process %d", spec.ID, pid)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("vm %s: watching qemu %d: %w", spec.ID, pid, err)
-	}
-	v := &vm{spec: spec, binary: d.opts.Binary, done: make(chan struct{}), pid: pid}
+	v := d.newVM(spec, nil)
+	v.pid = pid
+	v.vsock = usesVsock(cmdline) // as it was started, whatever the transport now
 	go v.watchPidfd(fd)
 	return v, nil
 }
