@@ -73,7 +73,7 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 }
 
 // maxImagesPerPod bounds the image disks of a pod. They are hot-plug
-// disks (ADR 0007: the driver takes 256); the bound keeps room for
+// disks (ADR 0007: a VM takes 256); the bound keeps room for
 // volumes and containers added later.
 const maxImagesPerPod = 64
 
