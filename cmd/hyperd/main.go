@@ -17,7 +17,7 @@ import (
 	"github.com/hyperhq/hyper/internal/config"
 	"github.com/hyperhq/hyper/internal/daemon"
 	"github.com/hyperhq/hyper/internal/hypervisor"
-	"github.com/hyperhq/hyper/internal/hypervisor/qemu"
+	_ "github.com/hyperhq/hyper/internal/hypervisor/qemu" // registers the "qemu" driver
 	"github.com/hyperhq/hyper/internal/image"
 	"github.com/hyperhq/hyper/internal/network"
 	"github.com/hyperhq/hyper/internal/template"
@@ -73,14 +73,23 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	drv := qemu.New(qemu.Options{Binary: cfg.QEMU})
+	hvOpts := hypervisor.Options{Transport: cfg.Transport}
+	if cfg.Hypervisor == "qemu" {
+		hvOpts.Binary = cfg.QEMU // the qemu key predates the hypervisor key
+	}
+	drv, err := hypervisor.New(cfg.Hypervisor, hvOpts)
+	if err != nil {
+		fatal(fmt.Errorf("config: %w", err))
+	}
 	vmCfg := vm.Config{
 		Driver: drv,
 		Kernel: hypervisor.Kernel{Path: cfg.Kernel, Initrd: cfg.Initrd},
-		Accel:  acc, RunDir: filepath.Join(cfg.RunDir, "vms"), Transport: cfg.Transport,
+		Accel:  acc, RunDir: filepath.Join(cfg.RunDir, "vms"),
 	}
-	if cfg.VM.Template {
-		vmCfg.Templates = template.New(filepath.Join(cfg.Root, "templates"), drv, log)
+	if tr, ok := drv.(hypervisor.Templater); ok && cfg.VM.Template {
+		vmCfg.Templates = template.New(filepath.Join(cfg.Root, "templates"), tr, log)
+	} else if cfg.VM.Template {
+		log.Info("vm templates off: the hypervisor driver has none", "hypervisor", drv.Name())
 	}
 	d, err := daemon.New(ctx, daemon.Config{
 		Root: cfg.Root, Version: version,

@@ -3,7 +3,7 @@
 //
 //	hyperdev initrd -o out/initrd.img [-busybox /bin/busybox] out/hyperstart
 //	hyperdev busybox-image -o busybox.tar [--name busybox:latest]
-//	hyperdev run [--kernel K] [--initrd I] [--image IMG] [--accel auto|kvm|tcg] -- CMD...
+//	hyperdev run [--kernel K] [--initrd I] [--image IMG] [--accel auto|kvm|tcg] [--hypervisor qemu] -- CMD...
 package main
 
 import (
@@ -18,7 +18,7 @@ import (
 	"github.com/hyperhq/hyper/internal/devimage"
 	"github.com/hyperhq/hyper/internal/devrun"
 	"github.com/hyperhq/hyper/internal/hypervisor"
-	"github.com/hyperhq/hyper/internal/hypervisor/qemu"
+	_ "github.com/hyperhq/hyper/internal/hypervisor/qemu" // registers the "qemu" driver
 	"github.com/hyperhq/hyper/internal/protocol"
 	"github.com/hyperhq/hyper/internal/vm"
 )
@@ -69,6 +69,7 @@ func run(args []string) int {
 	accel := fs.String("accel", "auto", "acceleration: auto, kvm or tcg")
 	pvm := fs.Bool("pvm-kernel", false, "the kernel is PVM-capable")
 	rundir := fs.String("run-dir", "/run/hyper/dev", "state directory")
+	driver := fs.String("hypervisor", "qemu", "hypervisor driver")
 	fs.Parse(args)
 	if fs.NArg() == 0 {
 		fail("usage: hyperdev run [flags] -- CMD...")
@@ -79,11 +80,15 @@ func run(args []string) int {
 		fail(err.Error())
 	}
 	log.Info("acceleration", "kind", acc.Kind, "why", acc.Reason)
+	drv, err := hypervisor.New(*driver, hypervisor.Options{})
+	if err != nil {
+		fail(err.Error())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	st, err := devrun.Run(ctx, devrun.Options{
 		Config: vm.Config{
-			Driver: qemu.New(qemu.Options{}),
+			Driver: drv,
 			Kernel: hypervisor.Kernel{Path: *kernel, Initrd: *initrd},
 			Accel:  acc, RunDir: *rundir, Log: log,
 		},

@@ -29,12 +29,15 @@ type Config struct {
 	Initrd    string `toml:"initrd"`     // initramfs with hyperstart
 	KernelPVM bool   `toml:"kernel_pvm"` // the kernel runs under PVM
 	Accel     string `toml:"accel"`      // auto, kvm or tcg
-	QEMU      string `toml:"qemu"`       // QEMU binary
-	// Transport of the guest channel: serial (virtio-serial) or vsock
-	// (needs /dev/vhost-vsock).
+	// Hypervisor is the driver that runs pod VMs, by the name it is
+	// registered under (docs/adr/0010-hypervisor-drivers.md).
+	Hypervisor string `toml:"hypervisor"`
+	QEMU       string `toml:"qemu"` // QEMU binary (hypervisor "qemu")
+	// Transport of the guest channel, given to the driver: serial
+	// (virtio-serial) or vsock (needs /dev/vhost-vsock).
 	Transport string `toml:"transport"`
-	// Network is the default network mode of pods: user (QEMU user-mode
-	// NIC), bridge (a tap on Bridge) or none (loopback only).
+	// Network is the default network mode of pods: user (the
+	// hypervisor's user-mode NIC), bridge (a tap on Bridge) or none (loopback only).
 	// docs/networking.md.
 	Network string `toml:"network"`
 	Bridge  Bridge `toml:"bridge"`
@@ -92,7 +95,7 @@ func Default() Config {
 	return Config{
 		Root: "/var/lib/hyper", RunDir: "/run/hyper", Socket: "/run/hyper/hyper.sock", Group: "hyper",
 		Kernel: "/usr/local/lib/hyper/vmlinux", Initrd: "/usr/local/lib/hyper/initrd.img",
-		Accel: "auto", QEMU: "qemu-system-x86_64", Transport: "serial", Network: "user",
+		Accel: "auto", Hypervisor: "qemu", QEMU: "qemu-system-x86_64", Transport: "serial", Network: "user",
 		Bridge: Bridge{Name: "hyper0", Subnet: "10.88.0.0/16", MTU: 1500},
 		VM:     VM{Template: true},
 		Pod:    Pod{MemoryMB: 256, VCPUs: 1, ScratchMB: 10 << 10},
@@ -154,6 +157,9 @@ func (c Config) Validate() error {
 				return errdefs.InvalidArgument("config: registry.mirrors[%q]: bad endpoint %q (want http(s)://host[:port] or host[:port])", reg, m)
 			}
 		}
+	}
+	if c.Hypervisor == "" {
+		return errdefs.InvalidArgument("config: hypervisor must be set (qemu)")
 	}
 	switch c.Transport {
 	case "serial", "vsock":

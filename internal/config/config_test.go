@@ -30,6 +30,7 @@ func TestParse(t *testing.T) {
 	for name, text := range map[string]string{
 		"typo":        "rooot = \"/x\"",
 		"bad accel":   "accel = \"xen\"",
+		"no driver":   "hypervisor = \"\"",
 		"bad subnet":  "[bridge]\nsubnet = \"10.88.0.0/31\"",
 		"bad bridge":  "[bridge]\nname = \"a-much-too-long-name\"",
 		"bad mtu":     "[bridge]\nmtu = 10",

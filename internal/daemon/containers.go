@@ -30,7 +30,7 @@ func (d *Daemon) imageDisk(ctx context.Context, id string) (hypervisor.Disk, err
 	if err != nil {
 		return hypervisor.Disk{}, err
 	}
-	return hypervisor.Disk{Path: path, Serial: imageSerial(id), ReadOnly: true, Bus: hypervisor.BusSCSI}, nil
+	return hypervisor.Disk{Path: path, Serial: imageSerial(id), ReadOnly: true, Hotplug: true}, nil
 }
 
 // Add implements api.Containers: the container joins the pod for good (it

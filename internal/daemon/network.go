@@ -13,14 +13,6 @@ import (
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
-// The guest side of QEMU's user-mode network (slirp's fixed addresses).
-const (
-	userAddress = "10.0.2.15/24"
-	userGateway = "10.0.2.2" // also the host's loopback, seen from the guest
-	userDNS     = "10.0.2.3" // slirp forwards to the host's resolvers
-	userMTU     = 1500
-)
-
 // networkMode is the pod's network mode: its own, else the daemon's.
 func networkMode(def string, spec types.PodSpec) string {
 	switch {
@@ -38,8 +30,8 @@ type podNetwork struct {
 	nics     []hypervisor.NIC
 	ifaces   []protocol.Interface
 	bindings []types.PortBinding
-	// addr is the pod's address (bridge mode); resolv the host's
-	// resolvers a bridge pod reaches.
+	// addr is the pod's address (bridge mode); resolv the resolvers the
+	// pod reaches: the user-mode network's, or the host's (bridge).
 	addr   netip.Addr
 	resolv network.Resolv
 }
@@ -47,8 +39,9 @@ type podNetwork struct {
 // planNetwork turns the pod's network mode and ports into NICs for the VM
 // and interfaces for the guest. It checks that every host port is free.
 // In bridge mode it attaches the pod to br (the caller detaches it if the
-// run fails).
-func planNetwork(def, podID string, spec types.PodSpec, br *network.Bridge) (podNetwork, error) {
+// run fails). user is the guest side of the hypervisor's user-mode
+// network, nil if it has none.
+func planNetwork(def, podID string, spec types.PodSpec, br *network.Bridge, user *hypervisor.UserNet) (podNetwork, error) {
 	n := podNetwork{mode: networkMode(def, spec)}
 	bindings, err := portBindings(spec.Ports)
 	if err != nil {
@@ -62,11 +55,15 @@ func planNetwork(def, podID string, spec types.PodSpec, br *network.Bridge) (pod
 		}
 		return n, nil
 	case types.NetworkUser:
+		if user == nil {
+			return n, errdefs.Unavailable("network user: the hypervisor has no user-mode network")
+		}
 		if err := checkPortsFree(bindings); err != nil {
 			return n, err
 		}
-		n.nics = []hypervisor.NIC{{ID: "eth0", MAC: mac, HostForwards: hostForwards(bindings)}}
-		n.ifaces = []protocol.Interface{{MAC: mac, Address: userAddress, Gateway: userGateway, MTU: userMTU}}
+		n.nics = []hypervisor.NIC{{ID: "eth0", MAC: mac, Forwards: hostForwards(bindings)}}
+		n.ifaces = []protocol.Interface{{MAC: mac, Address: user.Address, Gateway: user.Gateway, MTU: user.MTU}}
+		n.resolv.Servers = user.DNS
 	case types.NetworkBridge:
 		if br == nil {
 			return n, errdefs.Unavailable("network bridge: not configured in this hyperd")
@@ -89,8 +86,8 @@ func planNetwork(def, podID string, spec types.PodSpec, br *network.Bridge) (pod
 // get (less loopback resolvers) unless they name their own.
 const hostResolvConf = "/etc/resolv.conf"
 
-// dns is the guest's resolver configuration: the pod's, else slirp's
-// (user) or the host's reachable ones (bridge).
+// dns is the guest's resolver configuration: the pod's, else the
+// user-mode network's (user) or the host's reachable ones (bridge).
 func (n podNetwork) dns(d *types.DNSConfig) protocol.DNSConfig {
 	c := podDNS(d)
 	if len(c.Servers) > 0 {
@@ -98,7 +95,7 @@ func (n podNetwork) dns(d *types.DNSConfig) protocol.DNSConfig {
 	}
 	switch n.mode {
 	case types.NetworkUser:
-		c.Servers = []string{userDNS}
+		c.Servers = n.resolv.Servers
 	case types.NetworkBridge:
 		c.Servers = n.resolv.Servers
 		if len(c.Search) == 0 {
@@ -184,19 +181,18 @@ func portBindings(ports []types.PortMapping) ([]types.PortBinding, error) {
 	return bs, nil
 }
 
-// hostForwards renders bindings as QEMU user-mode hostfwd rules:
-// "tcp:HOSTIP:HOSTPORT-:GUESTPORT".
-func hostForwards(bs []types.PortBinding) []string {
-	var fw []string
-	for _, b := range bs {
-		fw = append(fw, fmt.Sprintf("%s:%s:%d-:%d", b.Protocol, b.HostIP, b.HostPort, b.ContainerPort))
+// hostForwards are checked bindings as a user-mode NIC's port forwards.
+func hostForwards(bs []types.PortBinding) []hypervisor.PortForward {
+	var fw []hypervisor.PortForward
+	for _, p := range netPorts(bs) {
+		fw = append(fw, hypervisor.PortForward(p))
 	}
 	return fw
 }
 
 // checkPortsFree binds every host port, then releases them all: a port in
-// use is a clear error before the VM starts. (QEMU binds them a moment
-// later; a port taken in between fails the boot.)
+// use is a clear error before the VM starts. (The hypervisor binds them a
+// moment later; a port taken in between fails the boot.)
 func checkPortsFree(bs []types.PortBinding) error {
 	held, err := network.Reserve(netPorts(bs))
 	for _, c := range held {

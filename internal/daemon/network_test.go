@@ -10,8 +10,15 @@ import (
 
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/network"
 )
+
+// userDNS is the resolver of the tests' user-mode network.
+const userDNS = "192.0.2.53"
+
+// userNet is the guest side of the tests' user-mode network.
+var userNet = &hypervisor.UserNet{Address: "192.0.2.15/24", Gateway: "192.0.2.2", DNS: []string{userDNS}, MTU: 1500}
 
 func TestHostForwards(t *testing.T) {
 	bs, err := portBindings([]types.PortMapping{
@@ -23,13 +30,14 @@ func TestHostForwards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{
-		"tcp:127.0.0.1:18080-:80",
-		"tcp:0.0.0.0:8080-:80", "tcp:0.0.0.0:8081-:81", "tcp:0.0.0.0:8082-:82",
-		"udp:0.0.0.0:5353-:53",
+	lo, any4 := netip.MustParseAddr("127.0.0.1"), netip.IPv4Unspecified()
+	want := []hypervisor.PortForward{
+		{Proto: "tcp", HostIP: lo, HostPort: 18080, GuestPort: 80},
+		{Proto: "tcp", HostIP: any4, HostPort: 8080, GuestPort: 80}, {Proto: "tcp", HostIP: any4, HostPort: 8081, GuestPort: 81}, {Proto: "tcp", HostIP: any4, HostPort: 8082, GuestPort: 82},
+		{Proto: "udp", HostIP: any4, HostPort: 5353, GuestPort: 53},
 	}
 	if got := hostForwards(bs); !reflect.DeepEqual(got, want) {
-		t.Fatalf("forwards = %q, want %q", got, want)
+		t.Fatalf("forwards = %v, want %v", got, want)
 	}
 }
 
@@ -99,11 +107,11 @@ func TestNetworkMode(t *testing.T) {
 	if m := networkMode(def, types.PodSpec{Network: "user"}); m != types.NetworkUser {
 		t.Errorf("pod user = %q", m)
 	}
-	n, err := planNetwork(def, "id", types.PodSpec{}, nil)
+	n, err := planNetwork(def, "id", types.PodSpec{}, nil, userNet)
 	if err != nil || len(n.nics) != 0 || len(n.dns(nil).Servers) != 0 {
 		t.Errorf("none: %+v, %v", n, err)
 	}
-	n, err = planNetwork(def, "id", types.PodSpec{Network: "user"}, nil)
+	n, err = planNetwork(def, "id", types.PodSpec{Network: "user"}, nil, userNet)
 	if err != nil || len(n.nics) != 1 || n.ifaces[0].MAC != n.nics[0].MAC || n.dns(nil).Servers[0] != userDNS {
 		t.Errorf("user: %+v, %v", n, err)
 	}
@@ -113,10 +121,13 @@ func TestNetworkMode(t *testing.T) {
 	if h := n.hosts("host", "name"); len(h) != 1 || h[0].IP != "127.0.1.1" {
 		t.Errorf("user hosts: %+v", h)
 	}
-	if _, err := planNetwork(def, "id", types.PodSpec{Network: "bridge"}, nil); !errors.Is(err, errdefs.ErrUnavailable) {
+	if _, err := planNetwork(def, "id", types.PodSpec{Network: "user"}, nil, nil); !errors.Is(err, errdefs.ErrUnavailable) {
+		t.Errorf("user without a user-mode network: %v", err)
+	}
+	if _, err := planNetwork(def, "id", types.PodSpec{Network: "bridge"}, nil, userNet); !errors.Is(err, errdefs.ErrUnavailable) {
 		t.Errorf("bridge without a bridge network: %v", err)
 	}
-	if _, err := planNetwork(def, "id", types.PodSpec{Network: "host"}, nil); !errors.Is(err, errdefs.ErrInvalidArgument) {
+	if _, err := planNetwork(def, "id", types.PodSpec{Network: "host"}, nil, userNet); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("unknown mode: %v", err)
 	}
 }

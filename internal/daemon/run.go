@@ -1,18 +1,16 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"strings"
-	"syscall"
 
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/cleanup"
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/protocol"
 	"github.com/hyperhq/hyper/internal/sandbox"
+	"github.com/hyperhq/hyper/internal/vm"
 )
 
 // Start implements api.Pods: it boots the pod's VM and starts every
@@ -49,7 +47,7 @@ func (d *Daemon) prepareRun(ctx context.Context, p *pod) (run sandbox.Run, err e
 	}
 	undo.Add(func() { d.vols.release(rec.ID) })
 	run.Disks, run.Shares = vd, []hypervisor.Share{share}
-	nw, err := planNetwork(d.cfg.Network, rec.ID, rec.Spec, d.net)
+	nw, err := planNetwork(d.cfg.Network, rec.ID, rec.Spec, d.net, vm.UserNetwork(d.cfg.VM))
 	if err != nil {
 		return run, fmt.Errorf("prepare network: %w", err)
 	}
@@ -99,19 +97,16 @@ func (d *Daemon) recoverRunning(ctx context.Context, p *pod) {
 	p.mu.Unlock()
 	pid := rec.VM.Pid
 	d.vols.holdAttached(p, rec)
-	p.sb.Recover(ctx, pid > 0 && isQEMUOf(pid, rec.VMID), func() { syscall.Kill(-pid, syscall.SIGKILL) }, func() {
+	alive := pid > 0 && vm.Owns(d.cfg.VM, rec.VMID, pid)
+	kill := func() {
+		if err := vm.KillRecorded(ctx, d.cfg.VM, rec.VMID, pid); err != nil {
+			d.log.Warn("stopping the VM of a pod not re-attached", "pod", rec.ID[:12], "err", err)
+		}
+	}
+	p.sb.Recover(ctx, alive, kill, func() {
 		d.vols.release(rec.ID)
 		d.releaseNetwork(p)
 	})
-}
-
-// isQEMUOf tells whether pid is the QEMU process of VM id.
-func isQEMUOf(pid int, vmID string) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	return bytes.Contains(b, []byte("hyper-"+vmID))
 }
 
 // shortID shortens "sha256:<hex>" to docker's 12 hex digits.

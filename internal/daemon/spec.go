@@ -71,9 +71,9 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 	return warnings, nil
 }
 
-// maxImagesPerPod bounds the image disks of a pod. They are LUNs on the
-// VM's SCSI controller (ADR 0007), which takes 256; the bound keeps room
-// for volumes and containers added later.
+// maxImagesPerPod bounds the image disks of a pod. They are hot-plug
+// disks (ADR 0007: a VM takes 256); the bound keeps room for
+// volumes and containers added later.
 const maxImagesPerPod = 64
 
 // applyExtras carries a container spec's optional settings into its

@@ -32,8 +32,8 @@ type volumes struct {
 	log          *slog.Logger
 }
 
-// maxVolumesPerPod bounds a pod's volumes (named ones are SCSI LUNs next
-// to the image disks).
+// maxVolumesPerPod bounds a pod's volumes (named ones are hot-plug disks
+// next to the image disks).
 const maxVolumesPerPod = 64
 
 // podVolume is how one of a pod's volumes reaches its VM, decided when
@@ -276,7 +276,7 @@ func (vs *volumes) shareDir(podID string) string { return filepath.Join(vs.root,
 
 // attach prepares a starting pod's volumes: its named volumes are
 // held for it (Conflict if another running pod has one), created if gone,
-// and become SCSI disks; its host paths are bound into its share. Undo
+// and become hot-plug disks; its host paths are bound into its share. Undo
 // with release.
 func (vs *volumes) attach(ctx context.Context, p *pod, rec record) (disks []hypervisor.Disk, share hypervisor.Share, err error) {
 	defer func() {
@@ -303,7 +303,7 @@ func (vs *volumes) attach(ctx context.Context, p *pod, rec record) (disks []hype
 			if r.Serial() != pv.Serial {
 				return nil, share, errdefs.Conflict("volume %s was removed and created again since the pod was created: create the pod again", pv.Volume)
 			}
-			disks = append(disks, hypervisor.Disk{Path: r.Path, Serial: r.Serial(), Bus: hypervisor.BusSCSI})
+			disks = append(disks, hypervisor.Disk{Path: r.Path, Serial: r.Serial(), Hotplug: true})
 		case protocol.MountShare:
 			if pv.Create {
 				if err := createHostPath(pv.HostPath, pv.File); err != nil {

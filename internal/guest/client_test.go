@@ -8,9 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hashicorp/yamux"
-
 	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/guest/guesttest"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
@@ -19,20 +18,7 @@ import (
 func fakeGuest(t *testing.T, serve func(s net.Conn)) *Client {
 	t.Helper()
 	host, g := net.Pipe()
-	go func() {
-		g.Write(protocol.EncodeHello(protocol.Hello{Proto: protocol.Version, Agent: "fake"}))
-		sess, err := yamux.Server(g, nil)
-		if err != nil {
-			return
-		}
-		for {
-			s, err := sess.Accept()
-			if err != nil {
-				return
-			}
-			go serve(s)
-		}
-	}()
+	go guesttest.Serve(g, serve)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, err := Connect(ctx, host, nil)

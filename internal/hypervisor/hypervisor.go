@@ -6,6 +6,8 @@ package hypervisor
 
 import (
 	"context"
+	"net"
+	"net/netip"
 	"time"
 )
 
@@ -33,6 +35,13 @@ type VM interface {
 	Shutdown(ctx context.Context) error
 	// Kill ends the VM at once.
 	Kill() error
+	// DialChannel connects the host end of the spec's channel called
+	// name, waiting until it can be reached; once the VM has exited it
+	// fails (Unavailable). How the channel crosses into the guest is the
+	// driver's choice: a virtio-serial port behind a unix socket, a vsock
+	// connection, or a hybrid vsock (a unix socket and a CONNECT
+	// handshake).
+	DialChannel(ctx context.Context, name string) (net.Conn, error)
 }
 
 // ExitInfo tells how a VM ended.
@@ -53,14 +62,11 @@ type Spec struct {
 	Disks    []Disk
 	Shares   []Share // host directories over virtio-9p
 	NICs     []NIC
-	// Channels are guest<->host byte streams (virtio-serial ports), each
-	// reachable on the host as a unix socket at Channel.SocketPath.
+	// Channels are guest<->host byte streams, reached with
+	// VM.DialChannel.
 	Channels []Channel
 	// ConsoleLog receives the guest's serial console.
 	ConsoleLog string
-	// VsockCID, when non-zero, gives the VM a vsock device with that
-	// context ID (the host needs /dev/vhost-vsock).
-	VsockCID uint32
 }
 
 // Kernel is what the VM boots.
@@ -76,21 +82,17 @@ type Disk struct {
 	Serial   string // 1-20 bytes of [A-Za-z0-9_.-]
 	ReadOnly bool
 	Format   string // "raw" (default) or "qcow2"
-	Bus      string // BusVirtio (default) or BusSCSI
+	// Hotplug marks a disk that may be removed while the VM runs, and
+	// that others like it may join later (DiskHotplugger): the driver
+	// puts it where that is possible (qemu: a LUN of its SCSI
+	// controller, docs/adr/0007-vm-devices.md). A disk without it is
+	// fixed for the VM's life, on the driver's fastest path.
+	Hotplug bool
 }
 
-// Disk buses. See docs/adr/0007-vm-devices.md.
-const (
-	// BusVirtio is a virtio-blk device: the fastest path, but one of the
-	// machine's few device slots each, and fixed at boot.
-	BusVirtio = ""
-	// BusSCSI is a LUN on the VM's one virtio-scsi controller: any number
-	// of disks, added and removed while the VM runs (DiskHotplugger).
-	BusSCSI = "scsi"
-)
-
-// DiskHotplugger is the optional ability to add SCSI disks to a running VM
-// and remove them. The guest finds an added disk by its serial.
+// DiskHotplugger is the optional ability to add disks to a running VM and
+// remove them (as if they had Hotplug). The guest finds an added disk by
+// its serial.
 type DiskHotplugger interface {
 	AddDisk(ctx context.Context, d Disk) error
 	// RemoveDisk detaches the disk with serial; a missing disk is not an
@@ -109,15 +111,43 @@ type Share struct {
 type NIC struct {
 	ID  string
 	MAC string
-	// Tap is a host tap device name; empty means user-mode networking.
+	// Tap is a host tap device name; empty means the driver's user-mode
+	// network (UserNetworker).
 	Tap string
-	// HostForwards are user-mode port forwards, e.g. "tcp:127.0.0.1:8080-:80".
-	HostForwards []string
+	// Forwards publish guest ports on the host (user-mode NICs only).
+	Forwards []PortForward
 }
 
-// Channel is a virtio-serial port exposed on the host as a unix socket.
+// PortForward publishes a guest port on a host address and port.
+type PortForward struct {
+	Proto     string     // "tcp" or "udp"
+	HostIP    netip.Addr // IPv4; the zero Addr is every address
+	HostPort  uint16
+	GuestPort uint16
+}
+
+// UserNetworker is the optional ability of a driver to give VMs a
+// user-mode network: NICs without a Tap, served by the hypervisor's own
+// network stack (no privileges, no host interface; the guest's
+// connections leave as the host's own).
+type UserNetworker interface {
+	// UserNetwork is what the guest of a user-mode NIC configures.
+	UserNetwork() UserNet
+}
+
+// UserNet is the guest's side of a user-mode network.
+type UserNet struct {
+	Address string   // the guest's, with its prefix: "10.0.2.15/24"
+	Gateway string   // also reaches the host's loopback, where drivers allow
+	DNS     []string // resolvers that forward to the host's
+	MTU     int
+}
+
+// Channel is a byte stream between host and guest.
 type Channel struct {
-	Name       string // the port's name inside the guest
+	Name string // how the guest finds it (a virtio-serial port's name)
+	// SocketPath is a file under the state dir for the host end, for a
+	// driver whose channel is a unix socket (qemu's serial transport).
 	SocketPath string
 }
 
@@ -125,5 +155,11 @@ type Channel struct {
 // process (a restarted daemon): the VM runs on, and the returned VM can
 // wait for it, stop and kill it.
 type Attacher interface {
+	// Owns tells whether process pid is the VM of spec.ID as this driver
+	// started it, still running. A recorded pid may have gone to any
+	// other process since.
+	Owns(spec Spec, pid int) bool
+	// Attach takes over the VM of spec running as process pid; a pid
+	// that is not it (Owns) is a NotFound error.
 	Attach(ctx context.Context, spec Spec, pid int) (VM, error)
 }

@@ -36,6 +36,14 @@ const (
 // PortName is the name of the virtio-serial port carrying the channel.
 const PortName = "hyper.0"
 
+// A driver that carries the channel over vsock puts VsockParam=VsockPort
+// on the kernel command line: hyperstart then listens on that port
+// instead of opening the serial port.
+const (
+	VsockParam = "hyper.vsock"
+	VsockPort  = 1024
+)
+
 // Hello is the readiness announcement written by the guest.
 type Hello struct {
 	Proto int    `json:"proto"`

@@ -21,7 +21,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/hypervisor"
 )
 
@@ -34,7 +33,7 @@ const retryAfter = 5 * time.Minute
 
 // ErrUnsupported marks a VM shape that cannot have a template: such VMs
 // boot cold.
-var ErrUnsupported = errdefs.Unavailable("no VM template for this shape")
+var ErrUnsupported = hypervisor.ErrNoTemplate
 
 // Template is a saved VM ready to be restored.
 type Template struct {
@@ -297,7 +296,7 @@ type shareShape struct {
 }
 
 // Key names the template of spec's shape. Specs that cannot have one
-// (SCSI disks at boot, vsock, tap NICs) are refused: they boot cold.
+// (hot-plug disks at boot, tap NICs) are refused: they boot cold.
 func Key(spec hypervisor.Spec) (string, error) {
 	sh, err := shapeOf(spec)
 	if err != nil {
@@ -311,9 +310,6 @@ func Key(spec hypervisor.Spec) (string, error) {
 func shapeOf(spec hypervisor.Spec) (shape, error) {
 	s := shape{Format: format, Cmdline: spec.Kernel.Cmdline, VCPUs: spec.VCPUs, MemoryMB: spec.MemoryMB,
 		Accel: spec.Accel.Kind, NICs: len(spec.NICs)}
-	if spec.VsockCID != 0 {
-		return s, fmt.Errorf("%w: a vsock device", ErrUnsupported)
-	}
 	for _, f := range []string{spec.Kernel.Path, spec.Kernel.Initrd} {
 		if f == "" {
 			s.Kernel = append(s.Kernel, fileID{})
@@ -329,8 +325,8 @@ func shapeOf(spec hypervisor.Spec) (shape, error) {
 		s.Channels = append(s.Channels, ch.Name)
 	}
 	for _, d := range spec.Disks {
-		if d.Bus != hypervisor.BusVirtio {
-			return s, fmt.Errorf("%w: %s disks at boot (add them after the restore)", ErrUnsupported, d.Bus)
+		if d.Hotplug {
+			return s, fmt.Errorf("%w: hot-plug disks at boot (add them after the restore)", ErrUnsupported)
 		}
 		st, err := os.Stat(d.Path)
 		if err != nil {

@@ -3,6 +3,7 @@ package template
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,7 +26,7 @@ func testSpec(t *testing.T) hypervisor.Spec {
 		Accel:    hypervisor.Accel{Kind: hypervisor.AccelTCG},
 		Channels: []hypervisor.Channel{{Name: "hyper.0", SocketPath: filepath.Join(dir, "h.sock")}},
 		Disks:    []hypervisor.Disk{{Path: filepath.Join(dir, "scratch"), Serial: "scratch0"}},
-		NICs:     []hypervisor.NIC{{MAC: "02:01:02:03:04:05", HostForwards: []string{"tcp::8080-:80"}}},
+		NICs:     []hypervisor.NIC{{MAC: "02:01:02:03:04:05", Forwards: []hypervisor.PortForward{{Proto: "tcp", HostIP: netip.IPv4Unspecified(), HostPort: 8080, GuestPort: 80}}}},
 	}
 }
 
@@ -70,11 +71,10 @@ func TestKey(t *testing.T) {
 		os.WriteFile(s.Disks[0].Path, []byte("scratch"), 0o600)
 	}
 	for name, mod := range map[string]func(*hypervisor.Spec){
-		"scsi disk": func(s *hypervisor.Spec) {
-			s.Disks = append(s.Disks, hypervisor.Disk{Path: s.Disks[0].Path, Serial: "img0", Bus: hypervisor.BusSCSI})
+		"hot-plug disk": func(s *hypervisor.Spec) {
+			s.Disks = append(s.Disks, hypervisor.Disk{Path: s.Disks[0].Path, Serial: "img0", Hotplug: true})
 		},
-		"vsock": func(s *hypervisor.Spec) { s.VsockCID = 5 },
-		"tap":   func(s *hypervisor.Spec) { s.NICs[0].Tap = "tap0" },
+		"tap": func(s *hypervisor.Spec) { s.NICs[0].Tap = "tap0" },
 	} {
 		m := testSpec(t)
 		mod(&m)
@@ -99,7 +99,7 @@ func TestBuildSpec(t *testing.T) {
 	if st, err := os.Stat(b.Disks[0].Path); err != nil || st.Size() != int64(len("scratch")) {
 		t.Errorf("placeholder disk: %v %v", st, err)
 	}
-	if b.NICs[0].MAC != macs(1)[0] || len(b.NICs[0].HostForwards) != 0 {
+	if b.NICs[0].MAC != macs(1)[0] || len(b.NICs[0].Forwards) != 0 {
 		t.Errorf("nic %+v", b.NICs[0])
 	}
 	if s.Disks[0].Path == b.Disks[0].Path || s.NICs[0].MAC == b.NICs[0].MAC {

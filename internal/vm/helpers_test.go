@@ -47,7 +47,7 @@ func bootPod(t *testing.T) *testPod {
 	v, err := vm.Boot(ctx, env.Config, vm.Spec{
 		ID: fmt.Sprintf("t%d-%d", os.Getpid(), vmSeq.Add(1)),
 		Disks: []hypervisor.Disk{
-			{Path: img, Serial: "img0", ReadOnly: true, Bus: hypervisor.BusSCSI},
+			{Path: img, Serial: "img0", ReadOnly: true, Hotplug: true},
 			{Path: scratch, Serial: "scratch0"},
 		},
 	})

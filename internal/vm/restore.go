@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -31,7 +30,7 @@ type Templates interface {
 // logged).
 func (v *VM) startHypervisor(ctx context.Context, cfg Config, hs hypervisor.Spec, undo *cleanup.Cleanup) error {
 	v.Timings.Start = time.Now()
-	if cfg.Templates != nil && cfg.Transport != TransportVsock {
+	if cfg.Templates != nil {
 		err := v.restore(ctx, cfg, hs, undo)
 		if err == nil {
 			return nil
@@ -59,8 +58,8 @@ func (v *VM) startHypervisor(ctx context.Context, cfg Config, hs hypervisor.Spec
 	return nil
 }
 
-// restore resumes the VM from a template, then adds its SCSI disks (a
-// template has none: they are the pod's images).
+// restore resumes the VM from a template, then adds its hot-plug disks (a
+// template has none: they are the pod's images and volumes).
 func (v *VM) restore(ctx context.Context, cfg Config, hs hypervisor.Spec, undo *cleanup.Cleanup) error {
 	tr, ok := cfg.Driver.(hypervisor.Templater)
 	if !ok {
@@ -70,7 +69,7 @@ func (v *VM) restore(ctx context.Context, cfg Config, hs hypervisor.Spec, undo *
 	shape.Disks = nil
 	var hot []hypervisor.Disk
 	for _, d := range hs.Disks {
-		if d.Bus == hypervisor.BusSCSI {
+		if d.Hotplug {
 			hot = append(hot, d)
 		} else {
 			shape.Disks = append(shape.Disks, d)
@@ -97,11 +96,6 @@ func (v *VM) restore(ctx context.Context, cfg Config, hs hypervisor.Spec, undo *
 		if ctx.Err() == nil {
 			cfg.Templates.Discard(t, err)
 		}
-		// QEMU's sockets may be left: the cold boot makes its own.
-		for _, ch := range hs.Channels {
-			os.Remove(ch.SocketPath)
-		}
-		os.Remove(filepath.Join(v.Dir, "qmp.sock"))
 		return err
 	}
 	v.Timings.Launched = time.Now()
@@ -128,13 +122,13 @@ func (v *VM) resumeGuest(ctx context.Context) error {
 // templates and the shape allows one, so that the first such VM does not
 // wait for it. spec's disks must exist (their sizes shape the template).
 func Prewarm(ctx context.Context, cfg Config, spec Spec) error {
-	if cfg.Templates == nil || cfg.Transport == TransportVsock {
+	if cfg.Templates == nil {
 		return nil
 	}
 	hs := hvSpec(cfg, spec.withDefaults(), filepath.Join(cfg.RunDir, "prewarm"))
 	var boot []hypervisor.Disk
 	for _, d := range hs.Disks {
-		if d.Bus != hypervisor.BusSCSI {
+		if !d.Hotplug {
 			boot = append(boot, d)
 		}
 	}

@@ -30,7 +30,7 @@ func bootTemplatePod(t *testing.T, cfg vm.Config, mac string) *testPod {
 	v, err := vm.Boot(ctx, cfg, vm.Spec{
 		ID: fmt.Sprintf("t%d-%d", os.Getpid(), vmSeq.Add(1)),
 		Disks: []hypervisor.Disk{
-			{Path: img, Serial: "img0", ReadOnly: true, Bus: hypervisor.BusSCSI},
+			{Path: img, Serial: "img0", ReadOnly: true, Hotplug: true},
 			{Path: scratch, Serial: "scratch0"},
 		},
 		NICs: []hypervisor.NIC{{ID: "eth0", MAC: mac}},

@@ -15,11 +15,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/mdlayher/vsock"
 
 	"github.com/hyperhq/hyper/internal/cleanup"
 	"github.com/hyperhq/hyper/internal/errdefs"
@@ -36,11 +33,8 @@ type Config struct {
 	// RunDir holds one state directory per VM.
 	RunDir string
 	Log    *slog.Logger
-	// Transport of the guest channel: "serial" (default: a virtio-serial
-	// port) or "vsock" (needs /dev/vhost-vsock on the host).
-	Transport string
 	// Templates, if set, lets VMs resume a saved guest instead of booting
-	// (serial transport only).
+	// (where the driver can: hypervisor.Templater).
 	Templates Templates
 }
 
@@ -135,7 +129,7 @@ func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
 			return v.startHypervisor(ctx, cfg, hvSpec(cfg, spec, v.Dir), &undo)
 		}},
 		{"connect guest channel", func(ctx context.Context) error {
-			c, err := dialChannel(ctx, cfg, v.hv, spec.ID, v.Dir)
+			c, err := v.hv.DialChannel(ctx, protocol.PortName)
 			conn = c
 			v.Timings.Connected = time.Now()
 			return err
@@ -166,15 +160,9 @@ const channelSocket = "hyper.sock"
 
 // hvSpec is the hypervisor's view of a pod VM.
 func hvSpec(cfg Config, spec Spec, dir string) hypervisor.Spec {
-	kernel := cfg.Kernel
-	var cid uint32
-	if cfg.Transport == TransportVsock {
-		cid = vsockCID(spec.ID)
-		kernel.Cmdline = strings.TrimSpace(kernel.Cmdline + fmt.Sprintf(" hyper.vsock=%d", vsockPort))
-	}
-	return hypervisor.Spec{VsockCID: cid,
+	return hypervisor.Spec{
 		ID: spec.ID, StateDir: dir, VCPUs: spec.VCPUs, MemoryMB: spec.MemoryMB,
-		Kernel: kernel, Accel: cfg.Accel,
+		Kernel: cfg.Kernel, Accel: cfg.Accel,
 		Disks: spec.Disks, Shares: spec.Shares, NICs: spec.NICs,
 		Channels:   []hypervisor.Channel{{Name: protocol.PortName, SocketPath: filepath.Join(dir, channelSocket)}},
 		ConsoleLog: filepath.Join(dir, "console.log"),
@@ -201,7 +189,7 @@ func Attach(ctx context.Context, cfg Config, spec Spec, pid int) (*VM, error) {
 	v.hv = hv
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, err := dialChannel(ctx, cfg, hv, spec.ID, v.Dir)
+	conn, err := hv.DialChannel(ctx, protocol.PortName)
 	if err == nil {
 		v.Guest, err = guest.Connect(ctx, conn, nil)
 	}
@@ -212,38 +200,37 @@ func Attach(ctx context.Context, cfg Config, spec Spec, pid int) (*VM, error) {
 	return v, nil
 }
 
-// dialWhileRunning connects to the guest channel as soon as it can be
-// reached (QEMU created the socket, or the guest listens on vsock), giving
-// up if the VM exits first.
-func dialWhileRunning(ctx context.Context, hv hypervisor.VM, what string, dial func() (net.Conn, error)) (net.Conn, error) {
-	for delay := time.Millisecond; ; {
-		c, err := dial()
-		if err == nil {
-			return c, nil
-		}
-		ectx, cancel := context.WithTimeout(ctx, delay)
-		info, werr := hv.Wait(ectx)
-		cancel()
-		if werr == nil {
-			return nil, errdefs.Unavailable("hypervisor exited before %s could be reached: %s", what, info.Reason)
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("connecting %s: %w (last error: %v)", what, ctx.Err(), err)
-		}
-		delay = min(delay*2, 20*time.Millisecond)
-	}
+// Owns tells whether process pid is the hypervisor of VM id, still
+// running: a recorded pid may have gone to any other process since.
+func Owns(cfg Config, id string, pid int) bool {
+	at, ok := cfg.Driver.(hypervisor.Attacher)
+	return ok && pid > 0 && at.Owns(hvSpec(cfg, Spec{ID: id}, filepath.Join(cfg.RunDir, id)), pid)
 }
 
-// dialChannel connects the guest channel over the configured transport.
-func dialChannel(ctx context.Context, cfg Config, hv hypervisor.VM, id, dir string) (net.Conn, error) {
-	if cfg.Transport == TransportVsock {
-		cid := vsockCID(id)
-		return dialWhileRunning(ctx, hv, fmt.Sprintf("vsock %d:%d", cid, vsockPort), func() (net.Conn, error) {
-			return vsock.Dial(cid, vsockPort, nil)
-		})
+// KillRecorded ends VM id, which an earlier process started as pid (one
+// that could not be re-attached), if pid is still it, and waits until it
+// is gone.
+func KillRecorded(ctx context.Context, cfg Config, id string, pid int) error {
+	at, ok := cfg.Driver.(hypervisor.Attacher)
+	if !ok || pid <= 0 {
+		return nil
 	}
-	sock := filepath.Join(dir, channelSocket)
-	return dialWhileRunning(ctx, hv, sock, func() (net.Conn, error) { return net.Dial("unix", sock) })
+	hv, err := at.Attach(ctx, hvSpec(cfg, Spec{ID: id}, filepath.Join(cfg.RunDir, id)), pid)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil
+	}
+	if err == nil {
+		err = hv.Kill()
+	}
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, err = hv.Wait(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("killing vm %s (pid %d): %w", id, pid, err)
+	}
+	return nil
 }
 
 // explain adds why the VM ended, if it did, to a boot error.
@@ -303,8 +290,19 @@ func (v *VM) ExitReason() string {
 // Pid is the hypervisor's process id.
 func (v *VM) Pid() int { return v.hv.Pid() }
 
-// AddDisk attaches a disk to the running VM as a SCSI LUN; the guest finds
-// it by its serial.
+// UserNetwork is the guest side of the driver's user-mode network, nil if
+// the driver has none.
+func UserNetwork(cfg Config) *hypervisor.UserNet {
+	un, ok := cfg.Driver.(hypervisor.UserNetworker)
+	if !ok {
+		return nil
+	}
+	u := un.UserNetwork()
+	return &u
+}
+
+// AddDisk attaches a disk to the running VM (as one with Hotplug); the
+// guest finds it by its serial.
 func (v *VM) AddDisk(ctx context.Context, d hypervisor.Disk) error {
 	hp, ok := v.hv.(hypervisor.DiskHotplugger)
 	if !ok {

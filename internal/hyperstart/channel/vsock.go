@@ -7,11 +7,13 @@ import (
 	"strings"
 
 	"github.com/mdlayher/vsock"
+
+	"github.com/hyperhq/hyper/internal/protocol"
 )
 
 // VsockPortParam is the kernel command line parameter that selects vsock
 // as the channel: hyper.vsock=PORT.
-const VsockPortParam = "hyper.vsock"
+const VsockPortParam = protocol.VsockParam
 
 // VsockPort returns the port named on the kernel command line, 0 if none.
 func VsockPort(cmdline string) uint32 {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/protocol"
 )
 
 // baseCmdline is what every guest kernel gets before the spec's own
@@ -35,7 +36,7 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 		return nil, errdefs.InvalidArgument("vm %s: no kernel", spec.ID)
 	}
 	a := []string{
-		"-name", "hyper-" + spec.ID,
+		"-name", vmName(spec.ID),
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off",
 		"-global", "virtio-mmio.force-legacy=false",
@@ -59,6 +60,10 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 	}
 	if spec.Kernel.Cmdline != "" {
 		cmdline += " " + spec.Kernel.Cmdline
+	}
+	vsockOn := opts.Transport == TransportVsock && len(spec.Channels) > 0
+	if vsockOn {
+		cmdline += fmt.Sprintf(" %s=%d", protocol.VsockParam, protocol.VsockPort)
 	}
 	a = append(a, "-kernel", spec.Kernel.Path, "-append", cmdline)
 	if spec.Kernel.Initrd != "" {
@@ -87,11 +92,8 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 				"-device", fmt.Sprintf("virtserialport,bus=vser0.0,chardev=%s,name=%s,id=port%d", id, ch.Name, i))
 		}
 	}
-	if spec.VsockCID != 0 {
-		if spec.VsockCID < 3 {
-			return nil, errdefs.InvalidArgument("vm %s: vsock context ID %d is reserved", spec.ID, spec.VsockCID)
-		}
-		a = append(a, "-device", fmt.Sprintf("vhost-vsock-device,guest-cid=%d", spec.VsockCID))
+	if vsockOn {
+		a = append(a, "-device", fmt.Sprintf("%s,guest-cid=%d", vsockDevice, vsockCID(spec.ID)))
 	}
 	// Every VM has one virtio-scsi controller, so that disks can be added
 	// while it runs (ADR 0007). scsi_mod.scan=manual keeps the guest from
@@ -107,11 +109,11 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 		if d.ReadOnly {
 			drive += ",readonly=on"
 		}
-		var dev string
-		switch d.Bus {
-		case hypervisor.BusVirtio:
-			dev = fmt.Sprintf("virtio-blk-device,drive=d%d,serial=%s", i, d.Serial)
-		case hypervisor.BusSCSI:
+		// A disk that may be removed (or join later) is a SCSI LUN;
+		// the others are virtio-blk, the fastest path but fixed at boot
+		// and one of microvm's few transports each (ADR 0007).
+		dev := fmt.Sprintf("virtio-blk-device,drive=d%d,serial=%s", i, d.Serial)
+		if d.Hotplug {
 			if lun > maxLUN {
 				return nil, errdefs.InvalidArgument("vm %s: more than %d SCSI disks", spec.ID, maxLUN+1)
 			}
@@ -134,15 +136,22 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 			"-device", fmt.Sprintf("virtio-9p-device,fsdev=fs%d,mount_tag=%s", i, s.Tag))
 	}
 	for i, n := range spec.NICs {
-		if err := checkOpt(append([]string{n.Tap, n.MAC}, n.HostForwards...)...); err != nil {
+		if err := checkOpt(n.Tap, n.MAC); err != nil {
 			return nil, fmt.Errorf("vm %s: nic: %w", spec.ID, err)
 		}
 		var nd string
 		if n.Tap != "" {
+			if len(n.Forwards) > 0 {
+				return nil, errdefs.InvalidArgument("vm %s: nic %s: port forwards need a user-mode NIC", spec.ID, n.ID)
+			}
 			nd = fmt.Sprintf("tap,id=n%d,ifname=%s,script=no,downscript=no", i, n.Tap)
 		} else {
 			nd = fmt.Sprintf("user,id=n%d", i)
-			for _, fw := range n.HostForwards {
+			for _, f := range n.Forwards {
+				fw, err := hostfwd(f)
+				if err != nil {
+					return nil, fmt.Errorf("vm %s: nic: %w", spec.ID, err)
+				}
 				nd += ",hostfwd=" + fw
 			}
 		}
@@ -158,13 +167,29 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 	return a, nil
 }
 
+// hostfwd renders a port forward as slirp's rule
+// "PROTO:HOSTIP:HOSTPORT-:GUESTPORT" (an empty HOSTIP is every address).
+func hostfwd(f hypervisor.PortForward) (string, error) {
+	if f.Proto != "tcp" && f.Proto != "udp" {
+		return "", errdefs.InvalidArgument("port forward: protocol %q: want tcp or udp", f.Proto)
+	}
+	if f.HostPort == 0 || f.GuestPort == 0 {
+		return "", errdefs.InvalidArgument("port forward %d->%d: ports must be 1-65535", f.HostPort, f.GuestPort)
+	}
+	ip := ""
+	if f.HostIP.IsValid() {
+		if !f.HostIP.Is4() {
+			return "", errdefs.InvalidArgument("port forward: host address %s: want IPv4", f.HostIP)
+		}
+		ip = f.HostIP.String()
+	}
+	return fmt.Sprintf("%s:%s:%d-:%d", f.Proto, ip, f.HostPort, f.GuestPort), nil
+}
+
 // checkDisk refuses a disk QEMU's option syntax or the guest could not take.
 func checkDisk(d hypervisor.Disk) error {
 	if !validSerial(d.Serial) {
 		return errdefs.InvalidArgument("disk serial %q must be 1-20 bytes of letters, digits, '_', '.' or '-'", d.Serial)
-	}
-	if d.Bus != hypervisor.BusVirtio && d.Bus != hypervisor.BusSCSI {
-		return errdefs.InvalidArgument("disk %s: unknown bus %q", d.Serial, d.Bus)
 	}
 	if f := diskFormat(d); f != "raw" && f != "qcow2" {
 		return errdefs.InvalidArgument("disk %s: unknown format %q", d.Serial, f)

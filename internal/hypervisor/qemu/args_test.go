@@ -3,6 +3,8 @@ package qemu
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -17,10 +19,11 @@ func spec() hypervisor.Spec {
 		Accel:    hypervisor.Accel{Kind: hypervisor.AccelTCG},
 		Channels: []hypervisor.Channel{{Name: "hyper.0", SocketPath: "/run/x/hyper.sock"}},
 		Disks: []hypervisor.Disk{{Path: "/img/a.erofs", Serial: "img0", ReadOnly: true},
-			{Path: "/img/b.erofs", Serial: "img1", ReadOnly: true, Bus: hypervisor.BusSCSI},
-			{Path: "/vol/c.ext4", Serial: "vol-c", Bus: hypervisor.BusSCSI}},
+			{Path: "/img/b.erofs", Serial: "img1", ReadOnly: true, Hotplug: true},
+			{Path: "/vol/c.ext4", Serial: "vol-c", Hotplug: true}},
 		Shares: []hypervisor.Share{{Tag: "vol0", Path: "/data", ReadOnly: true}},
-		NICs:   []hypervisor.NIC{{MAC: "52:54:00:12:34:56", HostForwards: []string{"tcp:127.0.0.1:8080-:80"}}},
+		NICs: []hypervisor.NIC{{MAC: "52:54:00:12:34:56", Forwards: []hypervisor.PortForward{
+			{Proto: "tcp", HostIP: netip.MustParseAddr("127.0.0.1"), HostPort: 8080, GuestPort: 80}}}},
 	}
 }
 
@@ -49,12 +52,12 @@ func TestBuildArgs(t *testing.T) {
 		}
 	}
 	if strings.Contains(line, "vsock") {
-		t.Error("vsock device without a context ID")
+		t.Error("vsock device without the vsock transport")
 	}
-	s := spec()
-	s.VsockCID = 1234
-	if a, _ := buildArgs(s, Options{}); !strings.Contains(strings.Join(a, " "), "vhost-vsock-device,guest-cid=1234") {
-		t.Error("no vsock device")
+	a, _ = buildArgs(spec(), Options{Transport: TransportVsock})
+	vline := strings.Join(a, " ")
+	if !strings.Contains(vline, fmt.Sprintf("vhost-vsock-device,guest-cid=%d", vsockCID("p1"))) || !strings.Contains(vline, " hyper.vsock=1024") || !usesVsock([]byte(vline)) {
+		t.Errorf("no vsock device or port:\n%s", vline)
 	}
 	if strings.Contains(line, "-sandbox") {
 		t.Error("sandbox on by default")
@@ -79,16 +82,57 @@ func TestBuildArgsRejects(t *testing.T) {
 		"comma in path":    func(s *hypervisor.Spec) { s.Disks[0].Path = "/a,b" },
 		"long serial":      func(s *hypervisor.Spec) { s.Disks[0].Serial = strings.Repeat("x", 21) },
 		"serial syntax":    func(s *hypervisor.Spec) { s.Disks[0].Serial = "a=b" },
-		"bad bus":          func(s *hypervisor.Spec) { s.Disks[0].Bus = "ide" },
 		"no memory":        func(s *hypervisor.Spec) { s.MemoryMB = 0 },
 		"no kernel":        func(s *hypervisor.Spec) { s.Kernel.Path = "" },
 		"bad accel":        func(s *hypervisor.Spec) { s.Accel.Kind = "xen" },
-		"comma in forward": func(s *hypervisor.Spec) { s.NICs[0].HostForwards = []string{"tcp::1-:2,smb=/"} },
+		"comma in forward": func(s *hypervisor.Spec) { s.NICs[0].Forwards[0].Proto = "tcp,smb=/" },
+		"forward on tap":   func(s *hypervisor.Spec) { s.NICs[0].Tap = "tap0" },
+		"ipv6 forward":     func(s *hypervisor.Spec) { s.NICs[0].Forwards[0].HostIP = netip.IPv6Loopback() },
 	} {
 		s := spec()
 		mut(&s)
 		if _, err := buildArgs(s, Options{}); !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("%s: err = %v, want invalid argument", name, err)
+		}
+	}
+}
+
+// TestHostForwards: port forwards become slirp's hostfwd rules.
+func TestHostForwards(t *testing.T) {
+	any4, lo := netip.IPv4Unspecified(), netip.MustParseAddr("127.0.0.1")
+	var got []string
+	for _, f := range []hypervisor.PortForward{
+		{Proto: "tcp", HostIP: lo, HostPort: 18080, GuestPort: 80},
+		{Proto: "tcp", HostIP: any4, HostPort: 8080, GuestPort: 80},
+		{Proto: "udp", HostIP: any4, HostPort: 5353, GuestPort: 53},
+		{Proto: "tcp", HostPort: 8080, GuestPort: 80},
+	} {
+		fw, err := hostfwd(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fw)
+	}
+	want := []string{"tcp:127.0.0.1:18080-:80", "tcp:0.0.0.0:8080-:80", "udp:0.0.0.0:5353-:53", "tcp::8080-:80"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("forwards = %q, want %q", got, want)
+	}
+}
+
+// TestNamedIn: a restarted daemon knows its QEMU by the VM's name, and no
+// other VM's.
+func TestNamedIn(t *testing.T) {
+	a, err := buildArgs(spec(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmdline := []byte(strings.Join(append([]string{"qemu-system-x86_64"}, a...), "\x00") + "\x00")
+	if !namedIn(cmdline, "p1") {
+		t.Error("its own VM not recognised")
+	}
+	for _, id := range []string{"p", "p1x", ""} {
+		if namedIn(cmdline, id) {
+			t.Errorf("VM %q recognised in p1's command line", id)
 		}
 	}
 }

@@ -28,7 +28,7 @@ func blockNode(serial string) string { return "bn-" + serial }
 // AddDisk implements hypervisor.DiskHotplugger: the disk becomes the lowest
 // free LUN on target 0 of the VM's SCSI controller.
 func (v *vm) AddDisk(ctx context.Context, d hypervisor.Disk) error {
-	d.Bus = hypervisor.BusSCSI
+	d.Hotplug = true
 	if err := checkDisk(d); err != nil {
 		return fmt.Errorf("adding disk to vm %s: %w", v.spec.ID, err)
 	}

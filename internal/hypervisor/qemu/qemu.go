@@ -28,7 +28,20 @@ type Options struct {
 	// TSCKHz is the host TSC frequency given to TCG guests; New measures
 	// it when zero.
 	TSCKHz uint64
+	// Transport of the guest channels: TransportSerial (default) or
+	// TransportVsock.
+	Transport string
 }
+
+// Transports of the guest channels.
+const (
+	// TransportSerial: each channel is a virtio-serial port whose host end
+	// is a unix socket (Channel.SocketPath).
+	TransportSerial = "serial"
+	// TransportVsock: the first channel is a vsock connection to the
+	// guest (the host needs /dev/vhost-vsock); the others stay serial.
+	TransportVsock = "vsock"
+)
 
 // Driver implements hypervisor.Driver.
 type Driver struct{ opts Options }
@@ -45,7 +58,14 @@ func New(opts Options) *Driver {
 }
 
 // Name implements hypervisor.Driver.
-func (d *Driver) Name() string { return "qemu" }
+func (d *Driver) Name() string { return DriverName }
+
+// UserNetwork implements hypervisor.UserNetworker: slirp's fixed
+// addresses. The gateway is also the host's loopback, seen from the
+// guest; the DNS address forwards to the host's resolvers.
+func (d *Driver) UserNetwork() hypervisor.UserNet {
+	return hypervisor.UserNet{Address: "10.0.2.15/24", Gateway: "10.0.2.2", DNS: []string{"10.0.2.3"}, MTU: 1500}
+}
 
 // Version returns the first line of `qemu -version`.
 func (d *Driver) Version(ctx context.Context) (string, error) {
@@ -63,7 +83,11 @@ func (d *Driver) Create(ctx context.Context, spec hypervisor.Spec) (hypervisor.V
 	if err != nil {
 		return nil, err
 	}
-	return &vm{spec: spec, binary: d.opts.Binary, args: args, done: make(chan struct{})}, nil
+	return d.newVM(spec, args), nil
+}
+
+func (d *Driver) newVM(spec hypervisor.Spec, args []string) *vm {
+	return &vm{spec: spec, binary: d.opts.Binary, args: args, vsock: d.opts.Transport == TransportVsock, done: make(chan struct{})}
 }
 
 type vm struct {
@@ -73,6 +97,8 @@ type vm struct {
 	// restoreFrom is the state file of the template a restored VM
 	// resumes (see template.go); empty for a VM that boots.
 	restoreFrom string
+	// vsock: the first channel is reached over vsock (channel.go).
+	vsock bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -93,6 +119,7 @@ func (v *vm) Start(ctx context.Context) error {
 	if err := v.resume(ctx); err != nil {
 		v.Kill()
 		<-v.done
+		v.removeSockets() // the caller may boot in the same state dir
 		return fmt.Errorf("restoring vm %s from %s: %w%s", v.spec.ID, filepath.Dir(v.restoreFrom), err, v.exited())
 	}
 	return nil

@@ -35,6 +35,9 @@ const saveTimeout = 2 * time.Minute
 
 // SaveTemplate implements hypervisor.Templater.
 func (d *Driver) SaveTemplate(ctx context.Context, spec hypervisor.Spec, dir string) error {
+	if err := d.templates(); err != nil {
+		return fmt.Errorf("template %s: %w", spec.ID, err)
+	}
 	if len(spec.Channels) == 0 {
 		return errdefs.InvalidArgument("template %s: needs a channel to know when the guest is ready", spec.ID)
 	}
@@ -51,7 +54,7 @@ func (d *Driver) SaveTemplate(ctx context.Context, spec hypervisor.Spec, dir str
 		defer cancel()
 	}
 	// Paused at start: QMP is connected before the guest can open its port.
-	v := &vm{spec: spec, binary: d.opts.Binary, args: append(args, "-S"), done: make(chan struct{})}
+	v := d.newVM(spec, append(args, "-S"))
 	if err := v.Start(ctx); err != nil {
 		return err
 	}
@@ -119,6 +122,9 @@ func (v *vm) save(ctx context.Context, path string) error {
 
 // Restore implements hypervisor.Templater.
 func (d *Driver) Restore(ctx context.Context, spec hypervisor.Spec, dir string) (hypervisor.VM, error) {
+	if err := d.templates(); err != nil {
+		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
+	}
 	args, err := buildArgs(spec, d.opts)
 	if err == nil {
 		args, err = withMemoryFile(args, spec.MemoryMB, filepath.Join(dir, templateMemory), false)
@@ -126,9 +132,18 @@ func (d *Driver) Restore(ctx context.Context, spec hypervisor.Spec, dir string) 
 	if err != nil {
 		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
 	}
-	v := &vm{spec: spec, binary: d.opts.Binary, args: append(args, "-incoming", "defer"), done: make(chan struct{})}
+	v := d.newVM(spec, append(args, "-incoming", "defer"))
 	v.restoreFrom = filepath.Join(dir, templateState)
 	return v, nil
+}
+
+// templates refuses templates where the driver has none: they are built
+// and tested with the serial transport only.
+func (d *Driver) templates() error {
+	if d.opts.Transport == TransportVsock {
+		return fmt.Errorf("%w: the guest channel is vsock", hypervisor.ErrNoTemplate)
+	}
+	return nil
 }
 
 // incomingFD is the descriptor a restored QEMU reads its state from
@@ -206,19 +221,7 @@ func waitMigration(ctx context.Context, q *qmp) error {
 // dialQMPWhenUp connects QMP as soon as QEMU has created its socket.
 func (v *vm) dialQMPWhenUp(ctx context.Context) (*qmp, error) {
 	path := filepath.Join(v.spec.StateDir, qmpSocket)
-	for delay := time.Millisecond; ; delay = min(2*delay, 20*time.Millisecond) {
-		q, err := dialQMP(ctx, path)
-		if err == nil {
-			return q, nil
-		}
-		select {
-		case <-v.done:
-			return nil, errors.New("qemu exited")
-		case <-ctx.Done():
-			return nil, fmt.Errorf("connecting qmp: %w (%v)", ctx.Err(), err)
-		case <-time.After(delay):
-		}
-	}
+	return whileRunning(ctx, v, "qmp", func() (*qmp, error) { return dialQMP(ctx, path) })
 }
 
 // exited says how QEMU ended, if it has.
