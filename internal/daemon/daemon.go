@@ -67,6 +67,7 @@ type Daemon struct {
 	mu       sync.Mutex
 	pods     map[string]*pod // by full ID
 	reserved map[string]bool // names of pods being created
+	leaving  map[string]*pod // auto-removed pods whose VM is powering off
 	execs    map[string]*execution
 
 	prewarmed chan struct{} // closed when the template prewarm is done
@@ -101,7 +102,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, db: db, log: log, pods: map[string]*pod{}, reserved: map[string]bool{}, execs: map[string]*execution{},
+	d := &Daemon{cfg: cfg, db: db, log: log, pods: map[string]*pod{}, reserved: map[string]bool{}, leaving: map[string]*pod{}, execs: map[string]*execution{},
 		sbCfg: sandbox.Config{VM: cfg.VM, Log: log, LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles}}
 	if d.net, err = network.New(cfg.Bridge, db, log); err != nil {
 		db.Close()
@@ -136,8 +137,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 // depend on the daemon's process.
 func (d *Daemon) Close() error {
 	timeout := time.After(20 * time.Second)
+	d.mu.Lock()
+	pods := make([]*pod, 0, len(d.pods)+len(d.leaving))
+	for _, p := range d.pods {
+		pods = append(pods, p)
+	}
+	for _, p := range d.leaving {
+		pods = append(pods, p)
+	}
+	d.mu.Unlock()
 wait:
-	for _, p := range d.all() {
+	for _, p := range pods {
 		select {
 		case <-p.sb.VMGone():
 		case <-timeout:

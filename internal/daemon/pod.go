@@ -180,15 +180,21 @@ func (s podStore) Save(st sandbox.Status) {
 // Delete implements sandbox.Store: the pod is auto-removed. Its files go
 // once its VM is gone.
 func (s podStore) Delete() {
-	p := s.p
-	if err := p.d.forget(p); err != nil {
-		p.d.log.Warn("auto-removing pod", "err", err)
+	p, d := s.p, s.p.d
+	d.mu.Lock()
+	d.leaving[p.rec.ID] = p // Close waits for its VM too
+	d.mu.Unlock()
+	if err := d.forget(p); err != nil {
+		d.log.Warn("auto-removing pod", "err", err)
 	}
 	go func() {
 		<-p.sb.VMGone()
-		if err := p.d.removeFiles(p); err != nil {
-			p.d.log.Warn("auto-removing pod", "err", err)
+		if err := d.removeFiles(p); err != nil {
+			d.log.Warn("auto-removing pod", "err", err)
 		}
+		d.mu.Lock()
+		delete(d.leaving, p.rec.ID)
+		d.mu.Unlock()
 	}()
 }
 
