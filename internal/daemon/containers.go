@@ -78,8 +78,11 @@ func (d *Daemon) watch(p *pod, v *vm.VM, refs *runRefs, name string) {
 	}()
 }
 
-// imageDisk is image id's root filesystem as a disk of a pod's VM.
+// imageDisk is image id's root filesystem as a disk of a pod's VM. The
+// holds of the pods using it are brought up to date first: one that is
+// starting holds it as running from now on.
 func (d *Daemon) imageDisk(ctx context.Context, id string) (hypervisor.Disk, error) {
+	d.syncImageHolds(id)
 	path, err := d.images.Rootfs(ctx, id)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		// Not "no such pod": the pod exists, its image went.
@@ -104,6 +107,8 @@ func (x Containers) Add(ctx context.Context, ref string, cs types.ContainerSpec)
 	defer p.changing.Unlock()
 	p.mu.Lock()
 	check, podName, vols := p.rec.Spec, p.rec.Name, p.rec.Volumes
+	user, _ := p.imageUser()
+	holder := p.rec.ID + "/adding" // additions to a pod are serialized
 	if cs.Name == "" {
 		cs.Name = p.freeName(podName)
 	}
@@ -129,6 +134,15 @@ func (x Containers) Add(ctx context.Context, ref string, cs types.ContainerSpec)
 	if err != nil {
 		return types.CreateResponse{}, err
 	}
+	// Held while the container is being added, until the pod's own hold
+	// has its image (or the addition failed).
+	if err := d.images.Hold(holder, user, c.ImageID); err != nil {
+		return types.CreateResponse{}, fmt.Errorf("container %s: %w", cs.Name, err)
+	}
+	defer func() {
+		d.syncImageHolds(c.ImageID)
+		d.images.Release(holder)
+	}()
 	p.mu.Lock()
 	switch {
 	case p.removing:

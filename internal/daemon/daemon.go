@@ -105,10 +105,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 		db.Close()
 		return nil, err
 	}
-	d.images, err = image.Open(filepath.Join(cfg.Root, "images"), db.Bolt(), image.Options{InUse: d.imageInUse})
-	if err != nil {
+	if err := d.openImages(); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("opening image store: %w", err)
+		return nil, err
 	}
 	d.vols = &volumes{root: cfg.Root, runDir: cfg.VM.RunDir, log: log}
 	if d.vols.store, err = volume.Open(filepath.Join(cfg.Root, "volumes"), db); err != nil {
@@ -170,6 +169,7 @@ func (d *Daemon) recover(ctx context.Context) error {
 			d.recoverRunning(ctx, p)
 		}
 	}
+	d.syncImageHolds("")
 	// The network of every pod that no longer runs is released (its VM
 	// died with or while hyperd was down).
 	live := map[string][]network.Port{}
@@ -225,25 +225,6 @@ func (d *Daemon) lookup(ref string) (*pod, error) {
 		return nil, errdefs.NotFound("no such pod: %s", ref)
 	}
 	return found, nil
-}
-
-func (d *Daemon) imageInUse(id string) []image.User {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var users []image.User
-	for _, p := range d.pods {
-		snap := p.snapshot()
-		for _, c := range append(append([]types.Container(nil), snap.InitContainers...), snap.Containers...) {
-			if c.ImageID == id {
-				p.mu.Lock()
-				running := p.starting || p.rec.State == stateRunning
-				p.mu.Unlock()
-				users = append(users, image.User{Name: snap.Name, Running: running})
-				break
-			}
-		}
-	}
-	return users
 }
 
 func newID() string {

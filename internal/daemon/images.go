@@ -1,14 +1,64 @@
 package daemon
 
+// The images pods use are held in the image store (image.Store.Hold): the
+// store knows its users as data and never calls back into the daemon, so
+// that no daemon lock is ever taken inside an image store transaction.
+// A pod holds its images from before it is recorded (Pods.Create; an
+// added container's image from before it is added) until it is forgotten;
+// syncImageHolds brings the holds up to date with the pods' records and
+// states (running or not) before the store decides with them (Remove,
+// Prune, DiskUsage) and before a root file system goes to a VM.
+//
+// Lock order: d.mu → p.mu → the image store's locks (image/holds.go) →
+// bbolt. The image store takes none of the daemon's locks.
+
 import (
 	"context"
+	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 
 	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/image"
 )
+
+// openImages opens the image store under the daemon's root, in its
+// state database.
+func (d *Daemon) openImages() error {
+	s, err := image.Open(filepath.Join(d.cfg.Root, "images"), d.db.Bolt(), image.Options{})
+	if err != nil {
+		return fmt.Errorf("opening image store: %w", err)
+	}
+	d.images = s
+	return nil
+}
+
+// imageUser is p as a user of images (running while its run is on or
+// starting), and the images its containers use. Called with p.mu held.
+func (p *pod) imageUser() (image.User, []string) {
+	return image.User{Name: p.rec.Name, Running: p.starting || p.rec.State == stateRunning},
+		distinctImages(p.rec.InitContainers, p.rec.Containers)
+}
+
+// syncImageHolds makes the holds of the pods using image id (every pod,
+// for "") match their records and states. Under d.mu, as forget releases
+// a pod's holds: a removed pod's holds do not come back; under each p.mu,
+// as the pod's state changes: a sync never writes an older state than an
+// earlier one.
+func (d *Daemon) syncImageHolds(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for pid, p := range d.pods {
+		p.mu.Lock()
+		if u, ids := p.imageUser(); id == "" || slices.Contains(ids, id) {
+			d.images.SetHolds(pid, u, ids)
+		}
+		p.mu.Unlock()
+	}
+}
 
 // Images adapts the image store to api.Images (and api.Puller,
 // api.ImageManager).
@@ -68,7 +118,7 @@ func (i Images) List(ctx context.Context) ([]types.Image, error) {
 
 // Remove implements api.Images.
 func (i Images) Remove(ctx context.Context, ref string, force bool) error {
-	_, err := i.d.images.Remove(ctx, ref, force)
+	_, err := i.RemoveImage(ctx, ref, force)
 	return err
 }
 
@@ -101,6 +151,7 @@ func toDelete(r image.RemoveResult) types.ImageDeleteResponse {
 
 // RemoveImage implements api.ImageManager.
 func (i Images) RemoveImage(ctx context.Context, ref string, force bool) (types.ImageDeleteResponse, error) {
+	i.d.syncImageHolds("")
 	res, err := i.d.images.Remove(ctx, ref, force)
 	if err != nil {
 		return types.ImageDeleteResponse{}, err
@@ -115,6 +166,7 @@ func (i Images) TagImage(ctx context.Context, source, target string) error {
 
 // PruneImages implements api.ImageManager.
 func (i Images) PruneImages(ctx context.Context, all bool) (types.ImagePruneResponse, error) {
+	i.d.syncImageHolds("")
 	res, err := i.d.images.Prune(ctx, all)
 	if err != nil {
 		return types.ImagePruneResponse{}, err
@@ -128,6 +180,7 @@ func (i Images) PruneImages(ctx context.Context, all bool) (types.ImagePruneResp
 
 // DiskUsage implements api.ImageManager.
 func (i Images) DiskUsage(ctx context.Context) (types.DiskUsage, error) {
+	i.d.syncImageHolds("")
 	du, err := i.d.images.DiskUsage(ctx)
 	if err != nil {
 		return types.DiskUsage{}, err

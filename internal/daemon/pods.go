@@ -15,6 +15,7 @@ import (
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/guest"
+	"github.com/hyperhq/hyper/internal/image"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
@@ -111,16 +112,24 @@ func (x Pods) Create(ctx context.Context, spec types.PodSpec) (types.CreateRespo
 	if err := os.MkdirAll(filepath.Join(rec.Dir, "logs"), 0o700); err != nil {
 		return types.CreateResponse{}, fmt.Errorf("creating pod dir: %w", err)
 	}
+	// Held before the pod is recorded: an image removed since it was
+	// resolved fails the creation, one removed later is refused (holds.go).
+	if err := d.images.Hold(id, image.User{Name: spec.Name}, distinctImages(rec.InitContainers, rec.Containers)...); err != nil {
+		os.RemoveAll(rec.Dir)
+		return types.CreateResponse{}, err
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, p := range d.pods {
 		if p.name() == spec.Name {
 			os.RemoveAll(rec.Dir)
+			d.images.Release(id)
 			return types.CreateResponse{}, errdefs.Conflict("the name %q is already used by pod %s", spec.Name, p.snapshot().ID[:12])
 		}
 	}
 	if err := d.db.Create(podsBucket, id, rec); err != nil {
 		os.RemoveAll(rec.Dir)
+		d.images.Release(id)
 		return types.CreateResponse{}, err
 	}
 	d.pods[id] = newPod(rec)
@@ -381,6 +390,7 @@ func (d *Daemon) forget(p *pod) error {
 	s := p.snapshot()
 	d.mu.Lock()
 	delete(d.pods, s.ID)
+	d.images.Release(s.ID) // under d.mu, as syncImageHolds: it does not come back
 	for id, e := range d.execs {
 		if e.pod == s.ID {
 			delete(d.execs, id)

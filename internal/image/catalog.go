@@ -14,10 +14,10 @@ import (
 // catalog is the images' metadata and names, in bbolt buckets of the
 // store's own under the top-level bucket "image.v1": the records, the
 // names pointing at them, how a reference resolves, and removing and
-// pruning, which consult the images' users (Options.InUse).
+// pruning, which consult the holds (holds.go) under the holds' mutex.
 type catalog struct {
 	db    *bbolt.DB
-	inUse func(id string) []User
+	holds holds
 }
 
 var (
@@ -27,7 +27,7 @@ var (
 )
 
 // openCatalog creates the catalog's buckets in db if needed.
-func openCatalog(db *bbolt.DB, inUse func(id string) []User) (*catalog, error) {
+func openCatalog(db *bbolt.DB) (*catalog, error) {
 	err := db.Update(func(tx *bbolt.Tx) error {
 		top, err := tx.CreateBucketIfNotExists(bucketTop)
 		if err != nil {
@@ -42,7 +42,7 @@ func openCatalog(db *bbolt.DB, inUse func(id string) []User) (*catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image store: metadata: %w", err)
 	}
-	return &catalog{db: db, inUse: inUse}, nil
+	return &catalog{db: db}, nil
 }
 
 func buckets(tx *bbolt.Tx) (images, names *bbolt.Bucket) {
@@ -378,9 +378,14 @@ type RemoveResult struct {
 	Reclaimed int64
 }
 
-// remove is Remove without the GC.
+// remove is Remove without the GC. The users come from the holds, read
+// before the write transaction begins; their mutex stays held until it
+// ends, so a hold taken meanwhile (Hold) waits and then sees the outcome.
 func (c *catalog) remove(ref string, force bool) (RemoveResult, error) {
 	var res RemoveResult
+	c.holds.mu.Lock()
+	defer c.holds.mu.Unlock()
+	held := c.holds.usersLocked()
 	err := c.db.Update(func(tx *bbolt.Tx) error {
 		images, names := buckets(tx)
 		r, kind, canon, err := resolve(tx, ref)
@@ -399,7 +404,7 @@ func (c *catalog) remove(ref string, force bool) (RemoveResult, error) {
 			return untag()
 		}
 		short := r.image().ShortID()
-		users := c.users(r.ID)
+		users := held[r.ID]
 		var running *User
 		for i := range users {
 			if users[i].Running {
@@ -457,10 +462,13 @@ func familiarNames(canon []string) string {
 	return strings.Join(out, ", ")
 }
 
-// prune is Prune without the GC: it deletes the images nobody uses, all
-// of them or the dangling ones only.
+// prune is Prune without the GC: it deletes the images nobody holds, all
+// of them or the dangling ones only. Holds are read as in remove.
 func (c *catalog) prune(all bool) ([]RemoveResult, error) {
 	var out []RemoveResult
+	c.holds.mu.Lock()
+	defer c.holds.mu.Unlock()
+	held := c.holds.usersLocked()
 	err := c.db.Update(func(tx *bbolt.Tx) error {
 		images, names := buckets(tx)
 		recs, err := allRecords(images)
@@ -468,7 +476,7 @@ func (c *catalog) prune(all bool) ([]RemoveResult, error) {
 			return err
 		}
 		for i := range recs {
-			if r := &recs[i]; (all || len(r.Names) == 0) && len(c.users(r.ID)) == 0 {
+			if r := &recs[i]; (all || len(r.Names) == 0) && len(held[r.ID]) == 0 {
 				res, err := deleteRecord(images, names, r)
 				if err != nil {
 					return err
@@ -484,10 +492,23 @@ func (c *catalog) prune(all bool) ([]RemoveResult, error) {
 	return out, nil
 }
 
-// users returns the users of image id.
-func (c *catalog) users(id string) []User {
-	if c.inUse == nil {
+// hold adds ids to what holder holds once each has a record: under the
+// holds' mutex, so that no remove or prune decides in between.
+func (c *catalog) hold(holder string, u User, ids []string) error {
+	c.holds.mu.Lock()
+	defer c.holds.mu.Unlock()
+	err := c.db.View(func(tx *bbolt.Tx) error {
+		images, _ := buckets(tx)
+		for _, id := range ids {
+			if images.Get([]byte(id)) == nil {
+				return errdefs.NotFound("no such image: %s", id)
+			}
+		}
 		return nil
+	})
+	if err != nil {
+		return err
 	}
-	return c.inUse(id)
+	c.holds.addLocked(holder, u, ids)
+	return nil
 }

@@ -127,7 +127,7 @@ type PruneResult struct {
 	Reclaimed int64          // disk space GC freed afterwards, in bytes
 }
 
-// Prune deletes the images no user (pod) uses, in any state: with all,
+// Prune deletes the images no user (pod) holds, in any state: with all,
 // every such image; without, only dangling ones (without a name). Then it
 // runs GC.
 func (s *Store) Prune(ctx context.Context, all bool) (PruneResult, error) {
@@ -171,6 +171,7 @@ func (s *Store) DiskUsage(ctx context.Context) (DiskUsage, error) {
 	if err != nil {
 		return du, err
 	}
+	held := s.catalog.holds.users()
 	rootfsSize := map[string]int64{}
 	for _, id := range s.rootfs.onDisk() {
 		rootfsSize[id] = diskSize(s.rootfs.path(id))
@@ -183,7 +184,7 @@ func (s *Store) DiskUsage(ctx context.Context) (DiskUsage, error) {
 	activeRootfs := map[string]bool{}
 	referenced := map[string]bool{}
 	for _, r := range recs {
-		active := len(s.catalog.users(r.ID)) > 0
+		active := len(held[r.ID]) > 0
 		du.Images.Count++
 		if active {
 			du.Images.Active++

@@ -17,9 +17,11 @@
 // image again keeps both.
 //
 // The Store composes three parts, each with its own file: the blob store
-// (blobStore, blobs.go), the catalog of records and names (catalog.go),
-// and the root file systems
-// (rootfsStore, rootfs.go); GC (gc.go) spans them.
+// (blobStore, blobs.go), the catalog of records and names with the holds
+// of the images' users (catalog.go, holds.go), and the root file systems
+// (rootfsStore, rootfs.go); GC (gc.go) spans them. Holds are data that the
+// caller keeps up to date (Hold, SetHolds, Release): the store never calls
+// back. The lock order is at the top of holds.go.
 package image
 
 import (
@@ -51,18 +53,6 @@ type Options struct {
 	MaxImageSize int64
 	// MaxEntries bounds the tar entries of one image, over all layers.
 	MaxEntries int
-	// InUse lists the users of an image (by ID), e.g. the pods whose
-	// containers run it. Remove and Prune consult it (see Remove); nil
-	// means never in use.
-	InUse func(id string) []User
-}
-
-// User is a user of an image, e.g. a pod.
-type User struct {
-	Name string // e.g. the pod's name, for messages
-	// Running users (running or starting pods) have the image's root file
-	// system attached: the image is never deleted under them, force or not.
-	Running bool
 }
 
 // Store is the image store. It is safe for concurrent use.
@@ -102,7 +92,7 @@ func Open(root string, db *bbolt.DB, opts Options) (*Store, error) {
 	for _, e := range tmps {
 		os.RemoveAll(filepath.Join(tmp, e.Name()))
 	}
-	cat, err := openCatalog(db, opts.InUse)
+	cat, err := openCatalog(db)
 	if err != nil {
 		return nil, err
 	}
@@ -148,6 +138,8 @@ func (s *Store) Tag(ctx context.Context, ref, target string) error { return s.ca
 //     pod uses is never deleted: removing its last name with force only
 //     untags it (it stays, dangling, until the pod is gone), removing it
 //     by ID is refused, force or not.
+//
+// The users are the holders of the image (Hold, SetHolds).
 func (s *Store) Remove(ctx context.Context, ref string, force bool) (RemoveResult, error) {
 	res, err := s.catalog.remove(ref, force)
 	if err != nil {
@@ -159,6 +151,26 @@ func (s *Store) Remove(ctx context.Context, ref string, force bool) (RemoveResul
 	}
 	return res, nil
 }
+
+// Hold records that holder (e.g. a pod's ID), as user u, uses the images
+// ids (full IDs), besides those it holds already, once each is known to
+// exist: ErrNotFound, and no change, for an image that is not (or no
+// longer) in the store. Remove and Prune respect holds; they decide and
+// delete under the same lock that Hold checks and records under, so an
+// image held is never removed unless with force (and never with force
+// while its user runs). A caller holds an image before it records its use
+// of the image, and so never records a use of an image removed meanwhile.
+func (s *Store) Hold(holder string, u User, ids ...string) error {
+	return s.catalog.hold(holder, u, ids)
+}
+
+// SetHolds makes holder, as user u, hold exactly ids (none: nothing), as
+// the holder's state says now (which images it uses, whether it runs);
+// unlike Hold it does not check that they exist.
+func (s *Store) SetHolds(holder string, u User, ids []string) { s.catalog.holds.set(holder, u, ids) }
+
+// Release drops every hold of holder.
+func (s *Store) Release(holder string) { s.catalog.holds.release(holder) }
 
 // Rootfs returns the path of the EROFS image holding the merged root file
 // system of the image ref resolves to (normally a full ID). The file is
