@@ -53,12 +53,14 @@ type Config struct {
 type Daemon struct {
 	cfg    Config
 	db     *store.DB
-	images *image.Store
+	images imageResolver // the image store as the pods need it (images.go)
 	log    *slog.Logger
 	vols   *volumes
 	// ctrLogs writes the containers' output to their log files.
 	ctrLogs containerLogs
 	net     *network.Bridge // bridge mode's host side
+	// imageStore is all of the image store, for the Images adapter.
+	imageStore *image.Store
 
 	mu    sync.Mutex
 	pods  map[string]*pod // by full ID

@@ -25,6 +25,19 @@ import (
 	"github.com/hyperhq/hyper/internal/image"
 )
 
+// imageResolver is what the pods need of the image store: resolving an
+// image reference, an image's root file system, and holding the images
+// they use.
+type imageResolver interface {
+	Get(ctx context.Context, ref string) (image.Image, error)
+	Rootfs(ctx context.Context, ref string) (string, error)
+	Hold(holder string, u image.User, ids ...string) error
+	SetHolds(holder string, u image.User, ids []string)
+	Release(holder string)
+}
+
+var _ imageResolver = (*image.Store)(nil)
+
 // openImages opens the image store under the daemon's root, in its
 // state database.
 func (d *Daemon) openImages() error {
@@ -32,7 +45,7 @@ func (d *Daemon) openImages() error {
 	if err != nil {
 		return fmt.Errorf("opening image store: %w", err)
 	}
-	d.images = s
+	d.images, d.imageStore = s, s
 	return nil
 }
 
@@ -87,7 +100,7 @@ func toAPIList(ims []image.Image) []types.Image {
 
 // Load implements api.Images.
 func (i Images) Load(ctx context.Context, r io.Reader) ([]types.Image, error) {
-	ims, err := i.d.images.Load(ctx, r)
+	ims, err := i.d.imageStore.Load(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -104,12 +117,12 @@ func (i Images) Save(ctx context.Context, w io.Writer, refs []string, format str
 	default:
 		return errdefs.InvalidArgument("unknown archive format %q (want docker or oci)", format)
 	}
-	return i.d.images.Save(ctx, w, refs, f)
+	return i.d.imageStore.Save(ctx, w, refs, f)
 }
 
 // List implements api.Images.
 func (i Images) List(ctx context.Context) ([]types.Image, error) {
-	ims, err := i.d.images.List(ctx)
+	ims, err := i.d.imageStore.List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +139,7 @@ func (i Images) Remove(ctx context.Context, ref string, force bool) error {
 // configured mirror), with credentials from the docker config of the user
 // hyperd runs as (root: /root/.docker/config.json or $DOCKER_CONFIG).
 func (i Images) Pull(ctx context.Context, ref, platform string, progress func(types.PullEvent)) (types.Image, error) {
-	im, err := i.d.images.Pull(ctx, ref, image.PullOptions{
+	im, err := i.d.imageStore.Pull(ctx, ref, image.PullOptions{
 		Platform: platform,
 		Registry: i.d.cfg.Registry,
 		Progress: func(p image.PullProgress) {
@@ -152,7 +165,7 @@ func toDelete(r image.RemoveResult) types.ImageDeleteResponse {
 // RemoveImage implements api.ImageManager.
 func (i Images) RemoveImage(ctx context.Context, ref string, force bool) (types.ImageDeleteResponse, error) {
 	i.d.syncImageHolds("")
-	res, err := i.d.images.Remove(ctx, ref, force)
+	res, err := i.d.imageStore.Remove(ctx, ref, force)
 	if err != nil {
 		return types.ImageDeleteResponse{}, err
 	}
@@ -161,13 +174,13 @@ func (i Images) RemoveImage(ctx context.Context, ref string, force bool) (types.
 
 // TagImage implements api.ImageManager.
 func (i Images) TagImage(ctx context.Context, source, target string) error {
-	return i.d.images.Tag(ctx, source, target)
+	return i.d.imageStore.Tag(ctx, source, target)
 }
 
 // PruneImages implements api.ImageManager.
 func (i Images) PruneImages(ctx context.Context, all bool) (types.ImagePruneResponse, error) {
 	i.d.syncImageHolds("")
-	res, err := i.d.images.Prune(ctx, all)
+	res, err := i.d.imageStore.Prune(ctx, all)
 	if err != nil {
 		return types.ImagePruneResponse{}, err
 	}
@@ -181,7 +194,7 @@ func (i Images) PruneImages(ctx context.Context, all bool) (types.ImagePruneResp
 // DiskUsage implements api.ImageManager.
 func (i Images) DiskUsage(ctx context.Context) (types.DiskUsage, error) {
 	i.d.syncImageHolds("")
-	du, err := i.d.images.DiskUsage(ctx)
+	du, err := i.d.imageStore.DiskUsage(ctx)
 	if err != nil {
 		return types.DiskUsage{}, err
 	}
@@ -194,7 +207,7 @@ func (i Images) DiskUsage(ctx context.Context) (types.DiskUsage, error) {
 // PushImage implements api.ImageManager: credentials and insecure
 // registries as for Pull.
 func (i Images) PushImage(ctx context.Context, ref string, progress func(types.PushEvent)) (types.PushEvent, error) {
-	res, err := i.d.images.Push(ctx, ref, image.PushOptions{
+	res, err := i.d.imageStore.Push(ctx, ref, image.PushOptions{
 		Registry: i.d.cfg.Registry,
 		Progress: func(p image.PushProgress) {
 			if progress != nil {
