@@ -20,8 +20,11 @@ type Containers struct{ d *Daemon }
 // Containers returns the daemon's api.Containers.
 func (d *Daemon) Containers() Containers { return Containers{d} }
 
-// imageDisk is image id's root filesystem as a disk of a pod's VM.
+// imageDisk is image id's root filesystem as a disk of a pod's VM. The
+// holds of the pods using it are brought up to date first: one that is
+// starting holds it as running from now on.
 func (d *Daemon) imageDisk(ctx context.Context, id string) (hypervisor.Disk, error) {
+	d.syncImageHolds(id)
 	path, err := d.images.Rootfs(ctx, id)
 	if errors.Is(err, errdefs.ErrNotFound) {
 		// Not "no such pod": the pod exists, its image went.
@@ -73,6 +76,20 @@ func (x Containers) Add(ctx context.Context, ref string, cs types.ContainerSpec)
 	if err != nil {
 		return types.CreateResponse{}, err
 	}
+	// Held while the container is being added, until the pod's own hold
+	// has its image (or the addition failed). Additions to a pod are
+	// serialized (ch).
+	p.mu.Lock()
+	user, _ := p.imageUser()
+	p.mu.Unlock()
+	holder := rec.ID + "/adding"
+	if err := d.images.Hold(holder, user, c.ImageID); err != nil {
+		return types.CreateResponse{}, fmt.Errorf("container %s: %w", cs.Name, err)
+	}
+	defer func() {
+		d.syncImageHolds(c.ImageID)
+		d.images.Release(holder)
+	}()
 	if ids := p.sb.Images(); !slices.Contains(ids, c.ImageID) && len(ids)+1 > maxImagesPerPod {
 		return types.CreateResponse{}, errdefs.InvalidArgument("pod %s would use more than %d distinct images", podName, maxImagesPerPod)
 	}

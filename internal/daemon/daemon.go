@@ -54,8 +54,10 @@ type Config struct {
 type Daemon struct {
 	cfg    Config
 	db     *store.DB
-	images *image.Store
-	log    *slog.Logger
+	images imageResolver // the image store as the pods need it (images.go)
+	// imageStore is all of the image store, for the Images adapter.
+	imageStore *image.Store
+	log        *slog.Logger
 	vols   *volumes
 	net    *network.Bridge // bridge mode's host side
 	// sbCfg is what every pod's sandbox shares.
@@ -108,10 +110,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 		db.Close()
 		return nil, err
 	}
-	d.images, err = image.Open(filepath.Join(cfg.Root, "images"), db.Bolt(), image.Options{InUse: d.imageInUse})
-	if err != nil {
+	if err := d.openImages(); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("opening image store: %w", err)
+		return nil, err
 	}
 	d.vols = &volumes{root: cfg.Root, runDir: cfg.VM.RunDir, log: log}
 	if d.vols.store, err = volume.Open(filepath.Join(cfg.Root, "volumes"), db); err != nil {
@@ -178,6 +179,7 @@ func (d *Daemon) recover(ctx context.Context) error {
 			d.recoverRunning(ctx, p)
 		}
 	}
+	d.syncImageHolds("")
 	// The network of every pod that no longer runs is released (its VM
 	// died with or while hyperd was down).
 	live := map[string][]network.Port{}
@@ -218,23 +220,6 @@ func (d *Daemon) lookup(ref string) (*pod, error) {
 		return nil, errdefs.NotFound("no such pod: %s", ref)
 	}
 	return found, nil
-}
-
-func (d *Daemon) imageInUse(id string) []image.User {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var users []image.User
-	for _, p := range d.pods {
-		snap := p.snapshot()
-		for _, c := range append(append([]types.Container(nil), snap.InitContainers...), snap.Containers...) {
-			if c.ImageID == id {
-				running := p.sb.Running() || snap.State == stateRunning
-				users = append(users, image.User{Name: snap.Name, Running: running})
-				break
-			}
-		}
-	}
-	return users
 }
 
 func newID() string {

@@ -1,14 +1,77 @@
 package daemon
 
+// The images pods use are held in the image store (image.Store.Hold): the
+// store knows its users as data and never calls back into the daemon, so
+// that no daemon lock is ever taken inside an image store transaction.
+// A pod holds its images from before it is recorded (Pods.Create; an
+// added container's image from before it is added) until it is forgotten;
+// syncImageHolds brings the holds up to date with the pods' records and
+// states (running or not) before the store decides with them (Remove,
+// Prune, DiskUsage) and before a root file system goes to a VM.
+//
+// Lock order: d.mu → p.mu → the sandbox → the image store's locks (image/holds.go) →
+// bbolt. The image store takes none of the daemon's locks.
+
 import (
 	"context"
+	"fmt"
 	"io"
+	"path/filepath"
+	"slices"
 
 	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/image"
+	"github.com/hyperhq/hyper/internal/sandbox"
 )
+
+// imageResolver is what the pods need of the image store: resolving an
+// image reference, an image's root file system, and holding the images
+// they use.
+type imageResolver interface {
+	Get(ctx context.Context, ref string) (image.Image, error)
+	Rootfs(ctx context.Context, ref string) (string, error)
+	Hold(holder string, u image.User, ids ...string) error
+	SetHolds(holder string, u image.User, ids []string)
+	Release(holder string)
+}
+
+var _ imageResolver = (*image.Store)(nil)
+
+// openImages opens the image store under the daemon's root, in its
+// state database.
+func (d *Daemon) openImages() error {
+	s, err := image.Open(filepath.Join(d.cfg.Root, "images"), d.db.Bolt(), image.Options{})
+	if err != nil {
+		return fmt.Errorf("opening image store: %w", err)
+	}
+	d.images, d.imageStore = s, s
+	return nil
+}
+
+// imageUser is p as a user of images (running while its run is on or
+// starting), and the images its containers use. Called with p.mu held.
+func (p *pod) imageUser() (image.User, []string) {
+	return image.User{Name: p.rec.Name, Running: p.sb.Running() || p.sb.Status().State == sandbox.Running}, p.sb.Images()
+}
+
+// syncImageHolds makes the holds of the pods using image id (every pod,
+// for "") match their records and states. Under d.mu, as forget releases
+// a pod's holds: a removed pod's holds do not come back; under each p.mu,
+// as the pod's state changes: a sync never writes an older state than an
+// earlier one.
+func (d *Daemon) syncImageHolds(id string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for pid, p := range d.pods {
+		p.mu.Lock()
+		if u, ids := p.imageUser(); id == "" || slices.Contains(ids, id) {
+			d.images.SetHolds(pid, u, ids)
+		}
+		p.mu.Unlock()
+	}
+}
 
 // Images adapts the image store to api.Images (and api.Puller,
 // api.ImageManager).
@@ -37,7 +100,7 @@ func toAPIList(ims []image.Image) []types.Image {
 
 // Load implements api.Images.
 func (i Images) Load(ctx context.Context, r io.Reader) ([]types.Image, error) {
-	ims, err := i.d.images.Load(ctx, r)
+	ims, err := i.d.imageStore.Load(ctx, r)
 	if err != nil {
 		return nil, err
 	}
@@ -54,12 +117,12 @@ func (i Images) Save(ctx context.Context, w io.Writer, refs []string, format str
 	default:
 		return errdefs.InvalidArgument("unknown archive format %q (want docker or oci)", format)
 	}
-	return i.d.images.Save(ctx, w, refs, f)
+	return i.d.imageStore.Save(ctx, w, refs, f)
 }
 
 // List implements api.Images.
 func (i Images) List(ctx context.Context) ([]types.Image, error) {
-	ims, err := i.d.images.List(ctx)
+	ims, err := i.d.imageStore.List(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +131,7 @@ func (i Images) List(ctx context.Context) ([]types.Image, error) {
 
 // Remove implements api.Images.
 func (i Images) Remove(ctx context.Context, ref string, force bool) error {
-	_, err := i.d.images.Remove(ctx, ref, force)
+	_, err := i.RemoveImage(ctx, ref, force)
 	return err
 }
 
@@ -76,7 +139,7 @@ func (i Images) Remove(ctx context.Context, ref string, force bool) error {
 // configured mirror), with credentials from the docker config of the user
 // hyperd runs as (root: /root/.docker/config.json or $DOCKER_CONFIG).
 func (i Images) Pull(ctx context.Context, ref, platform string, progress func(types.PullEvent)) (types.Image, error) {
-	im, err := i.d.images.Pull(ctx, ref, image.PullOptions{
+	im, err := i.d.imageStore.Pull(ctx, ref, image.PullOptions{
 		Platform: platform,
 		Registry: i.d.cfg.Registry,
 		Progress: func(p image.PullProgress) {
@@ -101,7 +164,8 @@ func toDelete(r image.RemoveResult) types.ImageDeleteResponse {
 
 // RemoveImage implements api.ImageManager.
 func (i Images) RemoveImage(ctx context.Context, ref string, force bool) (types.ImageDeleteResponse, error) {
-	res, err := i.d.images.Remove(ctx, ref, force)
+	i.d.syncImageHolds("")
+	res, err := i.d.imageStore.Remove(ctx, ref, force)
 	if err != nil {
 		return types.ImageDeleteResponse{}, err
 	}
@@ -110,12 +174,13 @@ func (i Images) RemoveImage(ctx context.Context, ref string, force bool) (types.
 
 // TagImage implements api.ImageManager.
 func (i Images) TagImage(ctx context.Context, source, target string) error {
-	return i.d.images.Tag(ctx, source, target)
+	return i.d.imageStore.Tag(ctx, source, target)
 }
 
 // PruneImages implements api.ImageManager.
 func (i Images) PruneImages(ctx context.Context, all bool) (types.ImagePruneResponse, error) {
-	res, err := i.d.images.Prune(ctx, all)
+	i.d.syncImageHolds("")
+	res, err := i.d.imageStore.Prune(ctx, all)
 	if err != nil {
 		return types.ImagePruneResponse{}, err
 	}
@@ -128,7 +193,8 @@ func (i Images) PruneImages(ctx context.Context, all bool) (types.ImagePruneResp
 
 // DiskUsage implements api.ImageManager.
 func (i Images) DiskUsage(ctx context.Context) (types.DiskUsage, error) {
-	du, err := i.d.images.DiskUsage(ctx)
+	i.d.syncImageHolds("")
+	du, err := i.d.imageStore.DiskUsage(ctx)
 	if err != nil {
 		return types.DiskUsage{}, err
 	}
@@ -141,7 +207,7 @@ func (i Images) DiskUsage(ctx context.Context) (types.DiskUsage, error) {
 // PushImage implements api.ImageManager: credentials and insecure
 // registries as for Pull.
 func (i Images) PushImage(ctx context.Context, ref string, progress func(types.PushEvent)) (types.PushEvent, error) {
-	res, err := i.d.images.Push(ctx, ref, image.PushOptions{
+	res, err := i.d.imageStore.Push(ctx, ref, image.PushOptions{
 		Registry: i.d.cfg.Registry,
 		Progress: func(p image.PushProgress) {
 			if progress != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/image"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
@@ -109,11 +110,18 @@ func (x Pods) Create(ctx context.Context, spec types.PodSpec) (types.CreateRespo
 	if err := os.MkdirAll(filepath.Join(rec.Dir, "logs"), 0o700); err != nil {
 		return types.CreateResponse{}, fmt.Errorf("creating pod dir: %w", err)
 	}
+	// Held before the pod is recorded: an image removed since it was
+	// resolved fails the creation, one removed later is refused (holds.go).
+	if err := d.images.Hold(id, image.User{Name: spec.Name}, distinctImages(rec.InitContainers, rec.Containers)...); err != nil {
+		os.RemoveAll(rec.Dir)
+		return types.CreateResponse{}, err
+	}
 	// The name is reserved under d.mu, the record written without it.
 	d.mu.Lock()
 	if err := d.nameFree(spec.Name); err != nil {
 		d.mu.Unlock()
 		os.RemoveAll(rec.Dir)
+		d.images.Release(id)
 		return types.CreateResponse{}, err
 	}
 	d.reserved[spec.Name] = true
@@ -127,6 +135,7 @@ func (x Pods) Create(ctx context.Context, spec types.PodSpec) (types.CreateRespo
 	d.mu.Unlock()
 	if err != nil {
 		os.RemoveAll(rec.Dir)
+		d.images.Release(id)
 		return types.CreateResponse{}, err
 	}
 	return types.CreateResponse{ID: id, Warnings: warnings}, nil
@@ -309,6 +318,7 @@ func (d *Daemon) forget(p *pod) error {
 	d.mu.Lock()
 	known := d.pods[id] == p
 	delete(d.pods, id)
+	d.images.Release(id) // under d.mu, as syncImageHolds: it does not come back
 	for eid, e := range d.execs {
 		if e.pod == id {
 			delete(d.execs, eid)

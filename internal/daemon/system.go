@@ -41,7 +41,7 @@ func (x System) Info(ctx context.Context) (types.Info, error) {
 			in.Bridge.Leases = append(in.Bridge.Leases, types.BridgeLease{Pod: l.Pod, Address: l.Addr.String()})
 		}
 	}
-	if ims, err := d.images.List(ctx); err == nil {
+	if ims, err := d.imageStore.List(ctx); err == nil {
 		in.Images = len(ims)
 	}
 	return in, nil

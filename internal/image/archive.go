@@ -43,10 +43,10 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // spool copies r (a tar archive, possibly gzip-compressed) into a temp
-// file under root/tmp, at most max bytes after decompression, and indexes
-// it. The caller closes and removes the file (archive.close).
-func (s *Store) spool(ctx context.Context, r io.Reader) (*archive, error) {
-	f, err := os.CreateTemp(s.tmpDir(), "load-*.tar")
+// file under tmp, at most max bytes after decompression, and indexes it.
+// The caller closes and removes the file (archive.close).
+func spool(ctx context.Context, r io.Reader, tmp string, max int64) (*archive, error) {
+	f, err := os.CreateTemp(tmp, "load-*.tar")
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (s *Store) spool(ctx context.Context, r io.Reader) (*archive, error) {
 		}
 		src = zr
 	}
-	n, err := io.Copy(f, io.LimitReader(src, s.opts.MaxArchiveSize+1))
+	n, err := io.Copy(f, io.LimitReader(src, max+1))
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -76,8 +76,8 @@ func (s *Store) spool(ctx context.Context, r io.Reader) (*archive, error) {
 		}
 		return nil, fmt.Errorf("archive: read: %w", err)
 	}
-	if n > s.opts.MaxArchiveSize {
-		return nil, errdefs.InvalidArgument("archive larger than the limit of %d bytes", s.opts.MaxArchiveSize)
+	if n > max {
+		return nil, errdefs.InvalidArgument("archive larger than the limit of %d bytes", max)
 	}
 	if err := a.index(); err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
 package image
 
 // BuildCount is how many root file systems s has built.
-func BuildCount(s *Store) int64 { return s.buildCount.Load() }
+func BuildCount(s *Store) int64 { return s.rootfs.buildCount.Load() }

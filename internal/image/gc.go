@@ -3,13 +3,47 @@ package image
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
+	"sync"
 	"syscall"
-
-	"go.etcd.io/bbolt"
 )
+
+// pinSet counts the in-flight users of blobs (by digest) and of root
+// file systems (rootfsPin(id)): loads, pulls, pushes, saves and builds
+// pin what they use until done. Its mutex is also the GC lock: GC decides
+// and deletes under it, so nothing is unpinned (or registered by someone
+// who pinned it) in between.
+type pinSet struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (p *pinSet) pin(keys ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n == nil {
+		p.n = map[string]int{}
+	}
+	for _, k := range keys {
+		p.n[k]++
+	}
+}
+
+func (p *pinSet) unpin(keys ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.unpinLocked(keys...)
+}
+
+func (p *pinSet) unpinLocked(keys ...string) {
+	for _, k := range keys {
+		if p.n[k]--; p.n[k] <= 0 {
+			delete(p.n, k)
+		}
+	}
+}
+
+func (p *pinSet) pinnedLocked(key string) bool { return p.n[key] > 0 }
 
 // GCResult says what GC freed.
 type GCResult struct {
@@ -26,33 +60,52 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 	if err := ctx.Err(); err != nil {
 		return GCResult{}, err
 	}
-	ids, digests := s.onDisk()
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	ids, digests := s.rootfs.onDisk(), s.blobs.onDisk()
+	s.pins.mu.Lock()
+	defer s.pins.mu.Unlock()
 	res := s.collectLocked(ids, digests)
 	sort.Strings(res.Blobs)
 	sort.Strings(res.Rootfs)
 	return res, nil
 }
 
-// onDisk lists the root file systems (by image ID) and blobs (by digest)
-// on disk.
-func (s *Store) onDisk() (ids, digests []string) {
-	if es, err := os.ReadDir(filepath.Join(s.root, "rootfs")); err == nil {
-		for _, e := range es {
-			if h, ok := strings.CutSuffix(e.Name(), ".erofs"); ok && e.Type().IsRegular() {
-				ids = append(ids, "sha256:"+h)
+// collectLocked deletes the root file systems of ids and the blobs in
+// digests that no registered image references and no operation in flight
+// has pinned, and says what it freed. s.pins.mu must be held.
+func (s *Store) collectLocked(ids, digests []string) GCResult {
+	var res GCResult
+	registered, used, err := s.catalog.references()
+	if err != nil {
+		return res // keep everything rather than guess
+	}
+	for _, id := range ids {
+		if !registered[id] {
+			if n, ok := s.rootfs.deleteLocked(id); ok {
+				res.Rootfs = append(res.Rootfs, id)
+				res.Reclaimed += n
 			}
 		}
 	}
-	if es, err := os.ReadDir(filepath.Join(s.root, "blobs", "sha256")); err == nil {
-		for _, e := range es {
-			if e.Type().IsRegular() {
-				digests = append(digests, "sha256:"+e.Name())
+	for _, d := range digests {
+		if !used[d] {
+			if n, ok := s.blobs.deleteLocked(d); ok {
+				res.Blobs = append(res.Blobs, d)
+				res.Reclaimed += n
 			}
 		}
 	}
-	return ids, digests
+	return res
+}
+
+// settle ends an operation that pinned keys and created the root file
+// systems ids and the blobs digests: it unpins, and deletes what it
+// created that no registered image uses (everything, if it failed before
+// registering).
+func (s *Store) settle(keys, ids, digests []string) {
+	s.pins.mu.Lock()
+	defer s.pins.mu.Unlock()
+	s.pins.unpinLocked(keys...)
+	s.collectLocked(ids, digests)
 }
 
 // diskSize is the space a file takes on disk (its allocated blocks: a
@@ -74,46 +127,16 @@ type PruneResult struct {
 	Reclaimed int64          // disk space GC freed afterwards, in bytes
 }
 
-// Prune deletes the images no user (pod) uses, in any state: with all,
+// Prune deletes the images no user (pod) holds, in any state: with all,
 // every such image; without, only dangling ones (without a name). Then it
 // runs GC.
 func (s *Store) Prune(ctx context.Context, all bool) (PruneResult, error) {
-	var res PruneResult
-	s.mu.Lock()
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		images, names := buckets(tx)
-		recs, err := allRecords(images)
-		if err != nil {
-			return err
-		}
-		var doomed []record
-		for _, r := range recs {
-			if (all || len(r.Names) == 0) && len(s.users(r.ID)) == 0 {
-				doomed = append(doomed, r)
-			}
-		}
-		for _, r := range doomed {
-			for _, n := range r.Names {
-				if err := names.Delete([]byte(n)); err != nil {
-					return err
-				}
-			}
-			if err := images.Delete([]byte(r.ID)); err != nil {
-				return err
-			}
-			u := append([]string(nil), r.Names...)
-			sort.Strings(u)
-			res.Images = append(res.Images, RemoveResult{Untagged: u, Deleted: r.ID})
-		}
-		return nil
-	})
-	s.mu.Unlock()
+	images, err := s.catalog.prune(all)
 	if err != nil {
 		return PruneResult{}, err
 	}
 	gc, err := s.GC(ctx)
-	res.Reclaimed = gc.Reclaimed
-	return res, err
+	return PruneResult{Images: images, Reclaimed: gc.Reclaimed}, err
 }
 
 // Usage is the disk usage of one kind of thing in the store.
@@ -144,31 +167,24 @@ type DiskUsage struct {
 // only, as reclaimable.
 func (s *Store) DiskUsage(ctx context.Context) (DiskUsage, error) {
 	var du DiskUsage
-	var recs []record
-	err := s.db.View(func(tx *bbolt.Tx) (err error) {
-		images, _ := buckets(tx)
-		recs, err = allRecords(images)
-		return err
-	})
+	recs, err := s.catalog.all()
 	if err != nil {
 		return du, err
 	}
-	ids, digests := s.onDisk()
+	held := s.catalog.holds.users()
 	rootfsSize := map[string]int64{}
-	for _, id := range ids {
-		rootfsSize[id] = diskSize(s.rootfsPath(id))
+	for _, id := range s.rootfs.onDisk() {
+		rootfsSize[id] = diskSize(s.rootfs.path(id))
 	}
 	blobSize := map[string]int64{}
-	for _, d := range digests {
-		if p, err := s.blobPath(d); err == nil {
-			blobSize[d] = diskSize(p)
-		}
+	for _, d := range s.blobs.onDisk() {
+		blobSize[d] = s.blobs.size(d)
 	}
 	activeBlobs := map[string]bool{}
 	activeRootfs := map[string]bool{}
 	referenced := map[string]bool{}
 	for _, r := range recs {
-		active := len(s.users(r.ID)) > 0
+		active := len(held[r.ID]) > 0
 		du.Images.Count++
 		if active {
 			du.Images.Active++

@@ -17,25 +17,29 @@ import (
 	it "github.com/hyperhq/hyper/internal/image/imagetest"
 )
 
-// users is a settable InUse hook.
+// users sets the users of images through the store's holds: each user
+// set for an image is a holder of that image only.
 type users struct {
+	s  *image.Store
 	mu sync.Mutex
-	m  map[string][]image.User
+	m  map[string][]string // image ID -> its holders
 }
 
 func (u *users) set(id string, us ...image.User) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.m == nil {
-		u.m = map[string][]image.User{}
+		u.m = map[string][]string{}
 	}
-	u.m[id] = us
-}
-
-func (u *users) inUse(id string) []image.User {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.m[id]
+	for _, h := range u.m[id] {
+		u.s.Release(h)
+	}
+	u.m[id] = nil
+	for _, x := range us {
+		h := id + "/" + x.Name
+		u.s.SetHolds(h, x, []string{id})
+		u.m[id] = append(u.m[id], h)
+	}
 }
 
 // threeImages loads a (a:1), b (b:1) and c (no name); a and b share their
@@ -137,8 +141,8 @@ func TestGC(t *testing.T) {
 
 // TestRemoveUsers: docker's rmi rules with pods as containers.
 func TestRemoveUsers(t *testing.T) {
-	var u users
-	e := newStore(t, image.Options{InUse: u.inUse})
+	e := newStore(t, image.Options{})
+	u := users{s: e.s}
 	a, b, _ := threeImages(t, e)
 	u.set(a.ID, image.User{Name: "stopped-pod"})
 	u.set(b.ID, image.User{Name: "running-pod", Running: true})
@@ -174,8 +178,8 @@ func TestRemoveUsers(t *testing.T) {
 
 // TestPrune: dangling images only, or all unused ones; never used ones.
 func TestPrune(t *testing.T) {
-	var u users
-	e := newStore(t, image.Options{InUse: u.inUse})
+	e := newStore(t, image.Options{})
+	u := users{s: e.s}
 	a, b, c := threeImages(t, e)
 	// d: dangling but used.
 	arc, ids := it.ClassicArchive(t, it.ClassicImage{Config: it.Config(), Layers: [][]byte{it.Layer(t, it.File("d", "d", 0o644))}})
@@ -215,8 +219,8 @@ func TestPrune(t *testing.T) {
 
 // TestDiskUsage: counts, on-disk sums, shared blobs once, reclaimable.
 func TestDiskUsage(t *testing.T) {
-	var u users
-	e := newStore(t, image.Options{InUse: u.inUse})
+	e := newStore(t, image.Options{})
+	u := users{s: e.s}
 	a, b, c := threeImages(t, e)
 	u.set(a.ID, image.User{Name: "p", Running: true})
 	du, err := e.s.DiskUsage(ctx)

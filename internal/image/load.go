@@ -14,7 +14,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"go.etcd.io/bbolt"
 
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/image/fstree"
@@ -54,7 +53,7 @@ type candidate struct {
 // visible and the files it wrote are removed (blobs that other images
 // share stay). Malformed or hostile archives give errdefs.ErrInvalidArgument.
 func (s *Store) Load(ctx context.Context, r io.Reader) ([]Image, error) {
-	a, err := s.spool(ctx, r)
+	a, err := spool(ctx, r, s.tmp, s.opts.MaxArchiveSize)
 	if err != nil {
 		return nil, err
 	}
@@ -67,15 +66,10 @@ func (s *Store) Load(ctx context.Context, r io.Reader) ([]Image, error) {
 	var created []string // blobs this load created
 	var pinned []string  // blob digests and rootfs pins held
 	var builtIDs []string
-	defer func() {
-		s.mu.Lock()
-		s.unpinLocked(pinned...)
-		// Whatever this load created and no registered image uses goes:
-		// everything on failure, duplicates (same config, other manifest)
-		// on success.
-		s.collectLocked(builtIDs, created)
-		s.mu.Unlock()
-	}()
+	// Whatever this load created and no registered image uses goes:
+	// everything on failure, duplicates (same config, other manifest) on
+	// success.
+	defer func() { s.settle(pinned, builtIDs, created) }()
 
 	recs := make([]*record, 0, len(cands))
 	for _, c := range cands {
@@ -83,7 +77,7 @@ func (s *Store) Load(ctx context.Context, r io.Reader) ([]Image, error) {
 			return nil, err
 		}
 		put := func(r io.Reader, size int64, want string) error {
-			d, made, err := s.putBlob(ctx, r, size, want)
+			d, made, err := s.blobs.put(ctx, r, size, want)
 			if err != nil {
 				return err
 			}
@@ -126,10 +120,10 @@ func (s *Store) Load(ctx context.Context, r io.Reader) ([]Image, error) {
 		for _, d := range c.config.RootFS.DiffIDs {
 			rec.DiffIDs = append(rec.DiffIDs, d.String())
 		}
-		s.pin(rootfsPin(rec.ID))
+		s.pins.pin(rootfsPin(rec.ID))
 		pinned = append(pinned, rootfsPin(rec.ID))
 		builtIDs = append(builtIDs, rec.ID)
-		size, err := s.ensureRootfs(ctx, rec)
+		size, err := s.rootfs.ensure(ctx, rec)
 		if err != nil {
 			return nil, err
 		}
@@ -137,54 +131,7 @@ func (s *Store) Load(ctx context.Context, r io.Reader) ([]Image, error) {
 		recs = append(recs, rec)
 	}
 
-	return s.register(recs)
-}
-
-// register records recs and gives them their names, all in one
-// transaction: a record already stored (same config) keeps its manifest
-// and blobs and only gains the names.
-func (s *Store) register(recs []*record) ([]Image, error) {
-	var out []Image
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		images, _ := buckets(tx)
-		out = out[:0]
-		for _, rec := range recs {
-			existing, err := getRecord(images, rec.ID)
-			if err != nil {
-				return err
-			}
-			if existing == nil {
-				// A config already stored keeps its record (manifest and
-				// blobs); only the names are added.
-				fresh := *rec
-				fresh.Names = nil
-				if err := putRecord(images, &fresh); err != nil {
-					return err
-				}
-			}
-			for _, n := range rec.Names {
-				r, err := getRecord(images, rec.ID)
-				if err != nil {
-					return err
-				}
-				if err := setName(tx, n, r); err != nil {
-					return err
-				}
-			}
-		}
-		for _, rec := range recs {
-			r, err := getRecord(images, rec.ID)
-			if err != nil {
-				return err
-			}
-			out = append(out, r.image())
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("image store: register: %w", err)
-	}
-	return out, nil
+	return s.catalog.register(recs)
 }
 
 func idOf(config []byte) string { return digestOf(config) }

@@ -255,12 +255,7 @@ func (s *Store) pullFrom(ctx context.Context, orig name.Reference, src source, p
 	}
 
 	var created, pinned, builtIDs []string
-	defer func() {
-		s.mu.Lock()
-		s.unpinLocked(pinned...)
-		s.collectLocked(builtIDs, created)
-		s.mu.Unlock()
-	}()
+	defer func() { s.settle(pinned, builtIDs, created) }()
 	track := func(d string, made bool) {
 		pinned = append(pinned, d)
 		if made {
@@ -268,7 +263,7 @@ func (s *Store) pullFrom(ctx context.Context, orig name.Reference, src source, p
 		}
 	}
 
-	d, made, err := s.putBlob(ctx, bytes.NewReader(mb), int64(len(mb)), md.Digest)
+	d, made, err := s.blobs.put(ctx, bytes.NewReader(mb), int64(len(mb)), md.Digest)
 	if err != nil {
 		return Image{}, err
 	}
@@ -280,7 +275,7 @@ func (s *Store) pullFrom(ctx context.Context, orig name.Reference, src source, p
 	if int64(len(cb)) != m.Config.Size || digestOf(cb) != m.Config.Digest.String() {
 		return Image{}, errdefs.InvalidArgument("%s: config blob does not match its digest %s", orig, m.Config.Digest)
 	}
-	d, made, err = s.putBlob(ctx, bytes.NewReader(cb), int64(len(cb)), m.Config.Digest.String())
+	d, made, err = s.blobs.put(ctx, bytes.NewReader(cb), int64(len(cb)), m.Config.Digest.String())
 	if err != nil {
 		return Image{}, err
 	}
@@ -346,7 +341,7 @@ func (s *Store) pullFrom(ctx context.Context, orig name.Reference, src source, p
 		// name so that the same reference resolves.
 		rec.Names = []string{canon}
 	}
-	s.pin(rootfsPin(rec.ID))
+	s.pins.pin(rootfsPin(rec.ID))
 	pinned = append(pinned, rootfsPin(rec.ID))
 	builtIDs = append(builtIDs, rec.ID)
 	var lastLayer = -1
@@ -357,7 +352,7 @@ func (s *Store) pullFrom(ctx context.Context, orig name.Reference, src source, p
 		lastLayer = i
 		progress(PullProgress{ID: shortDigest(l.Digest), Status: PullExtracting})
 	}
-	size, err := s.ensureRootfs(context.WithValue(ctx, layerHookKey{}, hook), rec)
+	size, err := s.rootfs.ensure(context.WithValue(ctx, layerHookKey{}, hook), rec)
 	if err != nil {
 		return Image{}, err
 	}
@@ -365,7 +360,7 @@ func (s *Store) pullFrom(ctx context.Context, orig name.Reference, src source, p
 	for _, l := range c.layers {
 		progress(PullProgress{ID: shortDigest(l.Digest), Status: PullDone})
 	}
-	out, err := s.register([]*record{rec})
+	out, err := s.catalog.register([]*record{rec})
 	if err != nil {
 		return Image{}, err
 	}
@@ -381,8 +376,8 @@ func shortDigest(d string) string {
 }
 
 // fetchBlob puts the blob l into the store from open() unless it is there,
-// sharing the download with concurrent pulls. Like putBlob, it pins the
-// digest on success.
+// sharing the download with concurrent pulls. Like blobStore.put, it pins
+// the digest on success.
 func (s *Store) fetchBlob(ctx context.Context, l descriptor, open func() (io.ReadCloser, error), progress func(PullProgress)) (string, bool, error) {
 	for {
 		fetchMu.Lock()
@@ -406,7 +401,7 @@ func (s *Store) fetchBlob(ctx context.Context, l descriptor, open func() (io.Rea
 		fetchMu.Unlock()
 
 		lr := &lazyReader{open: open, size: l.Size, progress: progress}
-		d, made, err := s.putBlob(ctx, lr, l.Size, l.Digest)
+		d, made, err := s.blobs.put(ctx, lr, l.Size, l.Digest)
 		lr.close()
 
 		fetchMu.Lock()

@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"go.etcd.io/bbolt"
 
 	"github.com/hyperhq/hyper/internal/errdefs"
 )
@@ -50,28 +49,19 @@ type PushResult struct {
 // registry, from the stored blobs: the manifest goes up byte for byte, so
 // the registry's digest is the stored ManifestDigest. Errors as Pull's.
 func (s *Store) Push(ctx context.Context, ref string, opts PushOptions) (PushResult, error) {
-	var rec *record
-	var canon string
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		r, kind, c, err := resolve(tx, ref)
-		if err != nil {
-			return err
-		}
-		if kind == byID {
-			return errdefs.InvalidArgument("push needs an image name (registry/repository:tag), not an ID: tag the image first")
-		}
-		if kind == byDigest {
-			pr, _ := parseName(ref)
-			c = canonical(pr)
-		}
-		rec, canon = r, c
-		return nil
-	})
+	rec, kind, canon, err := s.catalog.lookup(ref)
 	if err != nil {
 		return PushResult{}, err
 	}
-	s.pin(rec.blobs()...)
-	defer s.unpin(rec.blobs()...)
+	switch kind {
+	case byID:
+		return PushResult{}, errdefs.InvalidArgument("push needs an image name (registry/repository:tag), not an ID: tag the image first")
+	case byDigest:
+		pr, _ := parseName(ref)
+		canon = canonical(pr)
+	}
+	s.pins.pin(rec.blobs()...)
+	defer s.pins.unpin(rec.blobs()...)
 
 	pr, err := parseName(canon)
 	if err != nil {
@@ -102,7 +92,7 @@ func (s *Store) Push(ctx context.Context, ref string, opts PushOptions) (PushRes
 			}
 		}()
 	}
-	img, err := partial.CompressedToImage(storedImage{s: s, r: rec})
+	img, err := partial.CompressedToImage(storedImage{s: s.blobs, r: rec})
 	if err == nil {
 		err = remote.Write(dst, img, ropts...)
 	}
@@ -113,31 +103,15 @@ func (s *Store) Push(ctx context.Context, ref string, opts PushOptions) (PushRes
 	return PushResult{Name: canon, Digest: rec.Manifest.Digest, Size: rec.Manifest.Size}, nil
 }
 
-func (s *Store) readBlob(d descriptor) ([]byte, error) {
-	f, err := s.openBlob(d.Digest)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, 64<<20))
-	if err != nil {
-		return nil, err
-	}
-	if digestOf(b) != d.Digest {
-		return nil, fmt.Errorf("image store: blob %s is corrupt", d.Digest)
-	}
-	return b, nil
-}
-
 // storedImage is a stored image as go-containerregistry sees it.
 type storedImage struct {
-	s *Store
+	s *blobStore
 	r *record
 }
 
-func (i storedImage) RawConfigFile() ([]byte, error) { return i.s.readBlob(i.r.Config) }
+func (i storedImage) RawConfigFile() ([]byte, error) { return i.s.read(i.r.Config) }
 
-func (i storedImage) RawManifest() ([]byte, error) { return i.s.readBlob(i.r.Manifest) }
+func (i storedImage) RawManifest() ([]byte, error) { return i.s.read(i.r.Manifest) }
 
 func (i storedImage) MediaType() (types.MediaType, error) {
 	if i.r.Manifest.MediaType != "" {
@@ -169,7 +143,7 @@ func (i storedImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 }
 
 type storedLayer struct {
-	s *Store
+	s *blobStore
 	d descriptor
 }
 
@@ -177,7 +151,7 @@ func (l storedLayer) Digest() (v1.Hash, error)            { return v1.NewHash(l.
 func (l storedLayer) Size() (int64, error)                { return l.d.Size, nil }
 func (l storedLayer) MediaType() (types.MediaType, error) { return types.MediaType(l.d.MediaType), nil }
 func (l storedLayer) Compressed() (io.ReadCloser, error) {
-	f, err := l.s.openBlob(l.d.Digest)
+	f, err := l.s.open(l.d.Digest)
 	if err != nil {
 		return nil, err
 	}

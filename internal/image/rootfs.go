@@ -12,12 +12,38 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/image/fstree"
 )
+
+// rootfsStore builds and keeps the root file systems: one EROFS image per
+// image, rootfs/<id-hex>.erofs, the merge of its layers (read from the
+// blob store), built once and kept read-only until the image goes.
+// Concurrent builds of one image are one build. A root file system in use
+// by an operation in flight is pinned (rootfsPin(id), in pins), and GC
+// keeps it as it keeps the ones being built.
+type rootfsStore struct {
+	dir, tmp string // <root>/rootfs, <root>/tmp
+	blobs    *blobStore
+	pins     *pinSet
+	// maxImageSize and maxEntries bound what one image expands to
+	// (Options.MaxImageSize, MaxEntries).
+	maxImageSize int64
+	maxEntries   int
+	// record is the catalog's record of a full image ID.
+	record func(id string) (*record, error)
+
+	mu     sync.Mutex
+	builds map[string]*build // image ID -> build in progress
+
+	buildCount atomic.Int64 // root file systems built, for tests
+}
 
 // build is a root file system build in progress; concurrent callers for
 // the same image wait for it instead of building again.
@@ -27,39 +53,15 @@ type build struct {
 	err  error
 }
 
-// Rootfs returns the path of the EROFS image holding the merged root file
-// system of the image ref resolves to (normally a full ID). The file is
-// built once per image, kept read-only (0444), and stays until the image
-// is removed. Callers must not modify it.
-func (s *Store) Rootfs(ctx context.Context, ref string) (string, error) {
-	img, err := s.Get(ctx, ref)
-	if err != nil {
-		return "", err
-	}
-	rec, err := s.record(img.ID)
-	if err != nil {
-		return "", err
-	}
-	keys := append(rec.blobs(), rootfsPin(rec.ID))
-	s.pin(keys...)
-	defer func() {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.unpinLocked(keys...)
-		if _, err := s.record(rec.ID); errors.Is(err, errdefs.ErrNotFound) {
-			// Removed while we built: do not leave its files behind.
-			s.collectLocked([]string{rec.ID}, rec.blobs())
-		}
-	}()
-	if _, err := s.ensureRootfs(ctx, rec); err != nil {
-		return "", err
-	}
-	return s.rootfsPath(rec.ID), nil
+// path is where image id's root file system is (or would be).
+func (s *rootfsStore) path(id string) string {
+	return filepath.Join(s.dir, strings.TrimPrefix(id, "sha256:")+".erofs")
 }
 
-// ensureRootfs builds rec's root file system unless it exists, and returns
-// the image's uncompressed layer size. The caller pins rec's blobs.
-func (s *Store) ensureRootfs(ctx context.Context, rec *record) (int64, error) {
+// ensure builds rec's root file system unless it exists, and returns the
+// image's uncompressed layer size. The caller pins rec's blobs and
+// rootfsPin(rec.ID).
+func (s *rootfsStore) ensure(ctx context.Context, rec *record) (int64, error) {
 	for {
 		s.mu.Lock()
 		if b := s.builds[rec.ID]; b != nil {
@@ -74,7 +76,7 @@ func (s *Store) ensureRootfs(ctx context.Context, rec *record) (int64, error) {
 			}
 			return b.size, b.err
 		}
-		if fi, err := os.Stat(s.rootfsPath(rec.ID)); err == nil && fi.Mode().IsRegular() {
+		if fi, err := os.Stat(s.path(rec.ID)); err == nil && fi.Mode().IsRegular() {
 			if r, err := s.record(rec.ID); err == nil {
 				s.mu.Unlock()
 				return r.Size, nil
@@ -87,7 +89,7 @@ func (s *Store) ensureRootfs(ctx context.Context, rec *record) (int64, error) {
 		s.builds[rec.ID] = b
 		s.mu.Unlock()
 
-		b.size, b.err = s.buildRootfs(ctx, rec)
+		b.size, b.err = s.build(ctx, rec)
 
 		s.mu.Lock()
 		delete(s.builds, rec.ID)
@@ -146,15 +148,15 @@ func decompress(r io.Reader) (io.Reader, func(), error) {
 	return br, func() {}, nil
 }
 
-// buildRootfs merges rec's layers and writes rootfs/<id>.erofs. Each
-// layer's uncompressed stream is checked against the config's diff ID,
-// and all of them together against Options.MaxImageSize.
-func (s *Store) buildRootfs(ctx context.Context, rec *record) (size int64, err error) {
+// build merges rec's layers and writes rootfs/<id>.erofs. Each layer's
+// uncompressed stream is checked against the config's diff ID, and all of
+// them together against Options.MaxImageSize.
+func (s *rootfsStore) build(ctx context.Context, rec *record) (size int64, err error) {
 	s.buildCount.Add(1)
 	if len(rec.DiffIDs) != len(rec.Layers) {
 		return 0, errdefs.InvalidArgument("image %s: %d layers but %d diff IDs", rec.ID, len(rec.Layers), len(rec.DiffIDs))
 	}
-	spool, err := os.CreateTemp(s.tmpDir(), "spool-*")
+	spool, err := os.CreateTemp(s.tmp, "spool-*")
 	if err != nil {
 		return 0, err
 	}
@@ -162,8 +164,8 @@ func (s *Store) buildRootfs(ctx context.Context, rec *record) (size int64, err e
 		spool.Close()
 		os.Remove(spool.Name())
 	}()
-	tree := fstree.New(spool, fstree.Limits{MaxEntries: s.opts.MaxEntries, MaxContentBytes: s.opts.MaxImageSize})
-	left := s.opts.MaxImageSize
+	tree := fstree.New(spool, fstree.Limits{MaxEntries: s.maxEntries, MaxContentBytes: s.maxImageSize})
+	left := s.maxImageSize
 	for i, l := range rec.Layers {
 		if hook, ok := ctx.Value(layerHookKey{}).(func(int, descriptor)); ok {
 			hook(i, l)
@@ -172,9 +174,9 @@ func (s *Store) buildRootfs(ctx context.Context, rec *record) (size int64, err e
 			return 0, err
 		}
 	}
-	size = s.opts.MaxImageSize - left
+	size = s.maxImageSize - left
 
-	out, err := os.CreateTemp(s.tmpDir(), "rootfs-*")
+	out, err := os.CreateTemp(s.tmp, "rootfs-*")
 	if err != nil {
 		return 0, err
 	}
@@ -184,7 +186,7 @@ func (s *Store) buildRootfs(ctx context.Context, rec *record) (size int64, err e
 			os.Remove(out.Name())
 		}
 	}()
-	if err := tree.WriteErofs(out, s.tmpDir()); err != nil {
+	if err := tree.WriteErofs(out, s.tmp); err != nil {
 		return 0, fmt.Errorf("image %s: write erofs: %w", rec.ID, err)
 	}
 	if err := out.Sync(); err != nil {
@@ -196,7 +198,7 @@ func (s *Store) buildRootfs(ctx context.Context, rec *record) (size int64, err e
 	if err := out.Close(); err != nil {
 		return 0, err
 	}
-	final := s.rootfsPath(rec.ID)
+	final := s.path(rec.ID)
 	if err := os.Rename(out.Name(), final); err != nil {
 		return 0, err
 	}
@@ -204,8 +206,8 @@ func (s *Store) buildRootfs(ctx context.Context, rec *record) (size int64, err e
 	return size, nil
 }
 
-func (s *Store) applyLayer(ctx context.Context, tree *fstree.Tree, i int, l descriptor, diffID string, left *int64) error {
-	f, err := s.openBlob(l.Digest)
+func (s *rootfsStore) applyLayer(ctx context.Context, tree *fstree.Tree, i int, l descriptor, diffID string, left *int64) error {
+	f, err := s.blobs.open(l.Digest)
 	if err != nil {
 		return err
 	}
@@ -222,7 +224,7 @@ func (s *Store) applyLayer(ctx context.Context, tree *fstree.Tree, i int, l desc
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case *left <= 0:
-			return errdefs.InvalidArgument("layer %d (%s): uncompressed image size exceeds the limit of %d bytes", i+1, l.Digest, s.opts.MaxImageSize)
+			return errdefs.InvalidArgument("layer %d (%s): uncompressed image size exceeds the limit of %d bytes", i+1, l.Digest, s.maxImageSize)
 		}
 		return err
 	}
@@ -239,3 +241,36 @@ func (s *Store) applyLayer(ctx context.Context, tree *fstree.Tree, i int, l desc
 	}
 	return nil
 }
+
+// onDisk lists the root file systems on disk, by image ID.
+func (s *rootfsStore) onDisk() []string {
+	var ids []string
+	if es, err := os.ReadDir(s.dir); err == nil {
+		for _, e := range es {
+			if h, ok := strings.CutSuffix(e.Name(), ".erofs"); ok && e.Type().IsRegular() {
+				ids = append(ids, "sha256:"+h)
+			}
+		}
+	}
+	return ids
+}
+
+// deleteLocked deletes image id's root file system unless it is pinned or
+// being built, and says how much space that freed. The caller holds the
+// pins' lock (collectLocked).
+func (s *rootfsStore) deleteLocked(id string) (int64, bool) {
+	s.mu.Lock()
+	building := s.builds[id] != nil
+	s.mu.Unlock()
+	if building || s.pins.pinnedLocked(rootfsPin(id)) {
+		return 0, false
+	}
+	p := s.path(id)
+	n := diskSize(p)
+	if os.Remove(p) != nil {
+		return 0, false
+	}
+	return n, true
+}
+
+func rootfsPin(id string) string { return "rootfs:" + id }

@@ -12,7 +12,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
-	"go.etcd.io/bbolt"
 
 	"github.com/hyperhq/hyper/internal/errdefs"
 )
@@ -48,34 +47,28 @@ func (s *Store) Save(ctx context.Context, w io.Writer, refs []string, format For
 	}
 	var list []*saved
 	byID := map[string]*saved{}
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		for _, ref := range refs {
-			r, kind, canon, err := resolve(tx, ref)
-			if err != nil {
-				return err
-			}
-			sv := byID[r.ID]
-			if sv == nil {
-				sv = &saved{rec: r}
-				byID[r.ID] = sv
-				list = append(list, sv)
-			}
-			if kind == byName {
-				sv.names = union(sv.names, []string{canon})
-			}
+	for _, ref := range refs {
+		r, kind, canon, err := s.catalog.lookup(ref)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		sv := byID[r.ID]
+		if sv == nil {
+			sv = &saved{rec: r}
+			byID[r.ID] = sv
+			list = append(list, sv)
+		}
+		if kind == byName {
+			sv.names = union(sv.names, []string{canon})
+		}
 	}
 	// Hold the blobs while writing.
 	var keys []string
 	for _, sv := range list {
 		keys = append(keys, sv.rec.blobs()...)
 	}
-	s.pin(keys...)
-	defer s.unpin(keys...)
+	s.pins.pin(keys...)
+	defer s.pins.unpin(keys...)
 
 	tw := tar.NewWriter(w)
 	epoch := time.Unix(0, 0)
@@ -103,7 +96,7 @@ func (s *Store) Save(ctx context.Context, w io.Writer, refs []string, format For
 				continue
 			}
 			written[d.Digest] = true
-			if err := s.copyBlob(ctx, tw, d, epoch); err != nil {
+			if err := s.blobs.copyTo(ctx, tw, d, epoch); err != nil {
 				return err
 			}
 		}
@@ -154,25 +147,4 @@ func (s *Store) Save(ctx context.Context, w io.Writer, refs []string, format For
 		return err
 	}
 	return tw.Close()
-}
-
-func (s *Store) copyBlob(ctx context.Context, tw *tar.Writer, d descriptor, mtime time.Time) error {
-	f, err := s.openBlob(d.Digest)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if fi.Size() != d.Size {
-		return errdefs.Unavailable("blob %s is damaged in the store (size %d, expected %d)", d.Digest, fi.Size(), d.Size)
-	}
-	name := "blobs/sha256/" + strings.TrimPrefix(d.Digest, "sha256:")
-	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o444, Size: d.Size, ModTime: mtime, Format: tar.FormatPAX}); err != nil {
-		return err
-	}
-	_, err = io.Copy(tw, ctxReader{ctx, f})
-	return err
 }

@@ -428,16 +428,7 @@ func TestGetErrors(t *testing.T) {
 }
 
 func TestTagRemove(t *testing.T) {
-	inUse := map[string]bool{}
-	var mu sync.Mutex
-	e := newStore(t, image.Options{InUse: func(id string) []image.User {
-		mu.Lock()
-		defer mu.Unlock()
-		if inUse[id] {
-			return []image.User{{Name: "p1", Running: true}}
-		}
-		return nil
-	}})
+	e := newStore(t, image.Options{})
 	base := it.Layer(t, it.File("base", "shared", 0o644))
 	arc, ids := it.ClassicArchive(t,
 		it.ClassicImage{Config: it.Config(), Layers: [][]byte{base, it.Layer(t, it.File("a", "a", 0o644))}, RepoTags: []string{"a:1"}},
@@ -469,15 +460,11 @@ func TestTagRemove(t *testing.T) {
 	if _, err := e.s.Remove(ctx, b, false); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("remove by ID of a multi-name image without force: %v", err)
 	}
-	mu.Lock()
-	inUse[b] = true
-	mu.Unlock()
+	e.s.SetHolds("p1", image.User{Name: "p1", Running: true}, []string{b})
 	if _, err := e.s.Remove(ctx, b, true); !errors.Is(err, errdefs.ErrConflict) {
 		t.Fatalf("remove an image in use: %v", err)
 	}
-	mu.Lock()
-	inUse[b] = false
-	mu.Unlock()
+	e.s.Release("p1")
 	rootfsB, _ := e.s.Rootfs(ctx, b)
 	res, err = e.s.Remove(ctx, b, true)
 	if err != nil || res.Deleted != b || len(res.Untagged) != 2 {
