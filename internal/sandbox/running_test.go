@@ -640,6 +640,49 @@ func TestRemoveRunning(t *testing.T) {
 	}
 }
 
+// TestStartWhileExitReported starts a pod again as soon as its exit is
+// saved, before the exit was reported to waiters: the new run's waiters
+// and clients must not be released by the old run's end.
+func TestStartWhileExitReported(t *testing.T) {
+	h := newHarness(t, nil, ctr("a", "sha256:x", "sleep"))
+	h.start()
+	restarted := make(chan chan error, 1)
+	var once sync.Once
+	h.store.hook(func(st Status) {
+		if st.State != Exited {
+			return
+		}
+		once.Do(func() {
+			restarted <- background(func() error { return h.sb.Start(context.Background(), h.prepare) })
+			poll(h.sb.Running) // the new run is on; it waits for the old VM
+		})
+	})
+	if err := h.sb.Kill(context.Background(), 9); err != nil {
+		t.Fatal(err)
+	}
+	var res chan error
+	select {
+	case res = <-restarted:
+	case <-time.After(waitFor):
+		t.Fatal("the pod's exit was not saved")
+	}
+	if err := h.result(res, "the second start"); err != nil {
+		t.Fatal(err)
+	}
+	h.store.hook(nil)
+	if st := h.sb.Status(); st.State != Running || isClosed(h.sb.Exited()) {
+		t.Fatalf("second run: %+v, exited %v", st, isClosed(h.sb.Exited()))
+	}
+	path, done, _ := h.sb.LogFile("a")
+	if path == "" || isClosed(done) {
+		t.Error("the second run's log followers are released while it runs")
+	}
+	if err := h.sb.Stop(context.Background(), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	h.ended(2)
+}
+
 // TestConcurrentOps runs reads, attaches, signals, execs, resizes and
 // container changes at once on a running pod (for -race), then stops it.
 func TestConcurrentOps(t *testing.T) {
