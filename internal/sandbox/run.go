@@ -152,17 +152,27 @@ func (s *Sandbox) stopRequests(grace time.Duration) []protocol.StopRequest {
 
 // closeRun ends a run that never started, or whose end was reported:
 // waiters and attached clients are released. Called with mu held.
-func (s *Sandbox) closeRun() {
-	if isClosed(s.exited) {
+func (s *Sandbox) closeRun() { endRun(s.exited, s.runIOs()) }
+
+// runIOs are the current run's containers' I/O. Called with mu held.
+func (s *Sandbox) runIOs() []*ctrIO {
+	var ios []*ctrIO
+	for _, c := range append(slicesClip(s.ctrs), s.inits...) {
+		ios = append(ios, c.io)
+	}
+	return ios
+}
+
+// endRun releases the waiters (exited) and attached clients (ios) of a
+// run, once. Called with mu held.
+func endRun(exited chan struct{}, ios []*ctrIO) {
+	if isClosed(exited) {
 		return // closed already (a removal after the run ended)
 	}
-	for _, c := range s.ctrs {
-		c.io.end()
+	for _, c := range ios {
+		c.end()
 	}
-	for _, c := range s.inits {
-		c.io.end()
-	}
-	close(s.exited)
+	close(exited)
 }
 
 type step struct {
@@ -364,6 +374,9 @@ func (s *Sandbox) supervise(r *run) {
 		ios = append(ios, c.io)
 	}
 	auto := s.spec.AutoRemove
+	// What the run's end releases: a new Start, which may begin once
+	// the run is over, replaces them.
+	exited, ends := s.exited, s.runIOs()
 	if clean {
 		// The run is over as soon as every main process exited: a new
 		// Start may begin (it waits for gone), and waiters hear of the
@@ -384,7 +397,7 @@ func (s *Sandbox) supervise(r *run) {
 			s.save()
 		}
 		s.mu.Lock()
-		s.closeRun()
+		endRun(exited, ends)
 		s.mu.Unlock()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
