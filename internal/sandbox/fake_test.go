@@ -110,6 +110,13 @@ func (v *fakeVM) Start(ctx context.Context) error {
 
 func (v *fakeVM) Pid() int { return 4242 }
 
+// DialChannel implements hypervisor.VM: the channel socket Start listens
+// on.
+func (v *fakeVM) DialChannel(ctx context.Context, name string) (net.Conn, error) {
+	var d net.Dialer
+	return d.DialContext(ctx, "unix", v.spec.Channels[0].SocketPath)
+}
+
 func (v *fakeVM) Wait(ctx context.Context) (hypervisor.ExitInfo, error) {
 	select {
 	case <-v.done:

@@ -125,7 +125,7 @@ func ctr(name, image string, args ...string) ContainerSpec {
 func serialOf(image string) string { return "img-" + strings.TrimPrefix(image, "sha256:") }
 
 func rootfsOf(image string) hypervisor.Disk {
-	return hypervisor.Disk{Path: os.DevNull, Serial: serialOf(image), Bus: hypervisor.BusSCSI}
+	return hypervisor.Disk{Path: os.DevNull, Serial: serialOf(image), Hotplug: true}
 }
 
 // prepare is the sandbox's Prepare: a disk per image, and a Release
