@@ -184,7 +184,8 @@ func (s *Sandbox) addToRun(ctx context.Context, r *run, cs ContainerSpec, rootfs
 // RemoveContainer removes main container name. A running container needs
 // force: it is killed. The image disk goes with the last container of the
 // pod using it. The pod's last container cannot be removed (a pod without
-// containers would have nothing to run).
+// containers would have nothing to run), unless the sandbox is
+// Persistent.
 func (ch Change) RemoveContainer(ctx context.Context, name string, force bool) error {
 	s := ch.s
 	if name == "" {
@@ -201,7 +202,7 @@ func (ch Change) RemoveContainer(ctx context.Context, name string, force bool) e
 			err = errdefs.InvalidArgument("%s is an init container of pod %s: init containers are part of the pod's start", name, s.spec.Name)
 		case !ok:
 			err = errdefs.NotFound("pod %s has no container %q", s.spec.Name, name)
-		case len(s.ctrs) == 1:
+		case len(s.ctrs) == 1 && !s.spec.Persistent:
 			err = errdefs.Conflict("%s is the only container of pod %s: remove the pod", name, s.spec.Name)
 		case s.removing:
 			err = errdefs.Conflict("pod %s is being removed", s.spec.Name)

@@ -349,9 +349,23 @@ func (s *Sandbox) supervise(r *run) {
 	for _, c := range watched {
 		s.watch(r, c)
 	}
-	s.mu.Lock()
-	r.refs.release() // supervise's own reference
-	s.mu.Unlock()
+	if s.spec.Persistent {
+		// The run outlives its containers: it holds itself until it is
+		// stopped, or the guest goes away.
+		go func() {
+			select {
+			case <-r.stopCh:
+			case <-v.Guest.Done():
+			}
+			s.mu.Lock()
+			r.refs.release()
+			s.mu.Unlock()
+		}()
+	} else {
+		s.mu.Lock()
+		r.refs.release() // supervise's own reference
+		s.mu.Unlock()
+	}
 	<-r.refs.done
 	// Everything exited, or the guest went away. Report a clean exit at
 	// once (waiters need not wait for the power-off), then power off; a
@@ -362,6 +376,8 @@ func (s *Sandbox) supervise(r *run) {
 	var first *protocol.ExitStatus
 	if len(s.ctrs) > 0 {
 		first = r.refs.status[s.ctrs[0].spec.Name]
+	} else if !isClosed(v.Guest.Done()) { // a persistent run without containers, stopped
+		first = &protocol.ExitStatus{}
 	}
 	clean := first != nil
 	var ios []*ctrIO

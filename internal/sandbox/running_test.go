@@ -759,3 +759,38 @@ func TestConcurrentOps(t *testing.T) {
 	}
 	t.Logf("%d restarts, %d execs, %d additions", h.ctrStatus("a").RestartCount, execs.Load(), adds.Load())
 }
+
+// TestPersistentEmpty: a persistent sandbox (a CRI pod) starts with no
+// container, keeps running while containers come and go, and ends when
+// it is stopped.
+func TestPersistentEmpty(t *testing.T) {
+	h := newHarness(t, nil)
+	h.sb.spec.Persistent = true
+	h.start()
+	ctx := context.Background()
+	if st := h.sb.Status(); st.State != Running || !h.sb.Running() {
+		t.Fatalf("an empty persistent sandbox: %+v", st)
+	}
+	ch := h.sb.BeginChange()
+	if err := ch.AddContainer(ctx, ctr("a", "sha256:x", "exit", "2"), rootfsOf("sha256:x")); err != nil {
+		t.Fatal(err)
+	}
+	ch.Done()
+	h.eventually(func() bool { return h.ctrStatus("a").State == CtrExited }, "the container to exit")
+	if isClosed(h.sb.Exited()) || h.sb.Status().State != Running {
+		t.Fatalf("the run ended with its only container: %+v", h.sb.Status())
+	}
+	ch = h.sb.BeginChange()
+	if err := ch.RemoveContainer(ctx, "a", false); err != nil {
+		t.Fatalf("removing the last container of a persistent sandbox: %v", err)
+	}
+	ch.Done()
+	if err := h.sb.Stop(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(h.sb.Exited(), "the run to end")
+	if st := h.sb.Status(); st.State != Exited || st.ExitCode != 0 {
+		t.Errorf("after stop: %+v", st)
+	}
+	h.ended(1)
+}

@@ -62,6 +62,12 @@ type Spec struct {
 	ScratchMB int
 	// RestartPolicy is the pod's default for its containers.
 	RestartPolicy string
+	// Persistent: a run lasts until it is stopped (or its VM dies), with
+	// or without containers, as a CRI pod sandbox outlives its
+	// containers; it may start with none, and its last container may be
+	// removed. Otherwise a run ends once every main process exited for
+	// good.
+	Persistent bool
 	// AutoRemove: once the run ends cleanly the sandbox deletes its
 	// record (Store.Delete) before its waiters hear of the exit.
 	AutoRemove bool
