@@ -13,8 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/yamux"
-
+	"github.com/hyperhq/hyper/internal/guest/guesttest"
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
@@ -226,27 +225,9 @@ func (g *fakeGuest) created(id string) []protocol.ContainerSpec {
 	return slices.Clone(g.creates[id])
 }
 
-func (g *fakeGuest) serve(conn net.Conn) {
-	if _, err := conn.Write(protocol.EncodeHello(protocol.Hello{Proto: protocol.Version, Agent: "fake"})); err != nil {
-		return
-	}
-	cfg := yamux.DefaultConfig()
-	cfg.LogOutput = io.Discard
-	sess, err := yamux.Server(conn, cfg)
-	if err != nil {
-		return
-	}
-	defer sess.Close()
-	for {
-		s, err := sess.AcceptStream()
-		if err != nil {
-			return
-		}
-		go g.stream(s)
-	}
-}
+func (g *fakeGuest) serve(conn net.Conn) { guesttest.Serve(conn, g.stream) }
 
-func (g *fakeGuest) stream(s *yamux.Stream) {
+func (g *fakeGuest) stream(s net.Conn) {
 	var h protocol.StreamHeader
 	if err := protocol.ReadFrame(s, &h); err != nil {
 		s.Close()
