@@ -34,7 +34,7 @@ func (c Change) Done() { c.s.change.Unlock() }
 func (s *Sandbox) HasName(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, ok := s.find(name)
+	_, ok := findCtr(s.ctrs, s.inits, name)
 	return name != "" && ok
 }
 
@@ -52,7 +52,7 @@ func (s *Sandbox) Images() []string {
 func (ch Change) AddContainer(ctx context.Context, cs ContainerSpec, rootfs hypervisor.Disk) error {
 	s := ch.s
 	s.mu.Lock()
-	if _, taken := s.find(cs.Name); taken {
+	if _, taken := findCtr(s.ctrs, s.inits, cs.Name); taken {
 		s.mu.Unlock()
 		return errdefs.Conflict("pod %s already has a container named %q", s.spec.Name, cs.Name)
 	}
@@ -74,7 +74,7 @@ func (ch Change) AddContainer(ctx context.Context, cs ContainerSpec, rootfs hype
 	}
 	r := s.run
 	s.mu.Unlock()
-	if err := s.addToRun(ctx, r, cs, rootfs); err != nil {
+	if err := r.addToRun(ctx, cs, rootfs); err != nil {
 		s.mu.Lock()
 		r.refs.release()
 		s.mu.Unlock()
@@ -110,7 +110,8 @@ func (s *Sandbox) dropContainer(c *container) {
 
 // addToRun creates and starts a container in a running pod; on success
 // its supervision takes over the caller's reference to the run.
-func (s *Sandbox) addToRun(ctx context.Context, r *run, cs ContainerSpec, rootfs hypervisor.Disk) error {
+func (r *run) addToRun(ctx context.Context, cs ContainerSpec, rootfs hypervisor.Disk) error {
+	s := r.s
 	var undo cleanup.Cleanup
 	defer undo.Clean()
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute) // for undoing
@@ -155,7 +156,7 @@ func (s *Sandbox) addToRun(ctx context.Context, r *run, cs ContainerSpec, rootfs
 		s.dropContainer(c)
 		s.mu.Unlock()
 	})
-	if err := s.startMain(ctx, c, v); err != nil {
+	if err := r.startMain(ctx, c, v); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -171,7 +172,7 @@ func (s *Sandbox) addToRun(ctx context.Context, r *run, cs ContainerSpec, rootfs
 	s.mu.Unlock()
 	undo.Release()
 	s.save()
-	s.watch(r, c)
+	r.watch(c)
 	if stopping { // Stop came while the container was being added
 		err := v.Guest.StopContainer(bg, protocol.StopRequest{Container: cs.Name, Signal: cs.StopSignal, GraceMillis: defaultStopGrace.Milliseconds()})
 		if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
@@ -195,7 +196,7 @@ func (ch Change) RemoveContainer(ctx context.Context, name string, force bool) e
 	var r *run
 	for {
 		s.mu.Lock()
-		found, ok := s.find(name)
+		found, ok := findCtr(s.ctrs, s.inits, name)
 		var err error
 		switch {
 		case ok && found.init:
@@ -219,7 +220,7 @@ func (ch Change) RemoveContainer(ctx context.Context, name string, force bool) e
 			s.dropContainer(found)
 			s.mu.Unlock()
 			s.save()
-			s.RemoveLogs(name)
+			s.logs.remove(name)
 			return nil
 		}
 		if s.run.refs.hold() {
@@ -241,14 +242,15 @@ func (ch Change) RemoveContainer(ctx context.Context, name string, force bool) e
 		r.refs.release()
 		s.mu.Unlock()
 	}()
-	return s.removeFromRun(ctx, r, c)
+	return r.removeFromRun(ctx, c)
 }
 
 // removeFromRun kills container c in a running pod, removes it from the
 // guest, the sandbox, and the VM's disks when its image is no longer
 // used. Once begun it is not cut short by ctx: a half-removed container
 // would be neither running nor gone.
-func (s *Sandbox) removeFromRun(ctx context.Context, r *run, c *container) error {
+func (r *run) removeFromRun(ctx context.Context, c *container) error {
+	s := r.s
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	v, name := r.vm, c.spec.Name
@@ -282,7 +284,7 @@ func (s *Sandbox) removeFromRun(ctx context.Context, r *run, c *container) error
 	used := slices.ContainsFunc(s.ctrs, func(o *container) bool { return o.spec.Image == img })
 	s.mu.Unlock()
 	s.save()
-	s.RemoveLogs(name)
+	s.logs.remove(name)
 	if !attached || used {
 		return nil
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
@@ -92,11 +93,20 @@ func awaitDelivered(ios []*ctrIO) {
 // logPath is container name's log file in the pod's directory.
 func logPath(dir, name string) string { return filepath.Join(dir, "logs", name+".log") }
 
-// pump copies a process's output into the log file at path and to
+// logFiles are the containers' log files, <dir>/logs/<name>.log: each is
+// rotated at maxSize bytes, keeping maxFiles rotated files.
+type logFiles struct {
+	dir      string
+	maxSize  int64
+	maxFiles int
+	log      *slog.Logger
+}
+
+// pump copies a process's output into container name's log file and to
 // out's clients (out may be nil); the channel is closed once all of it
 // was delivered.
-func (s *Sandbox) pump(proc *guest.Process, path string, out *fanout) (chan struct{}, error) {
-	lw, err := logs.Open(path, s.cfg.LogMaxSize, s.cfg.LogMaxFiles)
+func (l logFiles) pump(proc *guest.Process, name string, out *fanout) (chan struct{}, error) {
+	lw, err := logs.Open(logPath(l.dir, name), l.maxSize, l.maxFiles)
 	if err != nil {
 		return nil, err
 	}
@@ -134,17 +144,17 @@ func (s *Sandbox) pump(proc *guest.Process, path string, out *fanout) (chan stru
 	return delivered, nil
 }
 
-// RemoveLogs deletes container name's log and its rotated files (the
+// remove deletes container name's log and its rotated files (the
 // container was removed).
-func (s *Sandbox) RemoveLogs(name string) {
-	base := logPath(s.spec.Dir, name)
-	for n := 0; n <= s.cfg.LogMaxFiles; n++ {
+func (l logFiles) remove(name string) {
+	base := logPath(l.dir, name)
+	for n := 0; n <= l.maxFiles; n++ {
 		path := base
 		if n > 0 {
 			path = fmt.Sprintf("%s.%d", base, n)
 		}
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			s.log.Warn("removing container log", "path", path, "err", err)
+			l.log.Warn("removing container log", "path", path, "err", err)
 		}
 	}
 }

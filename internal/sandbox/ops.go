@@ -133,7 +133,7 @@ type Stdio struct {
 // `start -a`).
 func (s *Sandbox) Attach(ctx context.Context, name string, stdio Stdio) error {
 	s.mu.Lock()
-	c, ok := s.main(name)
+	c, ok := mainCtr(s.ctrs, name)
 	if !ok {
 		s.mu.Unlock()
 		return errdefs.NotFound("pod %s has no container %q", s.spec.Name, name)
@@ -175,7 +175,7 @@ func (s *Sandbox) Attach(ctx context.Context, name string, stdio Stdio) error {
 func (s *Sandbox) LogFile(name string) (path string, done <-chan struct{}, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.find(name)
+	c, ok := findCtr(s.ctrs, s.inits, name)
 	if !ok {
 		return "", nil, errdefs.NotFound("pod %s has no container %q", s.spec.Name, name)
 	}
@@ -186,7 +186,7 @@ func (s *Sandbox) LogFile(name string) (path string, done <-chan struct{}, err e
 func (s *Sandbox) Resize(ctx context.Context, name string, rows, cols uint16) error {
 	s.mu.Lock()
 	var proc *guest.Process
-	if c, ok := s.main(name); ok {
+	if c, ok := mainCtr(s.ctrs, name); ok {
 		proc = c.io.proc // read under the lock: restarts replace it
 	}
 	s.mu.Unlock()
@@ -201,7 +201,7 @@ func (s *Sandbox) Resize(ctx context.Context, name string, rows, cols uint16) er
 func (s *Sandbox) CanExec(name string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, live := s.main(name)
+	_, live := mainCtr(s.ctrs, name)
 	return s.run != nil && s.run.vm != nil && (live || name == protocol.VMContainer)
 }
 

@@ -24,13 +24,13 @@ func (s *Sandbox) Recover(ctx context.Context, alive bool, kill func(), release 
 		s.mu.Unlock()
 		return false
 	}
-	r := newRun(release)
+	r := newRun(s, release)
 	s.run = r
 	pid := s.st.vmPid
 	s.mu.Unlock()
 	reason := "the VM was gone when hyperd started"
 	if pid > 0 && alive {
-		err := s.reattach(ctx, r, pid)
+		err := r.reattach(ctx, pid)
 		if err == nil {
 			s.log.Info("re-attached pod", "pod", short(s.spec.ID), "name", s.spec.Name)
 			return true
@@ -57,7 +57,8 @@ func (s *Sandbox) Recover(ctx context.Context, alive bool, kill func(), release 
 	return false
 }
 
-func (s *Sandbox) reattach(ctx context.Context, r *run, pid int) error {
+func (r *run) reattach(ctx context.Context, pid int) error {
+	s := r.s
 	v, err := vm.Attach(ctx, s.cfg.VM, vm.Spec{ID: s.spec.VMID}, pid)
 	if err != nil {
 		return err
@@ -71,7 +72,7 @@ func (s *Sandbox) reattach(ctx context.Context, r *run, pid int) error {
 		}
 		proc, err := v.Guest.Attach(ctx, c.spec.Name, protocol.InitExec, c.spec.Process.Terminal, c.spec.Process.Stdin)
 		if err == nil {
-			err = s.pumpMain(c, proc)
+			err = r.pumpMain(c, proc)
 		}
 		if err != nil {
 			v.Guest.Close()
@@ -81,7 +82,7 @@ func (s *Sandbox) reattach(ctx context.Context, r *run, pid int) error {
 	s.mu.Lock()
 	r.vm = v
 	s.mu.Unlock()
-	s.resumeRestarts(r)
-	go s.supervise(r)
+	r.resumeRestarts()
+	go r.supervise()
 	return nil
 }

@@ -24,7 +24,8 @@ const (
 // root filesystem, the pod's namespaces, its output in its own log. A
 // non-zero exit (or Stop meanwhile) fails the pod's start; init
 // containers are not retried.
-func (s *Sandbox) runInit(ctx context.Context, r *run, c *container, v *vm.VM, serial string) error {
+func (r *run) runInit(ctx context.Context, c *container, v *vm.VM, serial string) error {
+	s := r.s
 	name := c.spec.Name
 	s.mu.Lock()
 	done, stopCh, stopping := c.io.done, r.stopCh, r.stopping
@@ -43,7 +44,7 @@ func (s *Sandbox) runInit(ctx context.Context, r *run, c *container, v *vm.VM, s
 		return fmt.Errorf("init container %s: %w", name, err)
 	}
 	defer proc.Close()
-	delivered, err := s.pump(proc, logPath(s.spec.Dir, name), nil)
+	delivered, err := s.logs.pump(proc, name, nil)
 	if err != nil {
 		return err
 	}
@@ -120,7 +121,8 @@ func removeGuestContainer(ctx context.Context, g *guest.Client, name string) err
 // while its restart policy says so, it is run again in the same VM after
 // a back-off. It returns the last exit status, nil if the guest went
 // away.
-func (s *Sandbox) superviseCtr(r *run, c *container) *protocol.ExitStatus {
+func (r *run) superviseCtr(c *container) *protocol.ExitStatus {
+	s := r.s
 	v := r.vm
 	backoff := restartBackoffMin
 	since := time.Now()
@@ -170,7 +172,7 @@ func (s *Sandbox) superviseCtr(r *run, c *container) *protocol.ExitStatus {
 			}
 		}
 		proc.Close()
-		if err := s.restartCtr(r, c); err != nil {
+		if err := r.restartCtr(c); err != nil {
 			s.log.Warn("restarting container failed", "pod", short(s.spec.ID), "container", c.spec.Name, "err", err)
 			return &st
 		}
@@ -181,7 +183,8 @@ func (s *Sandbox) superviseCtr(r *run, c *container) *protocol.ExitStatus {
 // restartCtr runs container c's main process again: the guest's
 // container is removed and created anew (a fresh writable layer, as a
 // restarted Kubernetes container gets), and its init process started.
-func (s *Sandbox) restartCtr(r *run, c *container) error {
+func (r *run) restartCtr(c *container) error {
+	s := r.s
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	g, name := r.vm.Guest, c.spec.Name
@@ -198,7 +201,7 @@ func (s *Sandbox) restartCtr(r *run, c *container) error {
 	if err := g.CreateContainer(ctx, spec); err != nil {
 		return err
 	}
-	if err := s.startMain(ctx, c, r.vm); err != nil {
+	if err := r.startMain(ctx, c, r.vm); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -221,7 +224,8 @@ func (s *Sandbox) restartCtr(r *run, c *container) error {
 // resumeRestarts restarts the containers of a re-attached pod that had
 // exited and were waiting for their restart when the earlier host
 // process ended: their back-off is over by now.
-func (s *Sandbox) resumeRestarts(r *run) {
+func (r *run) resumeRestarts() {
+	s := r.s
 	s.mu.Lock()
 	var due []*container
 	for _, c := range s.ctrs {
@@ -231,7 +235,7 @@ func (s *Sandbox) resumeRestarts(r *run) {
 	}
 	s.mu.Unlock()
 	for _, c := range due {
-		if err := s.restartCtr(r, c); err != nil {
+		if err := r.restartCtr(c); err != nil {
 			s.log.Warn("restarting container after a host restart", "pod", short(s.spec.ID), "container", c.spec.Name, "err", err)
 		}
 	}

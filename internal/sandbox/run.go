@@ -34,6 +34,7 @@ var timeAfter = time.After
 // run is one run of the pod's VM: from the start of its boot until every
 // container's main process exited for good or the VM died.
 type run struct {
+	s    *Sandbox
 	vm   *vm.VM // nil while booting (or not yet re-attached)
 	refs *runRefs
 	// stopping is set by Stop (or a forced removal): no container
@@ -44,11 +45,11 @@ type run struct {
 	release  func()
 }
 
-func newRun(release func()) *run {
+func newRun(s *Sandbox, release func()) *run {
 	if release == nil {
 		release = func() {}
 	}
-	return &run{refs: newRunRefs(), stopCh: make(chan struct{}), release: release}
+	return &run{s: s, refs: newRunRefs(), stopCh: make(chan struct{}), release: release}
 }
 
 // stop marks the run as stopping. Called with mu held.
@@ -76,7 +77,7 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 		s.mu.Unlock()
 		return errdefs.Conflict("pod %s is already running", s.spec.Name)
 	}
-	r := newRun(nil)
+	r := newRun(s, nil)
 	s.run = r
 	if s.st.state != Created { // a new run: new channels
 		s.exited = make(chan struct{})
@@ -100,7 +101,7 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 	<-gone // the previous run's VM has powered off
 
 	ctx = context.WithoutCancel(ctx)
-	v, err := s.boot(ctx, r, prepare)
+	v, err := r.boot(ctx, prepare)
 	s.mu.Lock()
 	now := time.Now().UTC()
 	if err != nil {
@@ -126,7 +127,7 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 	stops := s.stopRequests(defaultStopGrace)
 	s.mu.Unlock()
 	s.save()
-	go s.supervise(r)
+	go r.supervise()
 	switch {
 	case removing:
 		v.Destroy()
@@ -152,12 +153,13 @@ func (s *Sandbox) stopRequests(grace time.Duration) []protocol.StopRequest {
 
 // closeRun ends a run that never started, or whose end was reported:
 // waiters and attached clients are released. Called with mu held.
-func (s *Sandbox) closeRun() { endRun(s.exited, s.runIOs()) }
+func (s *Sandbox) closeRun() { endRun(s.exited, runIOs(s.ctrs, s.inits)) }
 
-// runIOs are the current run's containers' I/O. Called with mu held.
-func (s *Sandbox) runIOs() []*ctrIO {
+// runIOs are the I/O of the current run of containers. Called with the
+// sandbox's mu held.
+func runIOs(ctrs, inits []*container) []*ctrIO {
 	var ios []*ctrIO
-	for _, c := range append(slicesClip(s.ctrs), s.inits...) {
+	for _, c := range append(slicesClip(ctrs), inits...) {
 		ios = append(ios, c.io)
 	}
 	return ios
@@ -182,7 +184,8 @@ type step struct {
 
 // boot prepares the host side, starts the VM, configures the pod and
 // starts the containers.
-func (s *Sandbox) boot(ctx context.Context, r *run, prepare Prepare) (*vm.VM, error) {
+func (r *run) boot(ctx context.Context, prepare Prepare) (*vm.VM, error) {
+	s := r.s
 	var undo cleanup.Cleanup
 	defer undo.Clean()
 	var v *vm.VM
@@ -235,7 +238,7 @@ func (s *Sandbox) boot(ctx context.Context, r *run, prepare Prepare) (*vm.VM, er
 		}},
 		{"run init containers", func() error {
 			for _, c := range inits {
-				if err := s.runInit(ctx, r, c, v, serials[c.spec.Image]); err != nil {
+				if err := r.runInit(ctx, c, v, serials[c.spec.Image]); err != nil {
 					return err
 				}
 			}
@@ -246,7 +249,7 @@ func (s *Sandbox) boot(ctx context.Context, r *run, prepare Prepare) (*vm.VM, er
 				if err := v.Guest.CreateContainer(ctx, guestSpec(c.spec, serials[c.spec.Image])); err != nil {
 					return err
 				}
-				if err := s.startMain(ctx, c, v); err != nil {
+				if err := r.startMain(ctx, c, v); err != nil {
 					return err
 				}
 			}
@@ -294,7 +297,8 @@ func distinctImages(lists ...[]*container) []string {
 }
 
 // startMain starts container c's main process and pumps its output.
-func (s *Sandbox) startMain(ctx context.Context, c *container, v *vm.VM) error {
+func (r *run) startMain(ctx context.Context, c *container, v *vm.VM) error {
+	s := r.s
 	s.mu.Lock()
 	spec := c.spec.Process
 	s.mu.Unlock()
@@ -302,7 +306,7 @@ func (s *Sandbox) startMain(ctx context.Context, c *container, v *vm.VM) error {
 	if err != nil {
 		return err
 	}
-	if err := s.pumpMain(c, proc); err != nil {
+	if err := r.pumpMain(c, proc); err != nil {
 		proc.Close()
 		return err
 	}
@@ -311,8 +315,9 @@ func (s *Sandbox) startMain(ctx context.Context, c *container, v *vm.VM) error {
 
 // pumpMain copies a main process's output into the container's log file
 // and to attached clients, and attached clients' input to it.
-func (s *Sandbox) pumpMain(c *container, proc *guest.Process) error {
-	delivered, err := s.pump(proc, logPath(s.spec.Dir, c.spec.Name), c.out)
+func (r *run) pumpMain(c *container, proc *guest.Process) error {
+	s := r.s
+	delivered, err := s.logs.pump(proc, c.spec.Name, c.out)
 	if err != nil {
 		return err
 	}
@@ -333,7 +338,8 @@ func (s *Sandbox) pumpMain(c *container, proc *guest.Process) error {
 // exited for good (the pod then powers off), or the VM died. Containers
 // added to the running pod are supervised too (change.go); the run ends
 // once none is supervised and none is being added or removed.
-func (s *Sandbox) supervise(r *run) {
+func (r *run) supervise() {
+	s := r.s
 	v := r.vm
 	s.mu.Lock()
 	var watched []*container
@@ -347,7 +353,7 @@ func (s *Sandbox) supervise(r *run) {
 	}
 	s.mu.Unlock()
 	for _, c := range watched {
-		s.watch(r, c)
+		r.watch(c)
 	}
 	if s.spec.Persistent {
 		// The run outlives its containers: it holds itself until it is
@@ -392,7 +398,7 @@ func (s *Sandbox) supervise(r *run) {
 	auto := s.spec.AutoRemove
 	// What the run's end releases: a new Start, which may begin once
 	// the run is over, replaces them.
-	exited, ends := s.exited, s.runIOs()
+	exited, ends := s.exited, runIOs(s.ctrs, s.inits)
 	if clean {
 		// The run is over as soon as every main process exited: a new
 		// Start may begin (it waits for gone), and waiters hear of the
@@ -461,13 +467,14 @@ func short(id string) string {
 // watch supervises container c for the rest of the run. The caller
 // holds a reference to the run for it, released when the supervision
 // ends.
-func (s *Sandbox) watch(r *run, c *container) {
+func (r *run) watch(c *container) {
+	s := r.s
 	ended := make(chan struct{})
 	s.mu.Lock()
 	c.io.ended = ended
 	s.mu.Unlock()
 	go func() {
-		st := s.superviseCtr(r, c)
+		st := r.superviseCtr(c)
 		s.mu.Lock()
 		r.refs.status[c.spec.Name] = st
 		close(ended)

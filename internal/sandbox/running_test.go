@@ -192,7 +192,7 @@ func (h *harness) ended(runs int) {
 // subscribers counts the clients attached to main container name.
 func (h *harness) subscribers(name string) int {
 	h.sb.mu.Lock()
-	c, ok := h.sb.main(name)
+	c, ok := mainCtr(h.sb.ctrs, name)
 	h.sb.mu.Unlock()
 	if !ok {
 		return 0
@@ -533,7 +533,7 @@ func TestAddRemoveContainer(t *testing.T) {
 	if g.count(protocol.MethodRemoveContainer) != 2 {
 		t.Errorf("guest calls %v", g.callCounts())
 	}
-	if _, err := os.Stat(logPath(h.sb.Spec().Dir, "b")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(logPath(h.sb.spec.Dir, "b")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("log of a removed container: %v", err)
 	}
 

@@ -145,6 +145,7 @@ type Sandbox struct {
 	spec  Spec
 	store Store
 	log   *slog.Logger
+	logs  logFiles
 
 	// change serializes container additions and removals.
 	change sync.Mutex
@@ -186,6 +187,7 @@ func New(cfg *Config, spec Spec, inits, ctrs []ContainerSpec, last Status, store
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.logs = logFiles{dir: spec.Dir, maxSize: cfg.LogMaxSize, maxFiles: cfg.LogMaxFiles, log: s.log}
 	close(s.vmGone)
 	s.seq = last.Seq
 	s.st = podStatus{state: last.State, reason: last.Reason, exitCode: last.ExitCode, startedAt: last.StartedAt,
@@ -215,9 +217,6 @@ func New(cfg *Config, spec Spec, inits, ctrs []ContainerSpec, last Status, store
 	}
 	return s
 }
-
-// Spec returns the sandbox's spec.
-func (s *Sandbox) Spec() Spec { return s.spec }
 
 // Status returns a snapshot of the sandbox's state.
 func (s *Sandbox) Status() Status {
@@ -275,31 +274,29 @@ func (s *Sandbox) save() {
 	}
 }
 
-// find returns the container named name ("" is the first main one), main
-// containers first, then init containers. Called with mu held.
-func (s *Sandbox) find(name string) (*container, bool) {
+// findCtr returns the container named name ("" is the first main one),
+// main containers first, then init containers. Called with the sandbox's
+// mu held.
+func findCtr(ctrs, inits []*container, name string) (*container, bool) {
 	if name == "" {
-		if len(s.ctrs) == 0 {
+		if len(ctrs) == 0 {
 			return nil, false
 		}
-		return s.ctrs[0], true
+		return ctrs[0], true
 	}
-	if i := slices.IndexFunc(s.ctrs, func(c *container) bool { return c.spec.Name == name }); i >= 0 {
-		return s.ctrs[i], true
-	}
-	if i := slices.IndexFunc(s.inits, func(c *container) bool { return c.spec.Name == name }); i >= 0 {
-		return s.inits[i], true
+	for _, cs := range [][]*container{ctrs, inits} {
+		if i := slices.IndexFunc(cs, func(c *container) bool { return c.spec.Name == name }); i >= 0 {
+			return cs[i], true
+		}
 	}
 	return nil, false
 }
 
-// main returns main container name ("" is the first). Called with mu held.
-func (s *Sandbox) main(name string) (*container, bool) {
-	c, ok := s.find(name)
-	if !ok || c.init {
-		return nil, false
-	}
-	return c, true
+// mainCtr returns main container name ("" is the first). Called with the
+// sandbox's mu held.
+func mainCtr(ctrs []*container, name string) (*container, bool) {
+	c, ok := findCtr(ctrs, nil, name)
+	return c, ok
 }
 
 // Names lists the main containers' names, in order.
@@ -318,7 +315,7 @@ func (s *Sandbox) Names() []string {
 func (s *Sandbox) Container(name string) (ContainerSpec, bool, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, ok := s.find(name)
+	c, ok := findCtr(s.ctrs, s.inits, name)
 	if !ok {
 		return ContainerSpec{}, false, false
 	}
