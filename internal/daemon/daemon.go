@@ -165,10 +165,11 @@ wait:
 	return d.db.Close()
 }
 
-// recover loads every pod. A pod recorded as running whose VM is gone is
-// marked exited with the reason.
+// recover loads every pod, upgrading older records first (loadPods). A
+// pod recorded as running whose VM is gone is marked exited with the
+// reason.
 func (d *Daemon) recover(ctx context.Context) error {
-	recs, err := store.List[record](d.db, podsBucket)
+	recs, err := d.loadPods()
 	if err != nil {
 		return fmt.Errorf("loading pods: %w", err)
 	}

@@ -18,22 +18,24 @@ const (
 	stateFailed  = types.StateFailed
 )
 
-// record is what the store keeps of a pod.
+// record is a pod as the daemon works with it: the API's Pod and what
+// hyperd adds. The state database keeps it in a schema of its own
+// (podrec: stored and loaded, record.go).
 type record struct {
 	types.Pod
-	Dir string `json:"dir"`
+	Dir string
 	// Procs are the containers' main processes, resolved against their
 	// images at create time.
-	Procs []protocol.ProcessSpec `json:"procs"`
+	Procs []protocol.ProcessSpec
 	// InitProcs are the init containers' processes, likewise.
-	InitProcs []protocol.ProcessSpec `json:"initProcs,omitempty"`
+	InitProcs []protocol.ProcessSpec
 	// VMID names the VM (short: it is part of socket paths).
-	VMID string `json:"vmId"`
+	VMID string
 	// Volumes are how the pod's volumes reach its VM.
-	Volumes []podVolume `json:"volumes,omitempty"`
+	Volumes []podVolume
 	// Serials maps the image IDs of the current (or last) run's VM to
 	// their disks' serials (runSerials; nil in an older hyperd's records).
-	Serials map[string]string `json:"serials,omitempty"`
+	Serials map[string]string
 }
 
 // ctrMeta is what hyperd keeps of a container beside the sandbox: its
@@ -213,7 +215,7 @@ func (p *pod) save() {
 		p.dirty = false
 		rec := p.record(p.last)
 		p.mu.Unlock()
-		err := p.d.db.Put(podsBucket, rec.ID, rec)
+		err := p.d.db.Put(podsBucket, rec.ID, stored(rec))
 		p.mu.Lock()
 		if err != nil {
 			p.d.log.Error("saving pod state", "pod", rec.ID, "err", err)

@@ -126,7 +126,7 @@ func (x Pods) Create(ctx context.Context, spec types.PodSpec) (types.CreateRespo
 	}
 	d.reserved[spec.Name] = true
 	d.mu.Unlock()
-	err = d.db.Create(podsBucket, id, rec)
+	err = d.db.Create(podsBucket, id, stored(rec))
 	d.mu.Lock()
 	delete(d.reserved, spec.Name)
 	if err == nil {

@@ -4,6 +4,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -119,4 +120,42 @@ func List[T any](d *DB, bucket string) ([]T, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Migrate rewrites the values of bucket in one transaction, before they
+// are read: fn gets each key and value (valid during the call only) and
+// returns the value to store instead, or nil to keep it. An error of fn
+// changes nothing in the bucket. Migrate returns how many values it
+// rewrote.
+func (d *DB) Migrate(bucket string, fn func(key string, value []byte) ([]byte, error)) (int, error) {
+	var keys, values [][]byte
+	err := d.bolt.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket([]byte(bucket))
+		if bk == nil {
+			return nil
+		}
+		err := bk.ForEach(func(k, v []byte) error {
+			nv, err := fn(string(k), v)
+			if err != nil {
+				return fmt.Errorf("migrating %s/%s: %w", bucket, k, err)
+			}
+			if nv != nil {
+				keys, values = append(keys, bytes.Clone(k)), append(values, nv)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for i, k := range keys { // not within ForEach: bbolt forbids changes there
+			if err := bk.Put(k, values[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(keys), nil
 }
