@@ -20,6 +20,7 @@ import (
 	"github.com/hyperhq/hyper/internal/hypervisor/qemu"
 	"github.com/hyperhq/hyper/internal/image"
 	"github.com/hyperhq/hyper/internal/network"
+	"github.com/hyperhq/hyper/internal/shutdown"
 	"github.com/hyperhq/hyper/internal/template"
 	"github.com/hyperhq/hyper/internal/vm"
 )
@@ -73,6 +74,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop) // a second signal kills at once
 	drv := qemu.New(qemu.Options{Binary: cfg.QEMU})
 	vmCfg := vm.Config{
 		Driver: drv,
@@ -94,10 +96,13 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	defer d.Close()
 	log.Info("hyperd serving", "socket", cfg.Socket, "root", cfg.Root, "version", version)
-	// On SIGTERM the API stops; pods keep running in their own VMs.
-	if err := api.Serve(ctx, cfg.Socket, api.NewServer(d.Backend(), log), log); err != nil {
+	// On SIGTERM the API stops, then the daemon, within shutdown.Limit;
+	// pods keep running in their own VMs.
+	serve := func(ctx context.Context) error {
+		return api.Serve(ctx, cfg.Socket, api.NewServer(d.Backend(), log), log)
+	}
+	if err := shutdown.Run(ctx, log, serve, d.Close); err != nil {
 		fatal(err)
 	}
 	log.Info("hyperd stopped; pods keep running")

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
@@ -133,27 +132,44 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	return d, nil
 }
 
-// Close lets VMs of exited pods finish powering off (at most 20 s), then
-// releases the state database. Running pods keep running: their VMs do not
-// depend on the daemon's process.
-func (d *Daemon) Close() error {
-	d.mu.Lock()
-	d.closing = true
-	d.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		d.poweringOff.Wait()
-		if d.prewarmed != nil {
-			<-d.prewarmed
+// Close lets VMs of exited pods finish powering off and the template
+// prewarm end, then releases the state database (bbolt waits for the
+// transactions still open), all within ctx. Running pods keep running:
+// their VMs do not depend on the daemon's process. If ctx ends first, Close
+// returns an error naming what it was still waiting for and leaves the
+// database open, since what it waited for may still write to it (the
+// process is about to exit, and bbolt is crash-safe).
+func (d *Daemon) Close(ctx context.Context) error {
+	var dbErr error
+	for _, step := range []struct {
+		what string
+		do   func()
+	}{
+		{"the daemon's lock", func() {
+			d.mu.Lock()
+			d.closing = true // no new power-offs are counted
+			d.mu.Unlock()
+		}},
+		{"VMs of exited pods powering off", d.poweringOff.Wait},
+		{"the template prewarm", func() {
+			if d.prewarmed != nil {
+				<-d.prewarmed
+			}
+		}},
+		{"transactions open on the state database", func() { dbErr = d.db.Close() }},
+	} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			step.do()
+		}()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("closing the daemon: still waiting for %s: %w", step.what, context.Cause(ctx))
 		}
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		d.log.Warn("closing with VMs still powering off")
 	}
-	return d.db.Close()
+	return dbErr
 }
 
 // recover loads every pod. A pod recorded as running whose VM is gone is
