@@ -83,7 +83,7 @@ func Serve(ctx context.Context, path string, h http.Handler, log *slog.Logger) e
 
 // ServeListener is Serve on a listener already open. It returns when the
 // shutdown is done even if some handlers are still running (stuck, say, on
-// a guest that no longer answers): it logs them and returns an error.
+// a guest that no longer answers): it logs them.
 func ServeListener(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
