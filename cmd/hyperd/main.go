@@ -20,6 +20,7 @@ import (
 	_ "github.com/hyperhq/hyper/internal/hypervisor/qemu" // registers the "qemu" driver
 	"github.com/hyperhq/hyper/internal/image"
 	"github.com/hyperhq/hyper/internal/network"
+	"github.com/hyperhq/hyper/internal/shutdown"
 	"github.com/hyperhq/hyper/internal/template"
 	"github.com/hyperhq/hyper/internal/vm"
 )
@@ -73,6 +74,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop) // a second signal kills at once
 	hvOpts := hypervisor.Options{Transport: cfg.Transport}
 	if cfg.Hypervisor == "qemu" {
 		hvOpts.Binary = cfg.QEMU // the qemu key predates the hypervisor key
@@ -103,10 +105,13 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	defer d.Close()
 	log.Info("hyperd serving", "socket", cfg.Socket, "root", cfg.Root, "version", version)
-	// On SIGTERM the API stops; pods keep running in their own VMs.
-	if err := api.Serve(ctx, cfg.Socket, api.NewServer(d.Backend(), log), log); err != nil {
+	// On SIGTERM the API stops, then the daemon, within shutdown.Limit;
+	// pods keep running in their own VMs.
+	serve := func(ctx context.Context) error {
+		return api.Serve(ctx, cfg.Socket, api.NewServer(d.Backend(), log), log)
+	}
+	if err := shutdown.Run(ctx, log, serve, d.Close); err != nil {
 		fatal(err)
 	}
 	log.Info("hyperd stopped; pods keep running")

@@ -67,8 +67,9 @@ func Listen(path string) (net.Listener, error) {
 }
 
 // Serve serves h on the unix socket at path (see Listen) until ctx ends,
-// then shuts down: handlers' contexts (long waits, log follows, attached
-// streams) are canceled and in-flight requests get up to 5 seconds.
+// then shuts down within ShutdownGrace+HandlerGrace: it stops accepting,
+// lets the requests in flight finish for ShutdownGrace, then cancels their
+// contexts and closes every connection, upgraded streams included.
 func Serve(ctx context.Context, path string, h http.Handler, log *slog.Logger) error {
 	if log == nil {
 		log = slog.Default()
@@ -80,30 +81,28 @@ func Serve(ctx context.Context, path string, h http.Handler, log *slog.Logger) e
 	return ServeListener(ctx, l, h, log)
 }
 
-// ServeListener is Serve on a listener already open.
+// ServeListener is Serve on a listener already open. It returns when the
+// shutdown is done even if some handlers are still running (stuck, say, on
+// a guest that no longer answers): it logs them.
 func ServeListener(ctx context.Context, l net.Listener, h http.Handler, log *slog.Logger) error {
 	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
+	tl := newTrackingListener(l)
+	requests := newInFlight()
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           requests.wrap(h),
 		ReadHeaderTimeout: 30 * time.Second,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
+	go func() { errc <- srv.Serve(tl) }()
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	cancelBase()
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := srv.Shutdown(sctx)
-	if errors.Is(err, context.DeadlineExceeded) {
-		err = srv.Close()
-	}
+	err := shutdown(srv, tl, requests, cancelBase, log)
 	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		return serr
 	}

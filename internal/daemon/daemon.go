@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
@@ -133,36 +132,54 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	return d, nil
 }
 
-// Close lets VMs of exited pods finish powering off (at most 20 s), then
-// releases the state database. Running pods keep running: their VMs do not
-// depend on the daemon's process.
-func (d *Daemon) Close() error {
-	timeout := time.After(20 * time.Second)
-	d.mu.Lock()
-	pods := make([]*pod, 0, len(d.pods)+len(d.leaving))
-	for _, p := range d.pods {
-		pods = append(pods, p)
-	}
-	for _, p := range d.leaving {
-		pods = append(pods, p)
-	}
-	d.mu.Unlock()
-wait:
-	for _, p := range pods {
+// Close lets VMs of exited pods finish powering off and the template
+// prewarm end, then releases the state database (bbolt waits for the
+// transactions still open), all within ctx. Running pods keep running:
+// their VMs do not depend on the daemon's process. If ctx ends first, Close
+// returns an error naming what it was still waiting for and leaves the
+// database open, since what it waited for may still write to it (the
+// process is about to exit, and bbolt is crash-safe).
+func (d *Daemon) Close(ctx context.Context) error {
+	var dbErr error
+	var pods []*pod
+	for _, step := range []struct {
+		what string
+		do   func()
+	}{
+		{"the daemon's lock", func() {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			for _, p := range d.pods {
+				pods = append(pods, p)
+			}
+			for _, p := range d.leaving { // auto-removed, powering off
+				pods = append(pods, p)
+			}
+		}},
+		{"VMs of exited pods powering off", func() {
+			for _, p := range pods {
+				<-p.sb.VMGone()
+			}
+		}},
+		{"the template prewarm", func() {
+			if d.prewarmed != nil {
+				<-d.prewarmed
+			}
+		}},
+		{"transactions open on the state database", func() { dbErr = d.db.Close() }},
+	} {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			step.do()
+		}()
 		select {
-		case <-p.sb.VMGone():
-		case <-timeout:
-			d.log.Warn("closing with VMs still powering off")
-			break wait
+		case <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("closing the daemon: still waiting for %s: %w", step.what, context.Cause(ctx))
 		}
 	}
-	if d.prewarmed != nil {
-		select {
-		case <-d.prewarmed:
-		case <-timeout:
-		}
-	}
-	return d.db.Close()
+	return dbErr
 }
 
 // recover loads every pod, upgrading older records first (loadPods). A

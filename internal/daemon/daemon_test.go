@@ -48,7 +48,11 @@ func newDaemon(t *testing.T) (*daemon.Daemon, context.Context) {
 				t.Errorf("removing %s: %v", p.Name, err)
 			}
 		}
-		d.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := d.Close(ctx); err != nil {
+			t.Error(err)
+		}
 	})
 	var archive bytes.Buffer
 	if err := devimage.BusyboxArchive(&archive, "busybox:latest"); err != nil {

@@ -323,7 +323,7 @@ func TestUpgradeStateRoot(t *testing.T) {
 	if !strings.Contains(log.String(), `msg="upgraded pod records" records=1 version=2`) {
 		t.Errorf("log:\n%s", log.String())
 	}
-	if err := d.Close(); err != nil {
+	if err := d.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
@@ -332,7 +332,7 @@ func TestUpgradeStateRoot(t *testing.T) {
 	if d, err = openRoot(t, root, &log); err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	defer d.Close(context.Background())
 	if again, err := d.Pods().Get(ctx, v1PodID[:12]); err != nil || !reflect.DeepEqual(again, want) {
 		t.Errorf("after a restart: %+v, %v", again, err)
 	}
@@ -348,7 +348,7 @@ func TestNewerRecordRefused(t *testing.T) {
 	before := dump(t, root)
 	d, err := openRoot(t, root, &lockedBuffer{})
 	if err == nil {
-		d.Close()
+		d.Close(context.Background())
 		t.Fatal("started with a record of version 3")
 	}
 	if want := "loading pods: migrating pods/future: pod record of version 3, written by a newer hyperd: this one reads versions 1 to 2"; !strings.Contains(err.Error(), want) {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,8 +29,9 @@ type hyperd struct {
 	dir    string // root, socket, run dir
 	sock   string
 	cmd    *exec.Cmd
-	log    *bytes.Buffer
-	ctl    string // hyperctl binary
+	bin    string      // hyperd binary ("" for testenv's build)
+	log    *syncBuffer // hyperd's stdout and stderr, of every start
+	ctl    string      // hyperctl binary
 	client *client.Client
 	config string // hyperd's TOML configuration ("" for none)
 	netns  string // network namespace hyperd runs in ("" for the test's)
@@ -49,14 +51,23 @@ func newHyperdConfig(t testing.TB, config string) *hyperd {
 // newHyperdIn starts hyperd with config in network namespace netns.
 func newHyperdIn(t testing.TB, config, netns string) *hyperd {
 	t.Helper()
+	return launch(t, &hyperd{config: config, netns: netns})
+}
+
+// launch starts hyperd as h says (binary, config, netns), filling in the
+// rest.
+func launch(t testing.TB, h *hyperd) *hyperd {
+	t.Helper()
 	env := testenv.New(t)
 	// A short dir: unix socket paths are limited to 108 bytes.
 	dir, err := os.MkdirTemp("", "hye2e-")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &hyperd{t: t, env: env, dir: dir, sock: filepath.Join(dir, "h.sock"),
-		ctl: testenv.Binary(t, "./cmd/hyperctl"), config: config, netns: netns}
+	h.t, h.env, h.dir, h.sock, h.ctl = t, env, dir, filepath.Join(dir, "h.sock"), testenv.Binary(t, "./cmd/hyperctl")
+	if h.bin == "" {
+		h.bin = testenv.Binary(t, "./cmd/hyperd")
+	}
 	h.client = client.New(h.sock)
 	h.start()
 	t.Cleanup(h.cleanup)
@@ -66,8 +77,11 @@ func newHyperdIn(t testing.TB, config, netns string) *hyperd {
 // start launches hyperd and waits until it answers.
 func (h *hyperd) start() {
 	h.t.Helper()
-	bin := testenv.Binary(h.t, "./cmd/hyperd")
-	h.log = &bytes.Buffer{}
+	if h.log == nil {
+		h.log = &syncBuffer{}
+	} else {
+		fmt.Fprintf(h.log, "--- hyperd started again ---\n") // one log across restarts
+	}
 	cfg := "/dev/null"
 	if h.config != "" {
 		cfg = filepath.Join(h.dir, "hyperd.toml")
@@ -75,7 +89,7 @@ func (h *hyperd) start() {
 			h.t.Fatal(err)
 		}
 	}
-	args := []string{bin, "--config", cfg, "--root", filepath.Join(h.dir, "root"), "--socket", h.sock,
+	args := []string{h.bin, "--config", cfg, "--root", filepath.Join(h.dir, "root"), "--socket", h.sock,
 		"--run-dir", filepath.Join(h.dir, "run"), "--kernel", h.env.Config.Kernel.Path,
 		"--initrd", h.env.Config.Kernel.Initrd, "--accel", h.env.Config.Accel.Kind}
 	if h.netns != "" {
@@ -98,6 +112,19 @@ func (h *hyperd) start() {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// syncBuffer is a bytes.Buffer that may be read while hyperd writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // kill9 kills hyperd as a crash would.
 func (h *hyperd) kill9() {

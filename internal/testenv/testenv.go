@@ -181,18 +181,35 @@ var (
 // and returns its path.
 func Binary(tb testing.TB, pkg string) string {
 	tb.Helper()
+	return build(tb, pkg, "")
+}
+
+// RaceBinary is Binary built with the race detector: the program writes
+// "WARNING: DATA RACE" and the two stacks to stderr on each race it sees.
+func RaceBinary(tb testing.TB, pkg string) string {
+	tb.Helper()
+	return build(tb, pkg, "-race")
+}
+
+func build(tb testing.TB, pkg, flag string) string {
+	tb.Helper()
 	binMu.Lock()
 	defer binMu.Unlock()
-	if p, ok := binPaths[pkg]; ok {
+	key := pkg + " " + flag
+	if p, ok := binPaths[key]; ok {
 		return p
 	}
-	out := filepath.Join(sharedDir(), filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
+	out := filepath.Join(sharedDir(), filepath.Base(pkg)+flag)
+	args := []string{"build", "-o", out}
+	if flag != "" {
+		args = append(args, flag)
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Dir = Root()
 	if b, err := cmd.CombinedOutput(); err != nil {
-		tb.Fatalf("building %s: %v: %s", pkg, err, b)
+		tb.Fatalf("building %s %s: %v: %s", pkg, flag, err, b)
 	}
-	binPaths[pkg] = out
+	binPaths[key] = out
 	return out
 }
 
