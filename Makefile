@@ -50,8 +50,15 @@ test: kernel
 
 check: deps test
 
+# BENCH_BASE=REV also measures REV's hyperd in BenchmarkRun, interleaved
+# with this one (built from `git archive REV` under out/base-src).
 bench: deps kernel
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/vm/ ./internal/e2e/ ./internal/image/
+ifneq ($(BENCH_BASE),)
+	rm -rf $(OUT)/base-src && mkdir -p $(OUT)/base-src
+	git archive $(BENCH_BASE) | tar -x -C $(OUT)/base-src
+	cd $(OUT)/base-src && $(GO) build -o $(abspath $(OUT))/hyperd-base ./cmd/hyperd
+endif
+	HYPER_BENCH_BASE=$(if $(BENCH_BASE),$(abspath $(OUT))/hyperd-base) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/vm/ ./internal/e2e/ ./internal/image/
 
 clean:
 	rm -rf $(OUT)

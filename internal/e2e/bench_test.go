@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -13,27 +14,39 @@ import (
 // and with a cold-booted VM (a second hyperd with [vm] template = false),
 // the boot floor (same kernel, a busybox /init that powers off at once),
 // `hyperctl exec POD true` latency, and the PSS of one idle pod (QEMU,
-// plus what hyperd grew by). Run with -benchtime 1x.
+// plus what hyperd grew by). With $HYPER_BENCH_BASE (a hyperd binary built
+// from an earlier revision: make bench BENCH_BASE=REV) the same run is
+// measured with that hyperd too, interleaved. Run with -benchtime 1x.
 func BenchmarkRun(b *testing.B) {
 	h := newHyperd(b)
 	h.loadBusybox()
 	cold := newHyperdConfig(b, "[vm]\ntemplate = false\n")
 	cold.loadBusybox()
+	var base *hyperd
+	if bin := os.Getenv("HYPER_BENCH_BASE"); bin != "" {
+		base = launch(b, &hyperd{bin: bin})
+		base.loadBusybox()
+		base.ok("run", "--rm", "busybox", "true")
+	}
 	env := h.env
 	floorRD := testenv.FloorInitrd(b)
 	// The image's rootfs is built once, and the template, not measured.
 	h.ok("run", "--rm", "busybox", "true")
 	cold.ok("run", "--rm", "busybox", "true")
 	runs := testenv.Runs()
-	var run, coldRun, floor, execs []time.Duration
-	for i := 0; i < runs; i++ {
-		floor = append(floor, testenv.BootFloor(b, env, floorRD, i))
+	var run, coldRun, baseRun, floor, execs []time.Duration
+	timed := func(h *hyperd, into *[]time.Duration) {
 		start := time.Now()
 		h.ok("run", "--rm", "busybox", "true")
-		run = append(run, time.Since(start))
-		start = time.Now()
-		cold.ok("run", "--rm", "busybox", "true")
-		coldRun = append(coldRun, time.Since(start))
+		*into = append(*into, time.Since(start))
+	}
+	for i := 0; i < runs; i++ {
+		floor = append(floor, testenv.BootFloor(b, env, floorRD, i))
+		timed(h, &run)
+		timed(cold, &coldRun)
+		if base != nil {
+			timed(base, &baseRun)
+		}
 	}
 	hyperdBefore, _ := testenv.PSSKiB(h.cmd.Process.Pid)
 	h.ok("run", "-d", "--name", "idle", "busybox", "sleep", "100000")
@@ -67,6 +80,12 @@ func BenchmarkRun(b *testing.B) {
 	}
 	ratio := float64(testenv.Pct(run, 50)) / float64(testenv.Pct(floor, 50))
 	fmt.Printf("  run p50 / floor p50 = %.2fx (cold VM: %.2fx)\n", ratio, float64(testenv.Pct(coldRun, 50))/float64(testenv.Pct(floor, 50)))
+	if base != nil {
+		baseRatio := float64(testenv.Pct(baseRun, 50)) / float64(testenv.Pct(floor, 50))
+		fmt.Printf("  %-46s %6dms %6dms\n", "run --rm busybox true (baseline hyperd)", testenv.Pct(baseRun, 50).Milliseconds(), testenv.Pct(baseRun, 90).Milliseconds())
+		fmt.Printf("  baseline run p50 / floor p50 = %.2fx (this hyperd %.2fx)\n", baseRatio, ratio)
+		b.ReportMetric(baseRatio, "base-run/floor")
+	}
 	fmt.Printf("  idle pod PSS: qemu %d KiB + hyperd growth %d KiB (hyperd total %d KiB)\n",
 		qemuPSS, hyperdAfter-hyperdBefore, hyperdAfter)
 	b.ReportMetric(float64(testenv.Pct(run, 50).Milliseconds()), "run-p50-ms")
