@@ -57,8 +57,8 @@ type Daemon struct {
 	// imageStore is all of the image store, for the Images adapter.
 	imageStore *image.Store
 	log        *slog.Logger
-	vols   *volumes
-	net    *network.Bridge // bridge mode's host side
+	vols       *volumes
+	net        *network.Bridge // bridge mode's host side
 	// sbCfg is what every pod's sandbox shares.
 	sbCfg sandbox.Config
 
