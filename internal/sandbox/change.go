@@ -160,7 +160,7 @@ func (r *run) addToRun(ctx context.Context, cs ContainerSpec, rootfs hypervisor.
 		return err
 	}
 	s.mu.Lock()
-	c.to(CtrRunning)
+	s.ctrTo(c, CtrRunning)
 	c.status.Pid = c.io.proc.Pid
 	m := maps.Clone(s.st.serials)
 	if m == nil {

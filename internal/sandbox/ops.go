@@ -110,7 +110,9 @@ func (s *Sandbox) Remove(ctx context.Context, force bool) error {
 		return ctx.Err()
 	}
 	s.mu.Lock()
-	s.to(Removed)
+	if s.st.state != Removed { // removed twice at once: no error
+		s.to(Removed)
+	}
 	s.closeRun() // waiters on a pod that never ran are released
 	s.mu.Unlock()
 	return nil

@@ -46,7 +46,7 @@ func (s *Sandbox) Recover(ctx context.Context, alive bool, kill func(), release 
 	s.st.reason, s.st.exitCode, s.st.finishedAt = reason, 137, time.Now().UTC()
 	for _, c := range s.ctrs {
 		if c.status.State == CtrRunning {
-			c.to(CtrExited)
+			s.ctrTo(c, CtrExited)
 		}
 		c.status.Pid = 0
 	}

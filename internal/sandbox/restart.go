@@ -49,7 +49,7 @@ func (r *run) runInit(ctx context.Context, c *container, v *vm.VM, serial string
 		return err
 	}
 	s.mu.Lock()
-	c.to(CtrRunning)
+	s.ctrTo(c, CtrRunning)
 	c.status.Pid = proc.Pid
 	s.mu.Unlock()
 	s.save()
@@ -75,7 +75,7 @@ func (r *run) runInit(ctx context.Context, c *container, v *vm.VM, serial string
 	if !isClosed(done) {
 		close(done)
 	}
-	c.to(CtrExited)
+	s.ctrTo(c, CtrExited)
 	c.status.Pid = 0
 	if err == nil {
 		c.status.ExitCode = st.Code
@@ -137,7 +137,7 @@ func (r *run) superviseCtr(c *container) *protocol.ExitStatus {
 		}
 		s.mu.Lock()
 		if c.status.State == CtrRunning {
-			c.to(CtrExited)
+			s.ctrTo(c, CtrExited)
 		}
 		c.status.ExitCode, c.status.Pid = st.Code, 0
 		restart := !r.stopping && !isClosed(cio.removed) &&
@@ -206,7 +206,7 @@ func (r *run) restartCtr(c *container) error {
 	}
 	s.mu.Lock()
 	c.status.RestartCount++
-	c.to(CtrRunning)
+	s.ctrTo(c, CtrRunning)
 	c.status.Pid = c.io.proc.Pid
 	stopping, n := r.stopping || isClosed(c.io.removed), c.status.RestartCount
 	s.mu.Unlock()

@@ -92,7 +92,7 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 	}
 	for _, c := range s.inits {
 		if c.status.State == CtrExited {
-			c.to(CtrCreated)
+			s.ctrTo(c, CtrCreated)
 		}
 		c.status.ExitCode = 0
 	}
@@ -118,7 +118,7 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 	s.st.reason, s.st.exitCode, s.st.startedAt = "", 0, now
 	s.st.vmPid, s.st.accel = v.Pid(), s.cfg.VM.Accel.Kind
 	for _, c := range s.ctrs {
-		c.to(CtrRunning)
+		s.ctrTo(c, CtrRunning)
 		c.status.Pid = c.io.proc.Pid
 	}
 	// A stop or a forced removal that came while the VM booted is carried
@@ -389,7 +389,7 @@ func (r *run) supervise() {
 	var ios []*ctrIO
 	for _, c := range s.ctrs {
 		if r.refs.status[c.spec.Name] == nil && c.status.State != CtrExited {
-			c.to(CtrExited)
+			s.ctrTo(c, CtrExited)
 			c.status.ExitCode = 137
 		}
 		c.status.Pid = 0

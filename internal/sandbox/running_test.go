@@ -90,6 +90,24 @@ type harness struct {
 
 var quiet = slog.New(slog.DiscardHandler)
 
+// refusals fails the test if the sandbox logs a refused state change
+// (a bug of the state machine or its callers).
+type refusals struct {
+	slog.Handler
+	t *testing.T
+}
+
+func (r refusals) Enabled(context.Context, slog.Level) bool { return true }
+
+func (r refusals) Handle(_ context.Context, rec slog.Record) error {
+	if rec.Message == "refused a state change" {
+		r.t.Errorf("%s: %v", rec.Message, rec)
+	}
+	return nil
+}
+
+func (r refusals) WithAttrs([]slog.Attr) slog.Handler { return r }
+
 // newHarness makes a sandbox of init containers inits and main
 // containers ctrs on the fake driver.
 func newHarness(t *testing.T, inits []ContainerSpec, ctrs ...ContainerSpec) *harness {
@@ -111,7 +129,7 @@ func newHarness(t *testing.T, inits []ContainerSpec, ctrs ...ContainerSpec) *har
 		t.Fatal(err)
 	}
 	h := &harness{t: t, drv: &fakeDriver{}, store: &hookStore{}}
-	cfg := &Config{VM: vm.Config{Driver: h.drv, RunDir: runDir, Log: quiet}, Log: quiet, LogMaxFiles: 1}
+	cfg := &Config{VM: vm.Config{Driver: h.drv, RunDir: runDir, Log: quiet}, Log: slog.New(refusals{slog.DiscardHandler, t}), LogMaxFiles: 1}
 	h.sb = New(cfg, spec, inits, ctrs, Status{}, h.store)
 	return h
 }

@@ -31,14 +31,24 @@ var podMoves = map[State][]State{
 	Failed:  {Running, Failed, Removed},
 }
 
-// to moves the pod to state next, refusing a move the state machine does
-// not have. Called with mu held.
+// to moves the pod to state next, refusing (and logging: it is a bug) a
+// move the state machine does not have. Called with mu held.
 func (s *Sandbox) to(next State) error {
 	if err := move(podMoves, s.st.state, next); err != nil {
-		return fmt.Errorf("pod %s: %w", s.spec.Name, err)
+		err = fmt.Errorf("pod %s: %w", s.spec.Name, err)
+		s.log.Error("refused a state change", "err", err)
+		return err
 	}
 	s.st.state = next
 	return nil
+}
+
+// ctrTo moves container c to state next as c.to does, logging a refusal.
+// Called with mu held.
+func (s *Sandbox) ctrTo(c *container, next CtrState) {
+	if err := c.to(next); err != nil {
+		s.log.Error("refused a state change", "pod", s.spec.Name, "err", err)
+	}
 }
 
 // CtrState is a container's state.
