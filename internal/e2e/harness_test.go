@@ -152,6 +152,10 @@ func (h *hyperd) cleanup() {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+	// The pod core logs a state change its state machine refuses: a bug.
+	if strings.Contains(h.log.String(), "refused a state change") {
+		h.t.Errorf("hyperd refused a pod or container state change")
+	}
 	if h.t.Failed() {
 		h.t.Logf("hyperd log:\n%s", h.log)
 	}
