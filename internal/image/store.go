@@ -155,11 +155,14 @@ func (s *Store) Remove(ctx context.Context, ref string, force bool) (RemoveResul
 // Hold records that holder (e.g. a pod's ID), as user u, uses the images
 // ids (full IDs), besides those it holds already, once each is known to
 // exist: ErrNotFound, and no change, for an image that is not (or no
-// longer) in the store. Remove and Prune respect holds; they decide and
-// delete under the same lock that Hold checks and records under, so an
-// image held is never removed unless with force (and never with force
-// while its user runs). A caller holds an image before it records its use
-// of the image, and so never records a use of an image removed meanwhile.
+// longer) in the store, and for one a Remove or Prune is deleting. Remove
+// and Prune respect holds: Hold records the images before it checks that
+// they exist, and they count as held from then on; Remove and Prune mark
+// the images they decide to delete before they delete them, and Hold
+// refuses a marked image. So an image held is never removed unless with
+// force (and never with force while its user runs). A caller holds an
+// image before it records its use of the image, and so never records a
+// use of an image removed meanwhile.
 func (s *Store) Hold(holder string, u User, ids ...string) error {
 	return s.catalog.hold(holder, u, ids)
 }
