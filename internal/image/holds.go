@@ -7,14 +7,20 @@ package image
 //	→ holds.mu (holds.go)
 //	→ pinSet.mu (gc.go)
 //	→ rootfsStore.mu (rootfs.go)
-//	→ a bbolt transaction
 //
-// holds.mu guards memory only: it is never held across a bbolt
-// transaction. Remove and Prune decide under it, mark the images they
-// will delete as removing (Hold refuses them), release it, and then
-// delete in a write transaction; Hold records its images under it (they
-// count as held from then on), releases it, and then checks that they
-// exist in a read transaction (catalog.go).
+// No mutex of the package but rootfsStore.mu (see ensure) is held across
+// a bbolt transaction or disk I/O: each guards memory only, and a method takes it, reads or changes
+// that memory, releases it, then acts. Where a decision must stay true
+// while the I/O that follows it runs, the memory says so:
+//
+//   - Remove and Prune decide under holds.mu and mark the images they
+//     will delete as removing (Hold refuses them) before their write
+//     transaction; Hold records its images under holds.mu (they count as
+//     held from then on) before its read transaction checks that they
+//     exist (catalog.go);
+//   - GC decides under pinSet.mu and marks the files it will delete
+//     (pin waits for them) before it deletes them; what is unpinned while
+//     it reads the registered images is spared (gc.go).
 //
 // holds.mu and pinSet.mu are never held together. Nothing in the package
 // calls out to its caller (there are no callbacks) or takes a lock inside

@@ -255,16 +255,16 @@ func (s *rootfsStore) onDisk() []string {
 	return ids
 }
 
-// deleteLocked deletes image id's root file system unless it is pinned or
-// being built, and says how much space that freed. The caller holds the
-// pins' lock (collectLocked).
-func (s *rootfsStore) deleteLocked(id string) (int64, bool) {
+// building tells whether image id's root file system is being built.
+func (s *rootfsStore) building(id string) bool {
 	s.mu.Lock()
-	building := s.builds[id] != nil
-	s.mu.Unlock()
-	if building || s.pins.pinnedLocked(rootfsPin(id)) {
-		return 0, false
-	}
+	defer s.mu.Unlock()
+	return s.builds[id] != nil
+}
+
+// delete deletes image id's root file system, and says how much space
+// that freed. GC (collect) calls it for one it has marked as deleting.
+func (s *rootfsStore) delete(id string) (int64, bool) {
 	p := s.path(id)
 	n := diskSize(p)
 	if os.Remove(p) != nil {

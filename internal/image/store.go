@@ -63,6 +63,9 @@ type Store struct {
 	blobs   *blobStore
 	catalog *catalog
 	rootfs  *rootfsStore
+	// scanned and deleting, if set (by tests), run in collect after it
+	// read the registered images, and after it decided what to delete.
+	scanned, deleting func()
 }
 
 // Open opens (creating if needed) the store rooted at root, keeping its
@@ -191,12 +194,10 @@ func (s *Store) Rootfs(ctx context.Context, ref string) (string, error) {
 	keys := append(rec.blobs(), rootfsPin(rec.ID))
 	s.pins.pin(keys...)
 	defer func() {
-		s.pins.mu.Lock()
-		defer s.pins.mu.Unlock()
-		s.pins.unpinLocked(keys...)
+		s.pins.unpin(keys...)
 		if _, err := s.catalog.record(rec.ID); errors.Is(err, errdefs.ErrNotFound) {
 			// Removed while we built: do not leave its files behind.
-			s.collectLocked([]string{rec.ID}, rec.blobs())
+			s.collect([]string{rec.ID}, rec.blobs())
 		}
 	}()
 	if _, err := s.rootfs.ensure(ctx, rec); err != nil {
