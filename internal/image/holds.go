@@ -8,8 +8,8 @@ package image
 //	→ pinSet.mu (gc.go)
 //	→ rootfsStore.mu (rootfs.go)
 //
-// No mutex of the package but rootfsStore.mu (see ensure) is held across
-// a bbolt transaction or disk I/O: each guards memory only, and a method takes it, reads or changes
+// No mutex of the package is held across a bbolt transaction or disk
+// I/O: each guards memory only, and a method takes it, reads or changes
 // that memory, releases it, then acts. Where a decision must stay true
 // while the I/O that follows it runs, the memory says so:
 //
@@ -20,7 +20,10 @@ package image
 //     exist (catalog.go);
 //   - GC decides under pinSet.mu and marks the files it will delete
 //     (pin waits for them) before it deletes them; what is unpinned while
-//     it reads the registered images is spared (gc.go).
+//     it reads the registered images is spared (gc.go);
+//   - a root file system being built is in rootfsStore.builds, and
+//     ensure looks at the file and the record without rootfsStore.mu
+//     (rootfs.go).
 //
 // holds.mu and pinSet.mu are never held together. Nothing in the package
 // calls out to its caller (there are no callbacks) or takes a lock inside
