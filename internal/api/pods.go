@@ -109,6 +109,9 @@ func (s *server) removePod(w http.ResponseWriter, r *http.Request) {
 // the waiter, and the body when the pod has exited. An error after the
 // headers went out is reported in the body's error field.
 func (s *server) waitPod(w http.ResponseWriter, r *http.Request) {
+	// mu is held across writing and flushing the headers on purpose: the
+	// handler must not write the response while ready does; nothing else
+	// waits on it.
 	var (
 		mu   sync.Mutex
 		sent bool // headers are out

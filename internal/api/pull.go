@@ -60,6 +60,8 @@ func startNDJSON(w http.ResponseWriter) func(v any) {
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	_ = rc.Flush()
+	// mu is held across the write and flush on purpose: it orders the
+	// values on the response; nothing else waits on it.
 	var mu sync.Mutex
 	enc := json.NewEncoder(w)
 	return func(v any) {

@@ -209,6 +209,8 @@ func discardUnless(ok bool, w io.Writer) io.Writer {
 
 // cancelWriter cancels the stream's context when a write fails.
 type cancelWriter struct {
+	// mu is held across the write on purpose: it orders the writes of
+	// the stream's writers to the connection; nothing else waits on it.
 	mu     sync.Mutex
 	w      net.Conn
 	cancel context.CancelFunc

@@ -204,11 +204,11 @@ func (s *blobStore) size(dgst string) int64 {
 	return diskSize(p)
 }
 
-// deleteLocked deletes blob dgst unless it is pinned, and says how much
-// space that freed. The caller holds the pins' lock (collectLocked).
-func (s *blobStore) deleteLocked(dgst string) (int64, bool) {
+// delete deletes blob dgst, and says how much space that freed. GC
+// (collect) calls it for a blob it has marked as deleting.
+func (s *blobStore) delete(dgst string) (int64, bool) {
 	p, err := s.path(dgst)
-	if err != nil || s.pins.pinnedLocked(dgst) {
+	if err != nil {
 		return 0, false
 	}
 	n := diskSize(p)

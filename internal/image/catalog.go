@@ -3,6 +3,7 @@ package image
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -14,10 +15,14 @@ import (
 // catalog is the images' metadata and names, in bbolt buckets of the
 // store's own under the top-level bucket "image.v1": the records, the
 // names pointing at them, how a reference resolves, and removing and
-// pruning, which consult the holds (holds.go) under the holds' mutex.
+// pruning, which decide with the holds (holds.go) under the holds' mutex
+// and write after releasing it.
 type catalog struct {
 	db    *bbolt.DB
 	holds holds
+	// holdChecking, if set (by tests), runs in hold between recording
+	// the pending holds and checking that the images exist.
+	holdChecking func()
 }
 
 var (
@@ -378,65 +383,127 @@ type RemoveResult struct {
 	Reclaimed int64
 }
 
-// remove is Remove without the GC. The users come from the holds, read
-// before the write transaction begins; their mutex stays held until it
-// ends, so a hold taken meanwhile (Hold) waits and then sees the outcome.
+// removeTries bounds how often remove starts over when the image changes
+// between its decision and its write transaction.
+const removeTries = 8
+
+// removal is what remove decided to do with a record.
+type removal int
+
+const (
+	untagName   removal = iota + 1 // remove the name only
+	deleteImage                    // delete the image and its names
+)
+
+// remove is Remove without the GC. It resolves ref, decides with the
+// users under the holds' mutex (marking the image as removing if it will
+// delete it, so that no Hold succeeds meanwhile), releases the mutex, and
+// applies the decision in a write transaction if the record is still the
+// one it decided on; if not, it starts over.
 func (c *catalog) remove(ref string, force bool) (RemoveResult, error) {
-	var res RemoveResult
+	for try := 1; ; try++ {
+		res, changed, err := c.removeOnce(ref, force)
+		if !changed {
+			return res, err
+		}
+		if try == removeTries {
+			return RemoveResult{}, errdefs.Conflict("image %s keeps changing while being removed: try again", ref)
+		}
+	}
+}
+
+// removeOnce is one try of remove; changed says that the record changed
+// after the decision, and nothing was done.
+func (c *catalog) removeOnce(ref string, force bool) (res RemoveResult, changed bool, err error) {
+	r, kind, canon, err := c.lookup(ref)
+	if err != nil {
+		return RemoveResult{}, false, err
+	}
 	c.holds.mu.Lock()
-	defer c.holds.mu.Unlock()
-	held := c.holds.usersLocked()
-	err := c.db.Update(func(tx *bbolt.Tx) error {
+	do, err := decideRemoval(r, kind, canon, force, c.holds.usersLocked()[r.ID])
+	if do == deleteImage {
+		c.holds.markLocked(r.ID)
+	}
+	c.holds.mu.Unlock()
+	if err != nil {
+		return RemoveResult{}, false, err
+	}
+	if do == deleteImage {
+		defer c.holds.unmark(r.ID)
+	}
+	err = c.db.Update(func(tx *bbolt.Tx) error {
 		images, names := buckets(tx)
-		r, kind, canon, err := resolve(tx, ref)
+		now, nkind, ncanon, err := resolve(tx, ref)
 		if err != nil {
 			return err
 		}
-		untag := func() error {
+		if nkind != kind || ncanon != canon || !sameRecord(now, r) {
+			changed = true
+			return nil
+		}
+		if do == untagName {
 			if err := names.Delete([]byte(canon)); err != nil {
 				return err
 			}
-			r.Names = without(r.Names, canon)
+			now.Names = without(now.Names, canon)
 			res.Untagged = []string{canon}
-			return putRecord(images, r)
+			return putRecord(images, now)
 		}
-		if kind == byName && len(r.Names) > 1 {
-			return untag()
-		}
-		short := r.image().ShortID()
-		users := held[r.ID]
-		var running *User
-		for i := range users {
-			if users[i].Running {
-				running = &users[i]
-				break
-			}
-		}
-		if kind == byName {
-			if len(users) > 0 && !force {
-				return errdefs.Conflict("unable to remove repository reference %q (must force) - pod %s is using its referenced image %s", FamiliarName(canon), users[0].Name, short)
-			}
-			if running != nil {
-				return untag()
-			}
-		} else {
-			if running != nil {
-				return errdefs.Conflict("unable to delete %s (cannot be forced) - image is being used by running pod %s", short, running.Name)
-			}
-			if len(r.Names) > 1 && !force {
-				return errdefs.Conflict("unable to delete %s (must be forced) - image has several names (%s)", short, familiarNames(r.Names))
-			}
-			if len(users) > 0 && !force {
-				return errdefs.Conflict("unable to delete %s (must be forced) - image is being used by stopped pod %s", short, users[0].Name)
-			}
-		}
-		res, err = deleteRecord(images, names, r)
+		res, err = deleteRecord(images, names, now)
 		return err
 	})
-	if err != nil {
-		return RemoveResult{}, err
+	if err != nil || changed {
+		return RemoveResult{}, changed, err
 	}
-	return res, nil
+	return res, false, nil
+}
+
+// decideRemoval says what removing r (resolved from a reference of kind
+// kind, as name canon) does, given the image's users, or why it is
+// refused.
+func decideRemoval(r *record, kind refKind, canon string, force bool, users []User) (removal, error) {
+	if kind == byName && len(r.Names) > 1 {
+		return untagName, nil
+	}
+	short := r.image().ShortID()
+	var running *User
+	for i := range users {
+		if users[i].Running {
+			running = &users[i]
+			break
+		}
+	}
+	if kind == byName {
+		if len(users) > 0 && !force {
+			return 0, errdefs.Conflict("unable to remove repository reference %q (must force) - pod %s is using its referenced image %s", FamiliarName(canon), users[0].Name, short)
+		}
+		if running != nil {
+			return untagName, nil
+		}
+	} else {
+		if running != nil {
+			return 0, errdefs.Conflict("unable to delete %s (cannot be forced) - image is being used by running pod %s", short, running.Name)
+		}
+		if len(r.Names) > 1 && !force {
+			return 0, errdefs.Conflict("unable to delete %s (must be forced) - image has several names (%s)", short, familiarNames(r.Names))
+		}
+		if len(users) > 0 && !force {
+			return 0, errdefs.Conflict("unable to delete %s (must be forced) - image is being used by stopped pod %s", short, users[0].Name)
+		}
+	}
+	return deleteImage, nil
+}
+
+// sameRecord tells whether b is still the record a was: the same image
+// with the same names.
+func sameRecord(a, b *record) bool {
+	if a.ID != b.ID || len(a.Names) != len(b.Names) {
+		return false
+	}
+	an, bn := slices.Clone(a.Names), slices.Clone(b.Names)
+	sort.Strings(an)
+	sort.Strings(bn)
+	return slices.Equal(an, bn)
 }
 
 // deleteRecord deletes r and its names.
@@ -463,26 +530,47 @@ func familiarNames(canon []string) string {
 }
 
 // prune is Prune without the GC: it deletes the images nobody holds, all
-// of them or the dangling ones only. Holds are read as in remove.
+// of them or the dangling ones only. It reads the records, decides with
+// the holds under their mutex (marking the images it will delete as
+// removing), releases it, and deletes those of the images that still
+// qualify in a write transaction.
 func (c *catalog) prune(all bool) ([]RemoveResult, error) {
-	var out []RemoveResult
+	recs, err := c.all()
+	if err != nil {
+		return nil, err
+	}
+	qualifies := func(r *record) bool { return all || len(r.Names) == 0 }
+	var ids []string
 	c.holds.mu.Lock()
-	defer c.holds.mu.Unlock()
 	held := c.holds.usersLocked()
-	err := c.db.Update(func(tx *bbolt.Tx) error {
-		images, names := buckets(tx)
-		recs, err := allRecords(images)
-		if err != nil {
-			return err
+	for i := range recs {
+		if r := &recs[i]; qualifies(r) && len(held[r.ID]) == 0 {
+			ids = append(ids, r.ID)
 		}
-		for i := range recs {
-			if r := &recs[i]; (all || len(r.Names) == 0) && len(held[r.ID]) == 0 {
-				res, err := deleteRecord(images, names, r)
-				if err != nil {
-					return err
-				}
-				out = append(out, res)
+	}
+	c.holds.markLocked(ids...)
+	c.holds.mu.Unlock()
+	defer c.holds.unmark(ids...)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	var out []RemoveResult
+	err = c.db.Update(func(tx *bbolt.Tx) error {
+		images, names := buckets(tx)
+		out = out[:0]
+		for _, id := range ids {
+			r, err := getRecord(images, id)
+			if err != nil {
+				return err
 			}
+			if r == nil || !qualifies(r) {
+				continue // gone, or named, since: as if it happened after
+			}
+			res, err := deleteRecord(images, names, r)
+			if err != nil {
+				return err
+			}
+			out = append(out, res)
 		}
 		return nil
 	})
@@ -492,11 +580,22 @@ func (c *catalog) prune(all bool) ([]RemoveResult, error) {
 	return out, nil
 }
 
-// hold adds ids to what holder holds once each has a record: under the
-// holds' mutex, so that no remove or prune decides in between.
+// hold adds ids to what holder holds once each has a record. Under the
+// holds' mutex it refuses an image being removed and records the others
+// as pending (held from then on: no remove or prune deletes them without
+// force); then, without the mutex, it checks that they exist, and keeps
+// them held or drops them.
 func (c *catalog) hold(holder string, u User, ids []string) error {
 	c.holds.mu.Lock()
-	defer c.holds.mu.Unlock()
+	if id, ok := c.holds.removingLocked(ids); ok {
+		c.holds.mu.Unlock()
+		return errdefs.NotFound("image %s is being removed", id)
+	}
+	p := c.holds.beginLocked(holder, u, ids)
+	c.holds.mu.Unlock()
+	if c.holdChecking != nil {
+		c.holdChecking()
+	}
 	err := c.db.View(func(tx *bbolt.Tx) error {
 		images, _ := buckets(tx)
 		for _, id := range ids {
@@ -506,9 +605,6 @@ func (c *catalog) hold(holder string, u User, ids []string) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	c.holds.addLocked(holder, u, ids)
-	return nil
+	c.holds.end(p, err == nil)
+	return err
 }

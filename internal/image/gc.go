@@ -10,17 +10,41 @@ import (
 
 // pinSet counts the in-flight users of blobs (by digest) and of root
 // file systems (rootfsPin(id)): loads, pulls, pushes, saves and builds
-// pin what they use until done. Its mutex is also the GC lock: GC decides
-// and deletes under it, so nothing is unpinned (or registered by someone
-// who pinned it) in between.
+// pin what they use until done. GC decides under its mutex and deletes
+// without it: what it decided to delete is marked as deleting, and pin
+// waits until that is done; what is unpinned while GC reads which images
+// are registered (outside the mutex) is spared by that GC, as its owner
+// may have registered it after the read began.
 type pinSet struct {
 	mu sync.Mutex
 	n  map[string]int
+	// scans are the collections reading the registered images, each with
+	// the keys unpinned since it began: it does not delete them.
+	scans map[*scan]bool
+	// deleting are the keys a collection decided to delete, closed once
+	// it has.
+	deleting map[string]chan struct{}
 }
 
+// pin pins keys, once none of them is being deleted.
 func (p *pinSet) pin(keys ...string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	for {
+		var wait chan struct{}
+		for _, k := range keys {
+			if ch := p.deleting[k]; ch != nil {
+				wait = ch
+				break
+			}
+		}
+		if wait == nil {
+			break
+		}
+		p.mu.Unlock()
+		<-wait
+		p.mu.Lock()
+	}
 	if p.n == nil {
 		p.n = map[string]int{}
 	}
@@ -32,18 +56,35 @@ func (p *pinSet) pin(keys ...string) {
 func (p *pinSet) unpin(keys ...string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.unpinLocked(keys...)
-}
-
-func (p *pinSet) unpinLocked(keys ...string) {
 	for _, k := range keys {
 		if p.n[k]--; p.n[k] <= 0 {
 			delete(p.n, k)
 		}
+		for sc := range p.scans {
+			sc.spared[k] = true
+		}
 	}
 }
 
-func (p *pinSet) pinnedLocked(key string) bool { return p.n[key] > 0 }
+// scan is a collection reading the registered images.
+type scan struct{ spared map[string]bool }
+
+// beginScanLocked starts a collection's read of the registered images.
+func (p *pinSet) beginScanLocked() *scan {
+	sc := &scan{spared: map[string]bool{}}
+	if p.scans == nil {
+		p.scans = map[*scan]bool{}
+	}
+	p.scans[sc] = true
+	return sc
+}
+
+// deletableLocked tells whether the collection of sc may delete key:
+// nothing pins it, it was not unpinned since sc began, and no other
+// collection is deleting it.
+func (p *pinSet) deletableLocked(sc *scan, key string) bool {
+	return p.n[key] <= 0 && !sc.spared[key] && p.deleting[key] == nil
+}
 
 // GCResult says what GC freed.
 type GCResult struct {
@@ -60,40 +101,83 @@ func (s *Store) GC(ctx context.Context) (GCResult, error) {
 	if err := ctx.Err(); err != nil {
 		return GCResult{}, err
 	}
-	ids, digests := s.rootfs.onDisk(), s.blobs.onDisk()
-	s.pins.mu.Lock()
-	defer s.pins.mu.Unlock()
-	res := s.collectLocked(ids, digests)
+	res := s.collect(s.rootfs.onDisk(), s.blobs.onDisk())
 	sort.Strings(res.Blobs)
 	sort.Strings(res.Rootfs)
 	return res, nil
 }
 
-// collectLocked deletes the root file systems of ids and the blobs in
-// digests that no registered image references and no operation in flight
-// has pinned, and says what it freed. s.pins.mu must be held.
-func (s *Store) collectLocked(ids, digests []string) GCResult {
+// collect deletes the root file systems of ids and the blobs in digests
+// that no registered image references and no operation in flight has
+// pinned, and says what it freed. It reads the registered images and
+// deletes the files without the pins' lock: it decides under it, marking
+// what it will delete (see pinSet).
+func (s *Store) collect(ids, digests []string) GCResult {
 	var res GCResult
+	p := s.pins
+	p.mu.Lock()
+	sc := p.beginScanLocked()
+	p.mu.Unlock()
 	registered, used, err := s.catalog.references()
-	if err != nil {
-		return res // keep everything rather than guess
+	if s.scanned != nil {
+		s.scanned()
 	}
-	for _, id := range ids {
-		if !registered[id] {
-			if n, ok := s.rootfs.deleteLocked(id); ok {
-				res.Rootfs = append(res.Rootfs, id)
-				res.Reclaimed += n
+	var rootfs, blobs []string
+	done := make(chan struct{})
+	p.mu.Lock()
+	if err == nil { // else keep everything rather than guess
+		for _, id := range ids {
+			if !registered[id] && p.deletableLocked(sc, rootfsPin(id)) && !s.rootfs.building(id) {
+				rootfs = append(rootfs, id)
+			}
+		}
+		for _, d := range digests {
+			if !used[d] && p.deletableLocked(sc, d) {
+				blobs = append(blobs, d)
 			}
 		}
 	}
-	for _, d := range digests {
-		if !used[d] {
-			if n, ok := s.blobs.deleteLocked(d); ok {
-				res.Blobs = append(res.Blobs, d)
-				res.Reclaimed += n
-			}
+	delete(p.scans, sc)
+	if len(rootfs)+len(blobs) == 0 {
+		p.mu.Unlock()
+		return res
+	}
+	if p.deleting == nil {
+		p.deleting = map[string]chan struct{}{}
+	}
+	for _, id := range rootfs {
+		p.deleting[rootfsPin(id)] = done
+	}
+	for _, d := range blobs {
+		p.deleting[d] = done
+	}
+	p.mu.Unlock()
+	if s.deleting != nil {
+		s.deleting()
+	}
+
+	for _, id := range rootfs {
+		if n, ok := s.rootfs.delete(id); ok {
+			res.Rootfs = append(res.Rootfs, id)
+			res.Reclaimed += n
 		}
 	}
+	for _, d := range blobs {
+		if n, ok := s.blobs.delete(d); ok {
+			res.Blobs = append(res.Blobs, d)
+			res.Reclaimed += n
+		}
+	}
+
+	p.mu.Lock()
+	for _, id := range rootfs {
+		delete(p.deleting, rootfsPin(id))
+	}
+	for _, d := range blobs {
+		delete(p.deleting, d)
+	}
+	p.mu.Unlock()
+	close(done)
 	return res
 }
 
@@ -102,10 +186,8 @@ func (s *Store) collectLocked(ids, digests []string) GCResult {
 // created that no registered image uses (everything, if it failed before
 // registering).
 func (s *Store) settle(keys, ids, digests []string) {
-	s.pins.mu.Lock()
-	defer s.pins.mu.Unlock()
-	s.pins.unpinLocked(keys...)
-	s.collectLocked(ids, digests)
+	s.pins.unpin(keys...)
+	s.collect(ids, digests)
 }
 
 // diskSize is the space a file takes on disk (its allocated blocks: a

@@ -315,3 +315,79 @@ func TestPush(t *testing.T) {
 		t.Error("pushed busybox has no /bin/busybox")
 	}
 }
+
+// strayBlobs writes n blobs no image references and returns their
+// digests.
+func strayBlobs(t *testing.T, e env, n int) []string {
+	t.Helper()
+	var out []string
+	for i := range n {
+		d := "sha256:" + strings.Repeat(string("abcdef"[i%6])+"0", 32)
+		if err := os.WriteFile(blobFile(e, d), make([]byte, 1000), 0o444); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// TestGCSparesWhatIsUnpinnedMeanwhile: a blob unpinned while GC reads
+// which images are registered (its operation may have registered it
+// after the read began) is kept by that GC, and goes at the next one.
+func TestGCSparesWhatIsUnpinnedMeanwhile(t *testing.T) {
+	e := newStore(t, image.Options{})
+	d := strayBlobs(t, e, 1)[0]
+	image.Pin(e.s, d)
+	image.OnCollect(e.s, func() { image.Unpin(e.s, d) }, nil)
+	if res, err := e.s.GC(ctx); err != nil || len(res.Blobs) != 0 {
+		t.Fatalf("GC: %+v %v, want nothing deleted", res, err)
+	}
+	if !exists(blobFile(e, d)) {
+		t.Fatal("a blob unpinned during the GC was deleted")
+	}
+	image.OnCollect(e.s, nil, nil)
+	if res, err := e.s.GC(ctx); err != nil || len(res.Blobs) != 1 || res.Blobs[0] != d {
+		t.Fatalf("next GC: %+v %v, want %s deleted", res, err, d)
+	}
+}
+
+// TestGCDeletesWithoutThePinsLock: while GC deletes files, other blobs
+// are pinned and unpinned without waiting; pinning a blob being deleted
+// waits until it is gone.
+func TestGCDeletesWithoutThePinsLock(t *testing.T) {
+	e := newStore(t, image.Options{})
+	ds := strayBlobs(t, e, 2)
+	other := "sha256:" + strings.Repeat("9", 64)
+	pinned := make(chan struct{})
+	image.OnCollect(e.s, nil, func() {
+		quick := make(chan struct{})
+		go func() {
+			image.Pin(e.s, other)
+			image.Unpin(e.s, other)
+			close(quick)
+		}()
+		select {
+		case <-quick:
+		case <-time.After(10 * time.Second):
+			t.Fatal("pinning another blob waited for the GC's deletions")
+		}
+		go func() {
+			image.Pin(e.s, ds[0])
+			close(pinned)
+		}()
+		select {
+		case <-pinned:
+			t.Error("a blob being deleted was pinned before it was gone")
+		case <-time.After(50 * time.Millisecond):
+		}
+	})
+	res, err := e.s.GC(ctx)
+	if err != nil || len(res.Blobs) != 2 {
+		t.Fatalf("GC: %+v %v, want both stray blobs deleted", res, err)
+	}
+	<-pinned
+	if exists(blobFile(e, ds[0])) {
+		t.Error("blob still there")
+	}
+	image.Unpin(e.s, ds[0])
+}

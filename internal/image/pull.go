@@ -120,6 +120,9 @@ func (s *Store) Pull(ctx context.Context, ref string, opts PullOptions) (Image, 
 	if progress == nil {
 		progress = func(PullProgress) {}
 	} else {
+		// mu is held across the caller's function on purpose (it may
+		// write to a client): reports never overlap; nothing else waits
+		// on it.
 		var mu sync.Mutex
 		f := progress
 		progress = func(p PullProgress) { mu.Lock(); defer mu.Unlock(); f(p) }

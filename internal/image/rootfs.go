@@ -41,6 +41,7 @@ type rootfsStore struct {
 
 	mu     sync.Mutex
 	builds map[string]*build // image ID -> build in progress
+	ended  uint64            // how many builds have ended
 
 	buildCount atomic.Int64 // root file systems built, for tests
 }
@@ -60,7 +61,8 @@ func (s *rootfsStore) path(id string) string {
 
 // ensure builds rec's root file system unless it exists, and returns the
 // image's uncompressed layer size. The caller pins rec's blobs and
-// rootfsPin(rec.ID).
+// rootfsPin(rec.ID). The file and the record are looked at without
+// s.mu; a build that started or ended meanwhile makes it look again.
 func (s *rootfsStore) ensure(ctx context.Context, rec *record) (int64, error) {
 	for {
 		s.mu.Lock()
@@ -76,14 +78,20 @@ func (s *rootfsStore) ensure(ctx context.Context, rec *record) (int64, error) {
 			}
 			return b.size, b.err
 		}
+		ended := s.ended
+		s.mu.Unlock()
 		if fi, err := os.Stat(s.path(rec.ID)); err == nil && fi.Mode().IsRegular() {
 			if r, err := s.record(rec.ID); err == nil {
-				s.mu.Unlock()
 				return r.Size, nil
 			}
 			// A root file system without a record: left by a crash, or
 			// built by a load that has not registered yet (then it would
 			// be in s.builds). Build it again.
+		}
+		s.mu.Lock()
+		if s.builds[rec.ID] != nil || s.ended != ended {
+			s.mu.Unlock()
+			continue
 		}
 		b := &build{done: make(chan struct{})}
 		s.builds[rec.ID] = b
@@ -93,6 +101,7 @@ func (s *rootfsStore) ensure(ctx context.Context, rec *record) (int64, error) {
 
 		s.mu.Lock()
 		delete(s.builds, rec.ID)
+		s.ended++
 		close(b.done)
 		s.mu.Unlock()
 		return b.size, b.err
@@ -255,16 +264,16 @@ func (s *rootfsStore) onDisk() []string {
 	return ids
 }
 
-// deleteLocked deletes image id's root file system unless it is pinned or
-// being built, and says how much space that freed. The caller holds the
-// pins' lock (collectLocked).
-func (s *rootfsStore) deleteLocked(id string) (int64, bool) {
+// building tells whether image id's root file system is being built.
+func (s *rootfsStore) building(id string) bool {
 	s.mu.Lock()
-	building := s.builds[id] != nil
-	s.mu.Unlock()
-	if building || s.pins.pinnedLocked(rootfsPin(id)) {
-		return 0, false
-	}
+	defer s.mu.Unlock()
+	return s.builds[id] != nil
+}
+
+// delete deletes image id's root file system, and says how much space
+// that freed. GC (collect) calls it for one it has marked as deleting.
+func (s *rootfsStore) delete(id string) (int64, bool) {
 	p := s.path(id)
 	n := diskSize(p)
 	if os.Remove(p) != nil {

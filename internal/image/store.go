@@ -63,6 +63,9 @@ type Store struct {
 	blobs   *blobStore
 	catalog *catalog
 	rootfs  *rootfsStore
+	// scanned and deleting, if set (by tests), run in collect after it
+	// read the registered images, and after it decided what to delete.
+	scanned, deleting func()
 }
 
 // Open opens (creating if needed) the store rooted at root, keeping its
@@ -155,11 +158,14 @@ func (s *Store) Remove(ctx context.Context, ref string, force bool) (RemoveResul
 // Hold records that holder (e.g. a pod's ID), as user u, uses the images
 // ids (full IDs), besides those it holds already, once each is known to
 // exist: ErrNotFound, and no change, for an image that is not (or no
-// longer) in the store. Remove and Prune respect holds; they decide and
-// delete under the same lock that Hold checks and records under, so an
-// image held is never removed unless with force (and never with force
-// while its user runs). A caller holds an image before it records its use
-// of the image, and so never records a use of an image removed meanwhile.
+// longer) in the store, and for one a Remove or Prune is deleting. Remove
+// and Prune respect holds: Hold records the images before it checks that
+// they exist, and they count as held from then on; Remove and Prune mark
+// the images they decide to delete before they delete them, and Hold
+// refuses a marked image. So an image held is never removed unless with
+// force (and never with force while its user runs). A caller holds an
+// image before it records its use of the image, and so never records a
+// use of an image removed meanwhile.
 func (s *Store) Hold(holder string, u User, ids ...string) error {
 	return s.catalog.hold(holder, u, ids)
 }
@@ -188,12 +194,10 @@ func (s *Store) Rootfs(ctx context.Context, ref string) (string, error) {
 	keys := append(rec.blobs(), rootfsPin(rec.ID))
 	s.pins.pin(keys...)
 	defer func() {
-		s.pins.mu.Lock()
-		defer s.pins.mu.Unlock()
-		s.pins.unpinLocked(keys...)
+		s.pins.unpin(keys...)
 		if _, err := s.catalog.record(rec.ID); errors.Is(err, errdefs.ErrNotFound) {
 			// Removed while we built: do not leave its files behind.
-			s.collectLocked([]string{rec.ID}, rec.blobs())
+			s.collect([]string{rec.ID}, rec.blobs())
 		}
 	}()
 	if _, err := s.rootfs.ensure(ctx, rec); err != nil {

@@ -32,6 +32,9 @@ type Writer struct {
 	maxSize  int64
 	maxFiles int
 
+	// mu is held across the file's writes, rotation and close on purpose:
+	// it orders the entries of one log (its streams write concurrently)
+	// and its rotation; nothing else waits on it.
 	mu   sync.Mutex
 	f    *os.File
 	size int64

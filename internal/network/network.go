@@ -52,6 +52,13 @@ type Bridge struct {
 	fw   firewall
 	log  *slog.Logger
 
+	// mu is held across I/O on purpose (port reservations, IPAM leases in
+	// the state database, netlink, nftables): it orders the changes to
+	// the host's network, Attach, Detach and Reconcile one at a time, so
+	// that a Detach that finds no lease left and removes the table cannot
+	// interleave with an Attach that leases and adds rules to it. Nothing
+	// that serves reads waits on it (Config and Leases do not take it);
+	// it also guards held.
 	mu   sync.Mutex
 	held map[string][]io.Closer // reserved host ports, by pod
 }

@@ -275,14 +275,15 @@ func (r *run) removeFromRun(ctx context.Context, c *container) error {
 		}
 	}
 	s.mu.Lock()
-	if c.io.proc != nil {
-		c.io.proc.Close()
-	}
+	proc := c.io.proc
 	img := c.spec.Image
 	s.dropContainer(c)
 	serial, attached := s.st.serials[img]
 	used := slices.ContainsFunc(s.ctrs, func(o *container) bool { return o.spec.Image == img })
 	s.mu.Unlock()
+	if proc != nil {
+		proc.Close() // closing its streams writes to the guest's connection
+	}
 	s.save()
 	s.logs.remove(name)
 	if !attached || used {

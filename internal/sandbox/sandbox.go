@@ -147,7 +147,10 @@ type Sandbox struct {
 	log   *slog.Logger
 	logs  logFiles
 
-	// change serializes container additions and removals.
+	// change serializes container additions and removals. Held across
+	// I/O on purpose (guest RPCs, disk hot-plugs, the caller's image and
+	// volume work): it orders one pod's container changes end to end;
+	// nothing that serves reads waits on it.
 	change sync.Mutex
 
 	mu       sync.Mutex

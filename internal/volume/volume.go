@@ -58,7 +58,36 @@ func (r Record) Serial() string { return "v-" + r.ID[:18] }
 type Store struct {
 	db  *store.DB
 	dir string
-	mu  sync.Mutex // creations and removals
+	// mu guards busy only: the names being created or removed (closed
+	// when done). Creations and removals of one name wait for each other
+	// (begin); their disk and database I/O runs without mu, and other
+	// names' meanwhile.
+	mu   sync.Mutex
+	busy map[string]chan struct{}
+}
+
+// begin waits until no creation or removal of name is under way and
+// starts one; the function returned ends it.
+func (s *Store) begin(name string) (end func()) {
+	s.mu.Lock()
+	for s.busy[name] != nil {
+		ch := s.busy[name]
+		s.mu.Unlock()
+		<-ch
+		s.mu.Lock()
+	}
+	if s.busy == nil {
+		s.busy = map[string]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	s.busy[name] = ch
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.busy, name)
+		s.mu.Unlock()
+		close(ch)
+	}
 }
 
 // Open opens the volumes kept in dir and recorded in db.
@@ -94,8 +123,7 @@ func (s *Store) ensure(name string, sizeMB int, labels map[string]string) (Recor
 	if sizeMB == 0 {
 		sizeMB = DefaultSizeMB
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.begin(name)()
 	if r, err := s.Get(name); err == nil {
 		return r, false, nil
 	} else if !errors.Is(err, errdefs.ErrNotFound) {
@@ -138,8 +166,7 @@ func (s *Store) List() ([]Record, error) {
 // Remove deletes the volume name and its data. The caller makes sure no
 // pod uses it.
 func (s *Store) Remove(name string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.begin(name)()
 	r, err := s.Get(name)
 	if err != nil {
 		return err

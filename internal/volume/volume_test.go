@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hyperhq/hyper/internal/errdefs"
@@ -24,7 +26,9 @@ func TestCheckName(t *testing.T) {
 	}
 }
 
-func TestStore(t *testing.T) {
+// newStore opens a store in a new directory, which it returns.
+func newStore(t *testing.T) (*Store, string) {
+	t.Helper()
 	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
 		t.Skip("mkfs.ext4 not found")
 	}
@@ -33,11 +37,16 @@ func TestStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	s, err := Open(filepath.Join(dir, "volumes"), db)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, dir
+}
+
+func TestStore(t *testing.T) {
+	s, _ := newStore(t)
 	r, err := s.Create("data", 64, map[string]string{"a": "b"})
 	if err != nil {
 		t.Fatal(err)
@@ -76,5 +85,51 @@ func TestStore(t *testing.T) {
 	}
 	if err := s.Remove("data"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("remove twice: %v", err)
+	}
+}
+
+// TestConcurrentEnsure: ensures and removals of one name run one at a
+// time (one volume, one disk), other names' alongside.
+func TestConcurrentEnsure(t *testing.T) {
+	s, dir := newStore(t)
+	var wg sync.WaitGroup
+	var created atomic.Int32
+	ids := make([]string, 8)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := []string{"a", "b"}[i%2]
+			r, made, err := s.Ensure(name)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if made {
+				created.Add(1)
+			}
+			ids[i] = r.ID
+		}()
+	}
+	wg.Wait()
+	if created.Load() != 2 {
+		t.Errorf("%d volumes created, want 2", created.Load())
+	}
+	for i := range ids {
+		if ids[i] != ids[i%2] {
+			t.Errorf("ensure %d: volume %s, want %s", i, ids[i], ids[i%2])
+		}
+	}
+	disks, _ := filepath.Glob(filepath.Join(dir, "volumes", "*.ext4"))
+	if len(disks) != 2 {
+		t.Errorf("%d disks, want 2", len(disks))
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- s.Remove("a") }()
+	}
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) || !errors.Is(errors.Join(e1, e2), errdefs.ErrNotFound) {
+		t.Errorf("two removals: %v, %v; want one to succeed and one NotFound", e1, e2)
 	}
 }

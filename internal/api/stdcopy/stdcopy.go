@@ -34,6 +34,9 @@ const maxFrame = 1 << 20
 // Mux writes frames to one underlying writer; its streams may be written
 // concurrently.
 type Mux struct {
+	// mu is held across the writes on purpose: it keeps one frame's
+	// header and body together on the underlying writer; nothing else
+	// waits on it.
 	mu  sync.Mutex
 	w   io.Writer
 	err error

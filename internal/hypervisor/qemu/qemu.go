@@ -100,6 +100,10 @@ type vm struct {
 	// vsock: the first channel is reached over vsock (channel.go).
 	vsock bool
 
+	// mu guards cmd, pid and exit. launch holds it across starting QEMU
+	// (fork and exec, not the boot) on purpose: Pid and Kill wait until a
+	// start has its process, so that a Kill during Start kills it. No QMP
+	// call or other I/O is made under it.
 	mu   sync.Mutex
 	cmd  *exec.Cmd
 	pid  int // of an attached QEMU, not our child

@@ -15,6 +15,9 @@ import (
 const maxQMPLine = 1 << 20
 
 // qmp is a minimal QEMU Machine Protocol client: one command at a time.
+// It has no mutex: each operation dials a connection of its own and is
+// its only user, so one connection's requests and replies never
+// interleave.
 type qmp struct {
 	conn net.Conn
 	r    *bufio.Reader
