@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +38,7 @@ type env struct {
 func start(t *testing.T) *env {
 	t.Helper()
 	f := &fake{}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := slog.New(slog.NewTextHandler(newTestWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	sock := apitest.Serve(t, f.backend(), log)
 	c := client.New(sock)
 	t.Cleanup(func() { c.Close() })
@@ -47,10 +48,32 @@ func start(t *testing.T) *env {
 	return &env{f: f, c: c, sock: sock, http: hc}
 }
 
-type testWriter struct{ t *testing.T }
+// testWriter writes the server's log to the test's, until the test has
+// ended: a handler the server's shutdown left behind may still log.
+type testWriter struct {
+	t     *testing.T
+	mu    sync.Mutex
+	ended bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+// newTestWriter must be made before the server: its cleanup, which ends
+// it, then runs after the server's.
+func newTestWriter(t *testing.T) *testWriter {
+	w := &testWriter{t: t}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		w.ended = true
+		w.mu.Unlock()
+	})
+	return w
+}
+
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.ended {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
 	return len(p), nil
 }
 
