@@ -19,7 +19,9 @@ func TestDialChannel(t *testing.T) {
 	sock := filepath.Join(dir, "hyper.sock")
 	s := hypervisor.Spec{ID: "p1", StateDir: dir, Channels: []hypervisor.Channel{{Name: "hyper.0", SocketPath: sock}}}
 	v := New(Options{TSCKHz: 1}).newVM(s, nil)
+	served := make(chan struct{})
 	go func() {
+		defer close(served)
 		time.Sleep(30 * time.Millisecond) // QEMU starting
 		l, err := net.Listen("unix", sock)
 		if err != nil {
@@ -44,6 +46,7 @@ func TestDialChannel(t *testing.T) {
 	if _, err := v.DialChannel(ctx, "other"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("unknown channel: %v", err)
 	}
+	<-served      // its socket is closed, as QEMU's are when it exits
 	close(v.done) // QEMU exited
 	if _, err := v.DialChannel(ctx, "hyper.0"); !errors.Is(err, errdefs.ErrUnavailable) {
 		t.Errorf("exited VM: %v", err)
