@@ -812,3 +812,21 @@ func TestPersistentEmpty(t *testing.T) {
 	}
 	h.ended(1)
 }
+
+// TestRemoveReleasesAttach: a client attached to an exited pod waits for
+// its next run; removing the pod ends the wait, as it does for a pod that
+// never ran.
+func TestRemoveReleasesAttach(t *testing.T) {
+	h := newHarness(t, nil, ctr("a", "sha256:x", "exit", "0"))
+	h.start()
+	h.wait(h.sb.Exited(), "the pod to exit")
+	h.ended(1)
+	ctx := context.Background()
+	attached := h.attach(ctx, "a", &syncBuffer{}) // waits for the next run
+	if err := h.sb.Remove(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.result(attached, "attach to return once the pod was removed"); err != nil {
+		t.Errorf("attach: %v", err)
+	}
+}
