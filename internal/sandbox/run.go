@@ -450,7 +450,9 @@ func (r *run) supervise() {
 	close(gone)
 	if auto && clean {
 		s.mu.Lock()
-		s.to(Removed)
+		if s.st.state != Removed { // a Remove may have come first
+			s.to(Removed)
+		}
 		s.mu.Unlock()
 	}
 	st := s.Status()

@@ -830,3 +830,37 @@ func TestRemoveReleasesAttach(t *testing.T) {
 		t.Errorf("attach: %v", err)
 	}
 }
+
+// deleteHookStore is a hookStore that acts on Delete too.
+type deleteHookStore struct {
+	*hookStore
+	onDelete func()
+}
+
+func (d deleteHookStore) Delete() {
+	d.hookStore.Delete()
+	d.onDelete()
+}
+
+// TestAutoRemoveWhileRemoved removes an auto-removed pod while its run
+// ends (a client's rm that found it before it left the listings): either
+// removal may come last, and neither is refused.
+func TestAutoRemoveWhileRemoved(t *testing.T) {
+	for i := range 200 {
+		h := newHarness(t, nil, ctr("a", "sha256:x", "exit", "0"))
+		h.sb.spec.AutoRemove = true
+		removed := make(chan error, 1)
+		h.sb.store = deleteHookStore{h.store, func() {
+			go func() { removed <- h.sb.Remove(context.Background(), false) }()
+		}}
+		h.start()
+		if err := h.result(removed, "the removal"); err != nil {
+			t.Fatal(err)
+		}
+		h.ended(1)
+		h.eventually(func() bool { return h.sb.Status().State == Removed }, "the pod to be removed")
+		if t.Failed() {
+			t.Fatalf("run %d", i)
+		}
+	}
+}
