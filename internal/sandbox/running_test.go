@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -863,4 +864,39 @@ func TestAutoRemoveWhileRemoved(t *testing.T) {
 			t.Fatalf("run %d", i)
 		}
 	}
+}
+
+// TestStdinAfterRestart: an attached client's input goes to the
+// container's process of the moment, also after it was restarted.
+func TestStdinAfterRestart(t *testing.T) {
+	c := ctr("a", "sha256:x", "cat")
+	c.Process.Stdin = true
+	c.RestartPolicy = PolicyAlways
+	h := newHarness(t, nil, c)
+	h.start()
+	ctx := context.Background()
+	in, inW := io.Pipe()
+	defer inW.Close()
+	var out syncBuffer
+	attached := background(func() error { return h.sb.Attach(ctx, "a", Stdio{Stdin: in, Stdout: &out}) })
+	h.eventually(func() bool { return h.subscribers("a") == 1 }, "the client to attach")
+	write := func(s string) {
+		t.Helper()
+		if err := h.result(background(func() error { _, err := io.WriteString(inW, s); return err }), "the input to be read"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one\n")
+	h.eventually(func() bool { return out.String() == "one\n" }, "the first input echoed")
+	if err := h.sb.Kill(ctx, 15); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually(func() bool { c := h.ctrStatus("a"); return c.RestartCount == 1 && c.State == CtrRunning }, "the restart")
+	write("two\n")
+	h.eventually(func() bool { return out.String() == "one\ntwo\n" }, "the input after the restart echoed")
+	if err := h.sb.Stop(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	h.result(attached, "attach to return once the pod stopped")
+	h.ended(1)
 }
