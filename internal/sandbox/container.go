@@ -31,6 +31,10 @@ type ctrIO struct {
 	stdinR *io.PipeReader // nil unless the process has a stdin
 	stdinW *io.PipeWriter
 	proc   *guest.Process
+	// forwarding: stdinR is copied to the process of the moment (one
+	// copier for the run, so that a restart's process gets what follows);
+	// stdinEnded once stdinR ended.
+	forwarding, stdinEnded bool
 	// done is closed when the container's run ended (its process exited
 	// for good and its output was delivered, or it was removed).
 	done chan struct{}

@@ -29,6 +29,8 @@ import (
 //	exit N         exits N
 //	sleep          runs until signalled (SignalProcess, StopContainer):
 //	               exits 128+signal
+//	cat            copies stdin to stdout until stdin's end (exits 0) or
+//	               a signal (exits 128+signal)
 //
 // Any other program is not found (ExecProcess fails with not_found).
 
@@ -446,7 +448,7 @@ func (g *fakeGuest) exec(req protocol.ExecRequest) (any, *protocol.Error) {
 		return nil, err
 	}
 	args := req.Process.Args
-	if len(args) == 0 || !slices.Contains([]string{"echo", "exit", "sleep"}, args[0]) {
+	if len(args) == 0 || !slices.Contains([]string{"echo", "exit", "sleep", "cat"}, args[0]) {
 		return fail(notFound("executable file not found: %q", args))
 	}
 	g.mu.Lock()
@@ -482,6 +484,20 @@ func (g *fakeGuest) run(p *fakeProc, args []string, streams map[string]net.Conn)
 		}
 	case "sleep":
 		select {
+		case sig := <-p.sig:
+			p.status = protocol.ExitStatus{Code: 128 + sig, Signal: sig}
+		case <-g.vm.done:
+		}
+	case "cat":
+		copied := make(chan struct{})
+		go func() {
+			if in := streams[protocol.Stdin]; in != nil {
+				io.Copy(streams[protocol.Stdout], in)
+			}
+			close(copied)
+		}()
+		select {
+		case <-copied:
 		case sig := <-p.sig:
 			p.status = protocol.ExitStatus{Code: 128 + sig, Signal: sig}
 		case <-g.vm.done:

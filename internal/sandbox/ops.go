@@ -114,6 +114,9 @@ func (s *Sandbox) Remove(ctx context.Context, force bool) error {
 		s.to(Removed)
 	}
 	s.closeRun() // waiters on a pod that never ran are released
+	if !isClosed(s.restarted) {
+		close(s.restarted) // and clients waiting for a next run: none comes
+	}
 	s.mu.Unlock()
 	return nil
 }

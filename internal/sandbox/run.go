@@ -3,7 +3,6 @@ package sandbox
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -324,14 +323,38 @@ func (r *run) pumpMain(c *container, proc *guest.Process) error {
 	s.mu.Lock()
 	cio := c.io
 	cio.proc, cio.delivered = proc, delivered
+	forward := proc.Stdin != nil && cio.stdinR != nil && !cio.forwarding
+	cio.forwarding = cio.forwarding || forward
+	ended := cio.stdinEnded
 	s.mu.Unlock()
-	if proc.Stdin != nil && cio.stdinR != nil {
-		go func() {
-			io.Copy(proc.Stdin, cio.stdinR)
-			proc.Stdin.Close()
-		}()
+	switch {
+	case forward:
+		go s.forwardStdin(cio)
+	case ended && proc.Stdin != nil: // the clients' input ended before this process started
+		proc.Stdin.Close()
 	}
 	return nil
+}
+
+// forwardStdin copies the attached clients' input (cio.stdinR) to the
+// container's process of the moment, restarts included, and closes its
+// stdin when the input ends.
+func (s *Sandbox) forwardStdin(cio *ctrIO) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := cio.stdinR.Read(buf)
+		s.mu.Lock()
+		proc := cio.proc
+		cio.stdinEnded = err != nil
+		s.mu.Unlock()
+		if n > 0 {
+			proc.Stdin.Write(buf[:n]) // lost if the process exited meanwhile
+		}
+		if err != nil {
+			proc.Stdin.Close()
+			return
+		}
+	}
 }
 
 // supervise waits for the run to end: every container's main process
@@ -450,7 +473,9 @@ func (r *run) supervise() {
 	close(gone)
 	if auto && clean {
 		s.mu.Lock()
-		s.to(Removed)
+		if s.st.state != Removed { // a Remove may have come first
+			s.to(Removed)
+		}
 		s.mu.Unlock()
 	}
 	st := s.Status()

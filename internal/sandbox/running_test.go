@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -810,5 +811,92 @@ func TestPersistentEmpty(t *testing.T) {
 	if st := h.sb.Status(); st.State != Exited || st.ExitCode != 0 {
 		t.Errorf("after stop: %+v", st)
 	}
+	h.ended(1)
+}
+
+// TestRemoveReleasesAttach: a client attached to an exited pod waits for
+// its next run; removing the pod ends the wait, as it does for a pod that
+// never ran.
+func TestRemoveReleasesAttach(t *testing.T) {
+	h := newHarness(t, nil, ctr("a", "sha256:x", "exit", "0"))
+	h.start()
+	h.wait(h.sb.Exited(), "the pod to exit")
+	h.ended(1)
+	ctx := context.Background()
+	attached := h.attach(ctx, "a", &syncBuffer{}) // waits for the next run
+	if err := h.sb.Remove(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.result(attached, "attach to return once the pod was removed"); err != nil {
+		t.Errorf("attach: %v", err)
+	}
+}
+
+// deleteHookStore is a hookStore that acts on Delete too.
+type deleteHookStore struct {
+	*hookStore
+	onDelete func()
+}
+
+func (d deleteHookStore) Delete() {
+	d.hookStore.Delete()
+	d.onDelete()
+}
+
+// TestAutoRemoveWhileRemoved removes an auto-removed pod while its run
+// ends (a client's rm that found it before it left the listings): either
+// removal may come last, and neither is refused.
+func TestAutoRemoveWhileRemoved(t *testing.T) {
+	for i := range 200 {
+		h := newHarness(t, nil, ctr("a", "sha256:x", "exit", "0"))
+		h.sb.spec.AutoRemove = true
+		removed := make(chan error, 1)
+		h.sb.store = deleteHookStore{h.store, func() {
+			go func() { removed <- h.sb.Remove(context.Background(), false) }()
+		}}
+		h.start()
+		if err := h.result(removed, "the removal"); err != nil {
+			t.Fatal(err)
+		}
+		h.ended(1)
+		h.eventually(func() bool { return h.sb.Status().State == Removed }, "the pod to be removed")
+		if t.Failed() {
+			t.Fatalf("run %d", i)
+		}
+	}
+}
+
+// TestStdinAfterRestart: an attached client's input goes to the
+// container's process of the moment, also after it was restarted.
+func TestStdinAfterRestart(t *testing.T) {
+	c := ctr("a", "sha256:x", "cat")
+	c.Process.Stdin = true
+	c.RestartPolicy = PolicyAlways
+	h := newHarness(t, nil, c)
+	h.start()
+	ctx := context.Background()
+	in, inW := io.Pipe()
+	defer inW.Close()
+	var out syncBuffer
+	attached := background(func() error { return h.sb.Attach(ctx, "a", Stdio{Stdin: in, Stdout: &out}) })
+	h.eventually(func() bool { return h.subscribers("a") == 1 }, "the client to attach")
+	write := func(s string) {
+		t.Helper()
+		if err := h.result(background(func() error { _, err := io.WriteString(inW, s); return err }), "the input to be read"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("one\n")
+	h.eventually(func() bool { return out.String() == "one\n" }, "the first input echoed")
+	if err := h.sb.Kill(ctx, 15); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually(func() bool { c := h.ctrStatus("a"); return c.RestartCount == 1 && c.State == CtrRunning }, "the restart")
+	write("two\n")
+	h.eventually(func() bool { return out.String() == "one\ntwo\n" }, "the input after the restart echoed")
+	if err := h.sb.Stop(ctx, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	h.result(attached, "attach to return once the pod stopped")
 	h.ended(1)
 }
