@@ -18,7 +18,17 @@ func (s *Sandbox) Stop(ctx context.Context, grace time.Duration) error {
 	s.mu.Lock()
 	r, exited := s.run, s.exited
 	if r == nil {
+		// A run whose end is being reported (its exit saved, its clients
+		// not yet released) has ended for Stop only once it is reported.
+		ending := (s.st.state == Exited || s.st.state == Failed) && !isClosed(exited)
 		s.mu.Unlock()
+		if ending {
+			select {
+			case <-exited:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		return nil
 	}
 	r.stop()

@@ -900,3 +900,39 @@ func TestStdinAfterRestart(t *testing.T) {
 	h.result(attached, "attach to return once the pod stopped")
 	h.ended(1)
 }
+
+// TestStopWhileExitReported: a Stop that comes while a run's exit is
+// being reported returns only once the run has ended (its waiters are
+// released), as it does during the run.
+func TestStopWhileExitReported(t *testing.T) {
+	h := newHarness(t, nil, ctr("a", "sha256:x", "sleep"))
+	h.start()
+	exited := h.sb.Exited()
+	stopped := make(chan bool, 1) // whether the run had ended when Stop returned
+	var once sync.Once
+	h.store.hook(func(st Status) {
+		if st.State != Exited {
+			return
+		}
+		once.Do(func() {
+			go func() {
+				h.sb.Stop(context.Background(), time.Second)
+				stopped <- isClosed(exited)
+			}()
+			time.Sleep(50 * time.Millisecond) // Stop waits while the exit is reported
+		})
+	})
+	if err := h.sb.Kill(context.Background(), 9); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ended := <-stopped:
+		if !ended {
+			t.Error("Stop returned before the run had ended")
+		}
+	case <-time.After(waitFor):
+		t.Fatal("Stop did not return")
+	}
+	h.store.hook(nil)
+	h.ended(1)
+}
