@@ -81,8 +81,22 @@ func (r *run) reattach(ctx context.Context, pid int) error {
 	}
 	s.mu.Lock()
 	r.vm = v
+	// A stop or a forced removal that came while the VM was re-attached
+	// is carried out now that there is something to stop, as in Start.
+	stopping, removing := r.stopping, s.removing
+	stops := s.stopRequests(defaultStopGrace)
 	s.mu.Unlock()
-	r.resumeRestarts()
+	if !stopping {
+		r.resumeRestarts()
+	}
 	go r.supervise()
+	switch {
+	case removing:
+		v.Destroy()
+	case stopping:
+		for _, req := range stops {
+			v.Guest.StopContainer(ctx, req)
+		}
+	}
 	return nil
 }
