@@ -267,6 +267,11 @@ func (r *run) removeFromRun(ctx context.Context, c *container) error {
 		case <-ctx.Done():
 			return fmt.Errorf("removing container %s: %w", name, ctx.Err())
 		}
+		// A restart that was past its last check when the removal began
+		// may have created the container again: it goes too.
+		if err := discardGuest(ctx, v.Guest, name); err != nil && !isClosed(v.Done()) {
+			return fmt.Errorf("removing container %s: %w", name, err)
+		}
 	}
 	if delivered != nil { // its last output is in the log (bounded, as elsewhere)
 		select {
