@@ -81,22 +81,12 @@ func (r *run) reattach(ctx context.Context, pid int) error {
 	}
 	s.mu.Lock()
 	r.vm = v
-	// A stop or a forced removal that came while the VM was re-attached
-	// is carried out now that there is something to stop, as in Start.
-	stopping, removing := r.stopping, s.removing
-	stops := s.stopRequests(defaultStopGrace)
+	stopping, pending := r.stopping, r.pending()
 	s.mu.Unlock()
 	if !stopping {
 		r.resumeRestarts()
 	}
 	go r.supervise()
-	switch {
-	case removing:
-		v.Destroy()
-	case stopping:
-		for _, req := range stops {
-			v.Guest.StopContainer(ctx, req)
-		}
-	}
+	pending(ctx)
 	return nil
 }

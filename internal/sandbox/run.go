@@ -120,22 +120,32 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 		s.ctrTo(c, CtrRunning)
 		c.status.Pid = c.io.proc.Pid
 	}
-	// A stop or a forced removal that came while the VM booted is carried
-	// out now that there is something to stop.
-	stopping, removing := r.stopping, s.removing
-	stops := s.stopRequests(defaultStopGrace)
+	pending := r.pending()
 	s.mu.Unlock()
 	s.save()
 	go r.supervise()
-	switch {
-	case removing:
-		v.Destroy()
-	case stopping:
-		for _, req := range stops {
-			v.Guest.StopContainer(ctx, req)
+	pending(ctx)
+	return nil
+}
+
+// pending is what a stop or a forced removal that came while the run's
+// VM was booting (or being re-attached) leaves to do, now that there is
+// something to stop: the returned function does it. Called with the
+// sandbox's mu held, once r.vm is set.
+func (r *run) pending() func(context.Context) {
+	s, v := r.s, r.vm
+	stopping, removing := r.stopping, s.removing
+	stops := s.stopRequests(defaultStopGrace)
+	return func(ctx context.Context) {
+		switch {
+		case removing:
+			v.Destroy()
+		case stopping:
+			for _, req := range stops {
+				v.Guest.StopContainer(ctx, req)
+			}
 		}
 	}
-	return nil
 }
 
 func slicesClip(c []*container) []*container { return c[:len(c):len(c)] }
