@@ -26,6 +26,8 @@ type fake struct {
 	get        func(ctx context.Context, id string) (types.Pod, error)
 	wait       func(ctx context.Context, id string, ready func()) (types.WaitResponse, error)
 	attach     func(ctx context.Context, id, container string, stdio api.Stdio) error
+	// attachesLate: attach calls stdio.Attached itself.
+	attachesLate bool
 	logs       func(ctx context.Context, id string, o types.LogOptions, fn func(types.LogEntry) error) error
 	resize     func(ctx context.Context, id, container string, rows, cols uint16) error
 	createExec func(ctx context.Context, pod string, spec types.ExecSpec) (types.CreateResponse, error)
@@ -149,6 +151,9 @@ type fakeStreams struct{ f *fake }
 
 func (s fakeStreams) Attach(ctx context.Context, id, container string, stdio api.Stdio) error {
 	s.f.record("Attach", id, container, stdio.Stdin != nil, stdio.Stderr != nil)
+	if !s.f.attachesLate {
+		stdio.Attached() // a backend attached at once
+	}
 	if s.f.attach != nil {
 		return s.f.attach(ctx, id, container, stdio)
 	}

@@ -18,6 +18,12 @@ type Stdio struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// Attached, on an attach, is called by the backend once the streams
+	// are connected (output from then on reaches the client): the server
+	// answers the upgrade then, so that a client that starts the pod
+	// after its attach was answered misses nothing. Writes wait for it;
+	// a backend that returns without calling it answers at its return.
+	Attached func()
 }
 
 // Pods is the pod lifecycle. Pods are named by full ID, unique ID prefix, or

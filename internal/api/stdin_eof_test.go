@@ -41,3 +41,38 @@ func TestStdinEOFKeepsStreamAlive(t *testing.T) {
 		t.Fatalf("stdout %q, stderr %q: the stream ended with stdin", out.String(), errb.String())
 	}
 }
+
+// TestAttachAnsweredOnceAttached: the upgrade is answered only once the
+// backend says the streams are connected, so that a client which starts
+// the pod after its attach was answered misses none of its output.
+func TestAttachAnsweredOnceAttached(t *testing.T) {
+	e := start(t)
+	ctx := ctxT(t)
+	attached := make(chan time.Time, 1)
+	e.f.attachesLate = true
+	e.f.attach = func(ctx context.Context, id, container string, stdio api.Stdio) error {
+		time.Sleep(200 * time.Millisecond) // subscribing takes a while
+		attached <- time.Now()
+		stdio.Attached()
+		_, err := io.WriteString(stdio.Stdout, "first output\n")
+		return err
+	}
+	s, err := e.c.Attach(ctx, "web", client.AttachOptions{Container: "main", Stdout: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	answered := time.Now()
+	select {
+	case at := <-attached:
+		if answered.Before(at) {
+			t.Fatalf("the attach was answered at %v, before the backend attached at %v", answered, at)
+		}
+	default:
+		t.Fatal("the attach was answered before the backend attached")
+	}
+	var out, errb bytes.Buffer
+	if err := s.Copy(&out, &errb); err != nil || out.String() != "first output\n" {
+		t.Fatalf("stdout %q, stderr %q, %v", out.String(), errb.String(), err)
+	}
+}

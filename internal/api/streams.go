@@ -114,6 +114,7 @@ func (s *server) startExec(w http.ResponseWriter, r *http.Request) {
 	}
 	o.tty = info.Tty
 	s.serveStream(w, r, o, func(ctx context.Context, stdio Stdio) error {
+		stdio.Attached() // the exec's streams are its own: answered at once
 		return s.b.Execs.StartExec(ctx, id, stdio)
 	})
 }
@@ -137,9 +138,9 @@ func headerHasToken(h http.Header, name, token string) bool {
 	return false
 }
 
-// serveStream hijacks the connection, answers 101 and runs fn with the
-// connection as its stdio: raw bytes for a terminal, else stdcopy frames
-// out and raw bytes in. An error from fn is sent last (a system frame, or
+// serveStream hijacks the connection, runs fn with the connection as its
+// stdio (raw bytes for a terminal, else stdcopy frames out and raw bytes
+// in) and answers 101 once fn calls stdio.Attached, or returns. An error from fn is sent last (a system frame, or
 // its text for a terminal); then the connection is closed.
 func (s *server) serveStream(w http.ResponseWriter, r *http.Request, o streamOpts, fn func(context.Context, Stdio) error) {
 	conn, brw, err := http.NewResponseController(w).Hijack()
@@ -154,17 +155,24 @@ func (s *server) serveStream(w http.ResponseWriter, r *http.Request, o streamOpt
 	if o.tty {
 		ct = types.MediaTypeRawStream
 	}
-	if _, err := fmt.Fprintf(conn, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", ct); err != nil {
-		s.log.Debug("api stream: writing 101", "path", r.URL.Path, "err", err)
-		return
-	}
-
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	// A failed write means the client is gone: stop the backend.
-	out := &cancelWriter{w: conn, cancel: cancel}
+	// A failed write means the client is gone: stop the backend. Writes
+	// wait until the upgrade is answered (stdio.Attached).
+	out := &cancelWriter{w: conn, cancel: cancel, answered: make(chan struct{}), done: ctx.Done()}
+	var answer sync.Once
+	answered := func() {
+		answer.Do(func() {
+			if _, err := fmt.Fprintf(conn, "HTTP/1.1 101 UPGRADED\r\nContent-Type: %s\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n", ct); err != nil {
+				s.log.Debug("api stream: writing 101", "path", r.URL.Path, "err", err)
+				cancel()
+			}
+			close(out.answered)
+		})
+	}
+	defer answered() // a backend that returned without calling it
 
-	var stdio Stdio
+	stdio := Stdio{Attached: answered}
 	if o.stdin {
 		// Read the client's bytes from the raw connection (after what the
 		// server already buffered): net/http's own reader cancels the
@@ -187,6 +195,7 @@ func (s *server) serveStream(w http.ResponseWriter, r *http.Request, o streamOpt
 	}
 
 	err = fn(ctx, stdio)
+	answered()
 	if err != nil && ctx.Err() == nil {
 		s.log.Debug("api stream failed", "path", r.URL.Path, "err", err)
 		if mux != nil {
@@ -211,12 +220,19 @@ func discardUnless(ok bool, w io.Writer) io.Writer {
 type cancelWriter struct {
 	// mu is held across the write on purpose: it orders the writes of
 	// the stream's writers to the connection; nothing else waits on it.
-	mu     sync.Mutex
-	w      net.Conn
-	cancel context.CancelFunc
+	mu       sync.Mutex
+	w        net.Conn
+	cancel   context.CancelFunc
+	answered chan struct{}   // closed once the upgrade is answered
+	done     <-chan struct{} // the stream's end
 }
 
 func (c *cancelWriter) Write(p []byte) (int, error) {
+	select {
+	case <-c.answered:
+	case <-c.done:
+		return 0, context.Canceled
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n, err := c.w.Write(p)

@@ -147,6 +147,7 @@ func (f *fakeDaemon) Attach(ctx context.Context, id, container string, stdio api
 	if f.attachErr != nil {
 		return f.attachErr
 	}
+	stdio.Attached() // connected: the client is answered now
 	select {
 	case <-f.started:
 	case <-ctx.Done():

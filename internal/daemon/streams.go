@@ -23,7 +23,8 @@ func (x Streams) Attach(ctx context.Context, ref, container string, stdio api.St
 	if err != nil {
 		return err
 	}
-	return p.sb.Attach(ctx, name, sandbox.Stdio{Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr})
+	return p.sb.Attach(ctx, name, sandbox.Stdio{Stdin: stdio.Stdin, Stdout: stdio.Stdout, Stderr: stdio.Stderr,
+		Attached: stdio.Attached})
 }
 
 // Logs implements api.Streams.

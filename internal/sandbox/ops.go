@@ -140,6 +140,9 @@ type vmStopper interface {
 type Stdio struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Attached, if set, is called by Attach once the streams are
+	// connected: output from then on reaches them.
+	Attached func()
 }
 
 // Attach connects stdio to main container name ("" is the first) until
@@ -157,6 +160,9 @@ func (s *Sandbox) Attach(ctx context.Context, name string, stdio Stdio) error {
 	s.mu.Unlock()
 	id, gone := c.out.subscribe(stdio.Stdout, stdio.Stderr)
 	defer c.out.unsubscribe(id)
+	if stdio.Attached != nil {
+		stdio.Attached()
+	}
 	if isClosed(cio.done) { // exited: wait for the next run
 		select {
 		case <-restarted:
