@@ -17,28 +17,28 @@ type fake struct {
 	mu    sync.Mutex
 	calls []call
 
-	create     func(ctx context.Context, spec types.PodSpec) (types.CreateResponse, error)
-	start      func(ctx context.Context, id string) error
-	stop       func(ctx context.Context, id string, timeout time.Duration) error
-	kill       func(ctx context.Context, id string, signal int) error
-	remove     func(ctx context.Context, id string, force bool) error
-	list       func(ctx context.Context, all bool) ([]types.Pod, error)
-	get        func(ctx context.Context, id string) (types.Pod, error)
-	wait       func(ctx context.Context, id string, ready func()) (types.WaitResponse, error)
-	attach     func(ctx context.Context, id, container string, stdio api.Stdio) error
+	create func(ctx context.Context, spec types.PodSpec) (types.CreateResponse, error)
+	start  func(ctx context.Context, id string) error
+	stop   func(ctx context.Context, id string, timeout time.Duration) error
+	kill   func(ctx context.Context, id string, signal int) error
+	remove func(ctx context.Context, id string, force bool) error
+	list   func(ctx context.Context, all bool) ([]types.Pod, error)
+	get    func(ctx context.Context, id string) (types.Pod, error)
+	wait   func(ctx context.Context, id string, ready func()) (types.WaitResponse, error)
+	attach func(ctx context.Context, id, container string, stdio api.Stdio) error
 	// attachesLate: attach calls stdio.Attached itself.
 	attachesLate bool
-	logs       func(ctx context.Context, id string, o types.LogOptions, fn func(types.LogEntry) error) error
-	resize     func(ctx context.Context, id, container string, rows, cols uint16) error
-	createExec func(ctx context.Context, pod string, spec types.ExecSpec) (types.CreateResponse, error)
-	startExec  func(ctx context.Context, id string, stdio api.Stdio) error
-	resizeExec func(ctx context.Context, id string, rows, cols uint16) error
-	inspect    func(ctx context.Context, id string) (types.ExecInfo, error)
-	load       func(ctx context.Context, r io.Reader) ([]types.Image, error)
-	save       func(ctx context.Context, w io.Writer, refs []string, format string) error
-	images     func(ctx context.Context) ([]types.Image, error)
-	rmi        func(ctx context.Context, ref string, force bool) error
-	info       func(ctx context.Context) (types.Info, error)
+	logs         func(ctx context.Context, id string, o types.LogOptions, fn func(types.LogEntry) error) error
+	resize       func(ctx context.Context, id, container string, rows, cols uint16) error
+	createExec   func(ctx context.Context, pod string, spec types.ExecSpec) (types.CreateResponse, error)
+	startExec    func(ctx context.Context, id string, stdio api.Stdio) error
+	resizeExec   func(ctx context.Context, id string, rows, cols uint16) error
+	inspect      func(ctx context.Context, id string) (types.ExecInfo, error)
+	load         func(ctx context.Context, r io.Reader) ([]types.Image, error)
+	save         func(ctx context.Context, w io.Writer, refs []string, format string) error
+	images       func(ctx context.Context) ([]types.Image, error)
+	rmi          func(ctx context.Context, ref string, force bool) error
+	info         func(ctx context.Context) (types.Info, error)
 }
 
 // call is one recorded backend call.
