@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hyperhq/hyper/internal/protocol"
@@ -64,7 +65,7 @@ func (r *run) reattach(ctx context.Context, pid int) error {
 		return err
 	}
 	s.mu.Lock()
-	ctrs := slicesClip(s.ctrs)
+	ctrs := slices.Clip(s.ctrs)
 	s.mu.Unlock()
 	for _, c := range ctrs {
 		if c.status.State != CtrRunning {

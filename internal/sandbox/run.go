@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/hyperhq/hyper/internal/cleanup"
@@ -80,7 +81,7 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 	s.run = r
 	if s.st.state != Created { // a new run: new channels
 		s.exited = make(chan struct{})
-		for _, c := range append(slicesClip(s.ctrs), s.inits...) {
+		for _, c := range append(slices.Clip(s.ctrs), s.inits...) {
 			c.io = newIO(c.spec.Process.Stdin && !c.init)
 		}
 		close(s.restarted)
@@ -148,8 +149,6 @@ func (r *run) pending() func(context.Context) {
 	}
 }
 
-func slicesClip(c []*container) []*container { return c[:len(c):len(c)] }
-
 // stopRequests are the stops of every main container. Called with mu
 // held.
 func (s *Sandbox) stopRequests(grace time.Duration) []protocol.StopRequest {
@@ -168,7 +167,7 @@ func (s *Sandbox) closeRun() { endRun(s.exited, runIOs(s.ctrs, s.inits)) }
 // sandbox's mu held.
 func runIOs(ctrs, inits []*container) []*ctrIO {
 	var ios []*ctrIO
-	for _, c := range append(slicesClip(ctrs), inits...) {
+	for _, c := range append(slices.Clip(ctrs), inits...) {
 		ios = append(ios, c.io)
 	}
 	return ios
@@ -201,7 +200,7 @@ func (r *run) boot(ctx context.Context, prepare Prepare) (*vm.VM, error) {
 	var rn Run
 	scratch := filepath.Join(s.spec.Dir, "scratch.ext4")
 	s.mu.Lock()
-	inits, ctrs := slicesClip(s.inits), slicesClip(s.ctrs)
+	inits, ctrs := slices.Clip(s.inits), slices.Clip(s.ctrs)
 	s.mu.Unlock()
 	ids := distinctImages(inits, ctrs)
 	serials := map[string]string{}

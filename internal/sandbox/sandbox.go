@@ -302,17 +302,6 @@ func mainCtr(ctrs []*container, name string) (*container, bool) {
 	return c, ok
 }
 
-// Names lists the main containers' names, in order.
-func (s *Sandbox) Names() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var n []string
-	for _, c := range s.ctrs {
-		n = append(n, c.spec.Name)
-	}
-	return n
-}
-
 // Container returns container name's spec ("" is the first main one;
 // init containers too) and whether it is an init container.
 func (s *Sandbox) Container(name string) (ContainerSpec, bool, bool) {
