@@ -93,14 +93,11 @@ func (x Containers) Add(ctx context.Context, ref string, cs types.ContainerSpec)
 	if ids := p.sb.Images(); !slices.Contains(ids, c.ImageID) && len(ids)+1 > maxImagesPerPod {
 		return types.CreateResponse{}, errdefs.InvalidArgument("pod %s would use more than %d distinct images", podName, maxImagesPerPod)
 	}
-	disk, err := d.imageDisk(ctx, c.ImageID)
-	if err != nil {
-		return types.CreateResponse{}, err
-	}
 	p.mu.Lock()
 	p.meta[cs.Name] = ctrMeta{spec: cs, image: c.Image, imageID: c.ImageID, command: c.Command, proc: proc}
 	p.mu.Unlock()
-	if err := ch.AddContainer(ctx, sandboxContainer(rec, cs, c.ImageID, proc), disk); err != nil {
+	rootfs := func(ctx context.Context) (hypervisor.Disk, error) { return d.imageDisk(ctx, c.ImageID) }
+	if err := ch.AddContainer(ctx, sandboxContainer(rec, cs, c.ImageID, proc), rootfs); err != nil {
 		p.mu.Lock()
 		delete(p.meta, cs.Name)
 		p.mu.Unlock()

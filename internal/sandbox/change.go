@@ -45,11 +45,15 @@ func (s *Sandbox) Images() []string {
 	return distinctImages(s.inits, s.ctrs)
 }
 
+// Rootfs gives the root file system disk of an added container's image;
+// it is asked for only when a running VM has no disk of that image yet.
+type Rootfs func(ctx context.Context) (hypervisor.Disk, error)
+
 // AddContainer adds a container for good (it runs again when the pod is
 // started again). In a running pod it is started at once, its root file
 // system disk (rootfs) hot-added unless the VM has the image's already;
 // on failure what was done is undone.
-func (ch Change) AddContainer(ctx context.Context, cs ContainerSpec, rootfs hypervisor.Disk) error {
+func (ch Change) AddContainer(ctx context.Context, cs ContainerSpec, rootfs Rootfs) error {
 	s := ch.s
 	s.mu.Lock()
 	if _, taken := findCtr(s.ctrs, s.inits, cs.Name); taken {
@@ -110,7 +114,7 @@ func (s *Sandbox) dropContainer(c *container) {
 
 // addToRun creates and starts a container in a running pod; on success
 // its supervision takes over the caller's reference to the run.
-func (r *run) addToRun(ctx context.Context, cs ContainerSpec, rootfs hypervisor.Disk) error {
+func (r *run) addToRun(ctx context.Context, cs ContainerSpec, rootfs Rootfs) error {
 	s := r.s
 	var undo cleanup.Cleanup
 	defer undo.Clean()
@@ -121,8 +125,12 @@ func (r *run) addToRun(ctx context.Context, cs ContainerSpec, rootfs hypervisor.
 	serial, attached := s.st.serials[cs.Image]
 	s.mu.Unlock()
 	if !attached {
-		serial = rootfs.Serial
-		switch err := v.AddDisk(ctx, rootfs); {
+		disk, err := rootfs(ctx)
+		if err != nil {
+			return err
+		}
+		serial = disk.Serial
+		switch err := v.AddDisk(ctx, disk); {
 		case errors.Is(err, errdefs.ErrConflict):
 			// The VM has it: left by a removal cut short. Use it.
 		case err != nil:

@@ -147,6 +147,11 @@ func rootfsOf(image string) hypervisor.Disk {
 	return hypervisor.Disk{Path: os.DevNull, Serial: serialOf(image), Hotplug: true}
 }
 
+// diskOf is image's disk as an added container's Rootfs.
+func diskOf(image string) Rootfs {
+	return func(context.Context) (hypervisor.Disk, error) { return rootfsOf(image), nil }
+}
+
 // prepare is the sandbox's Prepare: a disk per image, and a Release
 // that records whether the VM was gone when it was called.
 func (h *harness) prepare(ctx context.Context) (Run, error) {
@@ -495,13 +500,13 @@ func TestAddRemoveContainer(t *testing.T) {
 	v := h.drv.last()
 	ctx := context.Background()
 	ch := h.sb.BeginChange()
-	if err := ch.AddContainer(ctx, ctr("b", "sha256:y", "sleep"), rootfsOf("sha256:y")); err != nil {
+	if err := ch.AddContainer(ctx, ctr("b", "sha256:y", "sleep"), diskOf("sha256:y")); err != nil {
 		t.Fatal(err)
 	}
-	if err := ch.AddContainer(ctx, ctr("c", "sha256:x", "sleep"), rootfsOf("sha256:x")); err != nil {
+	if err := ch.AddContainer(ctx, ctr("c", "sha256:x", "sleep"), diskOf("sha256:x")); err != nil {
 		t.Fatal(err)
 	}
-	if err := ch.AddContainer(ctx, ctr("c", "sha256:x", "sleep"), rootfsOf("sha256:x")); !errors.Is(err, errdefs.ErrConflict) {
+	if err := ch.AddContainer(ctx, ctr("c", "sha256:x", "sleep"), diskOf("sha256:x")); !errors.Is(err, errdefs.ErrConflict) {
 		t.Errorf("a name taken again: %v", err)
 	}
 	ch.Done()
@@ -558,7 +563,7 @@ func TestAddRemoveContainer(t *testing.T) {
 
 	// An added container that exits does not end the pod.
 	ch = h.sb.BeginChange()
-	err := ch.AddContainer(ctx, ctr("e", "sha256:y", "exit", "5"), rootfsOf("sha256:y"))
+	err := ch.AddContainer(ctx, ctr("e", "sha256:y", "exit", "5"), diskOf("sha256:y"))
 	ch.Done()
 	if err != nil {
 		t.Fatal(err)
@@ -754,7 +759,7 @@ func TestConcurrentOps(t *testing.T) {
 	loop(func(i int) {
 		name := fmt.Sprintf("x%d", i)
 		ch := h.sb.BeginChange()
-		if ch.AddContainer(ctx, ctr(name, "sha256:y", "sleep"), rootfsOf("sha256:y")) == nil {
+		if ch.AddContainer(ctx, ctr(name, "sha256:y", "sleep"), diskOf("sha256:y")) == nil {
 			adds.Add(1)
 		}
 		ch.Done()
@@ -791,7 +796,7 @@ func TestPersistentEmpty(t *testing.T) {
 		t.Fatalf("an empty persistent sandbox: %+v", st)
 	}
 	ch := h.sb.BeginChange()
-	if err := ch.AddContainer(ctx, ctr("a", "sha256:x", "exit", "2"), rootfsOf("sha256:x")); err != nil {
+	if err := ch.AddContainer(ctx, ctr("a", "sha256:x", "exit", "2"), diskOf("sha256:x")); err != nil {
 		t.Fatal(err)
 	}
 	ch.Done()

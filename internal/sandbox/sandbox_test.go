@@ -27,6 +27,11 @@ func (m *memStore) last() Status {
 	return m.saved[len(m.saved)-1]
 }
 
+// noRootfs fails: a pod that does not run never asks for its disk.
+func noRootfs(context.Context) (hypervisor.Disk, error) {
+	return hypervisor.Disk{}, errors.New("a disk asked for while not running")
+}
+
 func spec(name, image string) ContainerSpec {
 	return ContainerSpec{Name: name, Image: image, Process: protocol.ProcessSpec{Args: []string{name}}}
 }
@@ -42,10 +47,10 @@ func TestChangeNotRunning(t *testing.T) {
 	sb, store := newTestSandbox(t, Status{State: Exited, Containers: []ContainerStatus{{Name: "a", State: CtrExited, ExitCode: 3}}})
 	before := sb.Status() // what a concurrent save or inspect holds
 	ch := sb.BeginChange()
-	if err := ch.AddContainer(context.Background(), spec("web-1", "sha256:z"), hypervisor.Disk{}); err != nil {
+	if err := ch.AddContainer(context.Background(), spec("web-1", "sha256:z"), noRootfs); err != nil {
 		t.Fatal(err)
 	}
-	if err := ch.AddContainer(context.Background(), spec("web-init-0", "sha256:z"), hypervisor.Disk{}); !errors.Is(err, errdefs.ErrConflict) {
+	if err := ch.AddContainer(context.Background(), spec("web-init-0", "sha256:z"), noRootfs); !errors.Is(err, errdefs.ErrConflict) {
 		t.Errorf("a name of an init container taken again: %v", err)
 	}
 	if !sb.HasName("web-1") || !sb.HasName("web-init-0") || sb.HasName("") || sb.HasName("nosuch") {
