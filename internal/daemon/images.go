@@ -23,7 +23,6 @@ import (
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/image"
-	"github.com/hyperhq/hyper/internal/sandbox"
 )
 
 // imageResolver is what the pods need of the image store: resolving an
@@ -53,7 +52,7 @@ func (d *Daemon) openImages() error {
 // imageUser is p as a user of images (running while its run is on or
 // starting), and the images its containers use. Called with p.mu held.
 func (p *pod) imageUser() (image.User, []string) {
-	return image.User{Name: p.rec.Name, Running: p.sb.Running() || p.sb.Status().State == sandbox.Running}, p.sb.Images()
+	return image.User{Name: p.rec.Name, Running: p.sb.Running()}, p.sb.Images()
 }
 
 // syncImageHolds makes the holds of the pods using image id (every pod,
