@@ -26,6 +26,10 @@ func TestAttachKill(t *testing.T) {
 	defer cmd.Process.Kill()
 	d, pid := New(Options{TSCKHz: 1}), cmd.Process.Pid
 	x := hypervisor.Spec{ID: "x"}
+	// Between fork and exec the child's command line is still the test's.
+	for deadline := time.Now().Add(5 * time.Second); !d.Owns(x, pid) && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if !d.Owns(x, pid) || d.Owns(hypervisor.Spec{ID: "y"}, pid) || d.Owns(x, os.Getpid()) {
 		t.Fatal("Owns recognises the wrong processes")
 	}
