@@ -158,6 +158,17 @@ type ContainerSpec struct {
 	// read-only after. Their content must fit in the request's frame
 	// (MaxFrameSize, base64 on the wire).
 	Files []FileSpec `json:"files,omitempty"`
+	// MaskedPaths are hidden from the container's processes once its
+	// /proc and /sys are mounted: a file gets /dev/null bound over it, a
+	// directory an empty read-only tmpfs. A path that does not exist is
+	// skipped. ReadonlyPaths are bound read-only onto themselves. Both
+	// are absolute paths in the container; the host fills them (Docker's
+	// defaults unless privileged).
+	MaskedPaths   []string `json:"maskedPaths,omitempty"`
+	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
+	// Privileged mounts /sys read-write and gives /dev the VM's devices;
+	// otherwise /sys is read-only and /dev has only the standard nodes.
+	Privileged bool `json:"privileged,omitempty"`
 }
 
 // Mount kinds: where a volume's content comes from.
@@ -236,7 +247,47 @@ type ProcessSpec struct {
 	// Stdin opens a stdin stream; without it stdin is /dev/null.
 	Stdin   bool     `json:"stdin,omitempty"`
 	Rlimits []Rlimit `json:"rlimits,omitempty"`
+
+	// The fields below restrict the process (docs/security.md). The host
+	// fills them; the guest applies exactly what they say, and a field
+	// left nil keeps what hyperstart itself has (every capability, no
+	// filter), so the host's defaults live in one place on the host.
+
+	// Capabilities are the process's capability sets after exec.
+	Capabilities *Capabilities `json:"capabilities,omitempty"`
+	// NoNewPrivileges sets PR_SET_NO_NEW_PRIVS: execve cannot grant
+	// privileges (setuid bits, file capabilities) the process lacks.
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
+	// Seccomp is a filter installed last before exec.
+	Seccomp *SeccompFilter `json:"seccomp,omitempty"`
+	// OOMScoreAdj is written to /proc/self/oom_score_adj (-1000..1000).
+	OOMScoreAdj *int `json:"oomScoreAdj,omitempty"`
+	// Umask is the process's file mode creation mask (at most 0777);
+	// nil: 0022.
+	Umask *uint32 `json:"umask,omitempty"`
 }
+
+// Capabilities are capability names as in the OCI runtime spec
+// ("CAP_CHOWN"), per set. A set left empty is empty: no capability.
+type Capabilities struct {
+	Bounding    []string `json:"bounding,omitempty"`
+	Effective   []string `json:"effective,omitempty"`
+	Permitted   []string `json:"permitted,omitempty"`
+	Inheritable []string `json:"inheritable,omitempty"`
+	Ambient     []string `json:"ambient,omitempty"`
+}
+
+// SeccompFilter is a classic BPF program for seccomp(2), compiled on the
+// host (the guest has no profile compiler).
+type SeccompFilter struct {
+	// Program is the filter's struct sock_filter array as the guest
+	// kernel reads it: 8 bytes an instruction (code uint16, jt uint8,
+	// jf uint8, k uint32), little-endian; at most MaxSeccompInstructions.
+	Program []byte `json:"program"`
+}
+
+// MaxSeccompInstructions is the kernel's BPF_MAXINSNS.
+const MaxSeccompInstructions = 4096
 
 // Rlimit is one resource limit, Type as in "RLIMIT_NOFILE".
 type Rlimit struct {
