@@ -22,4 +22,6 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Members of "hyper" may use hyperd's socket: full control of hyperd, root's equal.
+getent group hyper >/dev/null || groupadd --system hyper
 command -v go >/dev/null || { echo "Go is required (https://go.dev/doc/install); /usr/local/go/bin must be on PATH" >&2; exit 1; }

@@ -1,5 +1,6 @@
 // Package main is hyperd, Hyper's daemon: it owns images, pods (one VM each) and
-// their state, and serves the REST API on a unix socket.
+// their state, and serves the REST API on a unix socket (and, with mutual
+// TLS, on TCP: dockerd's --host and --tls* flags).
 package main
 
 import (
@@ -30,7 +31,17 @@ var version = "0.1.0-dev"
 func main() {
 	cfgPath := flag.String("config", config.DefaultPath, "configuration file (TOML)")
 	root := flag.String("root", "", "state directory (overrides config)")
-	socket := flag.String("socket", "", "API socket (overrides config)")
+	socket := flag.String("socket", "", "API socket (overrides config; with --host, one more host)")
+	var hosts []string
+	addHost := func(s string) error { hosts = append(hosts, s); return nil }
+	flag.Func("host", "API host to listen on, unix:///path or tcp://ADDR:PORT (repeatable; replaces the config's)", addHost)
+	flag.Func("H", "shorthand for --host", addHost)
+	tlsOn := flag.Bool("tls", false, "serve TCP hosts over TLS without verifying clients (needs --insecure-tcp)")
+	tlsVerify := flag.Bool("tlsverify", false, "serve TCP hosts over TLS and require client certificates signed by --tlscacert")
+	tlsCA := flag.String("tlscacert", "", "CA certificate (PEM) that signs client certificates")
+	tlsCert := flag.String("tlscert", "", "server certificate (PEM)")
+	tlsKey := flag.String("tlskey", "", "server private key (PEM)")
+	insecureTCP := flag.Bool("insecure-tcp", false, "accept TCP hosts without mutual TLS: whoever reaches the port controls hyperd")
 	runDir := flag.String("run-dir", "", "runtime directory for VM sockets (overrides config)")
 	kernel := flag.String("kernel", "", "guest kernel vmlinux (overrides config)")
 	initrd := flag.String("initrd", "", "initramfs with hyperstart (overrides config)")
@@ -38,17 +49,30 @@ func main() {
 	debug := flag.Bool("debug", false, "debug logging")
 	flag.Parse()
 
-	explicit := false
-	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "config" })
-	cfg, err := config.Load(*cfgPath, explicit)
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cfg, err := config.Load(*cfgPath, set["config"])
 	if err != nil {
 		fatal(err)
 	}
 	for dst, v := range map[*string]string{&cfg.Root: *root, &cfg.Socket: *socket, &cfg.RunDir: *runDir,
-		&cfg.Kernel: *kernel, &cfg.Initrd: *initrd, &cfg.Accel: *accel} {
+		&cfg.Kernel: *kernel, &cfg.Initrd: *initrd, &cfg.Accel: *accel,
+		&cfg.API.TLS.CA: *tlsCA, &cfg.API.TLS.Cert: *tlsCert, &cfg.API.TLS.Key: *tlsKey} {
 		if v != "" {
 			*dst = v
 		}
+	}
+	for name, f := range map[string]struct{ dst, v *bool }{"tls": {&cfg.API.TLS.Enabled, tlsOn},
+		"tlsverify": {&cfg.API.TLS.Verify, tlsVerify}, "insecure-tcp": {&cfg.API.InsecureTCP, insecureTCP}} {
+		if set[name] {
+			*f.dst = *f.v
+		}
+	}
+	if len(hosts) > 0 {
+		if *socket != "" {
+			hosts = append(hosts, "unix://"+*socket)
+		}
+		cfg.API.Hosts = hosts
 	}
 	if *debug {
 		cfg.Log.Level = "debug"
@@ -61,6 +85,10 @@ func main() {
 		fatal(fmt.Errorf("log level: %w", err))
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	listeners, err := openAPI(cfg, log)
+	if err != nil {
+		fatal(err)
+	}
 
 	acc, err := hypervisor.ChooseAccel(hypervisor.AccelRequest{Mode: cfg.Accel, KernelPVM: cfg.KernelPVM}, hypervisor.ProbeHost())
 	if err != nil {
@@ -105,11 +133,11 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	log.Info("hyperd serving", "socket", cfg.Socket, "root", cfg.Root, "version", version)
+	log.Info("hyperd serving", "hosts", cfg.API.Hosts, "socket", cfg.Socket, "root", cfg.Root, "version", version)
 	// On SIGTERM the API stops, then the daemon, within shutdown.Limit;
 	// pods keep running in their own VMs.
 	serve := func(ctx context.Context) error {
-		return api.Serve(ctx, cfg.Socket, api.NewServer(d.Backend(), log), log)
+		return api.Serve(ctx, listeners, api.NewServer(d.Backend(), log), log)
 	}
 	if err := shutdown.Run(ctx, log, serve, d.Close); err != nil {
 		fatal(err)

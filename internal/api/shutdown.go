@@ -23,10 +23,10 @@ const (
 	HandlerGrace  = time.Second
 )
 
-// shutdown stops srv, whose connections l tracks and whose handlers
+// shutdown stops srv, whose connections ls track and whose handlers
 // requests tracks, within ShutdownGrace+HandlerGrace; cancelBase cancels
 // the requests' contexts.
-func shutdown(srv *http.Server, l *trackingListener, requests *inFlight, cancelBase context.CancelFunc, log *slog.Logger) error {
+func shutdown(srv *http.Server, ls []*trackingListener, requests *inFlight, cancelBase context.CancelFunc, log *slog.Logger) error {
 	grace, cancel := context.WithTimeout(context.Background(), ShutdownGrace)
 	defer cancel()
 	// Shutdown stops accepting and waits for the plain requests; upgraded
@@ -38,7 +38,9 @@ func shutdown(srv *http.Server, l *trackingListener, requests *inFlight, cancelB
 	}
 	cancelBase()
 	err := srv.Close()
-	l.closeAll()
+	for _, l := range ls {
+		l.closeAll()
+	}
 	if idle {
 		return err
 	}

@@ -87,22 +87,22 @@ func withStatus(code int, err error) error {
 // cli is the state the commands share.
 type cli struct {
 	streams Streams
-	host    string
+	conn    connection
 	debug   bool
 	log     *slog.Logger
 	c       *client.Client
 }
 
-// client connects to the host from -H / HYPER_HOST.
+// client connects to the host from -H / HYPER_HOST, with the TLS flags.
 func (h *cli) client() (*client.Client, error) {
 	if h.c != nil {
 		return h.c, nil
 	}
-	path, err := socketPath(h.host)
+	c, err := h.conn.dial()
 	if err != nil {
 		return nil, err
 	}
-	h.c = client.New(path)
+	h.c = c
 	if h.debug {
 		h.c.SetLogger(h.log)
 	}
@@ -118,24 +118,6 @@ func (h *cli) formatClient(cmd *cobra.Command, format string) (*formatter, *clie
 	}
 	c, err := h.client()
 	return f, c, err
-}
-
-// socketPath accepts unix:///path or a plain path.
-func socketPath(host string) (string, error) {
-	switch {
-	case strings.HasPrefix(host, "unix://"):
-		p := strings.TrimPrefix(host, "unix://")
-		if p == "" {
-			return "", fmt.Errorf("invalid host %q: no socket path", host)
-		}
-		return p, nil
-	case strings.Contains(host, "://"):
-		return "", fmt.Errorf("invalid host %q: hyperd listens on unix sockets only (unix:///path)", host)
-	case host == "":
-		return api.DefaultSocket, nil
-	default:
-		return host, nil
-	}
 }
 
 // Main runs hyperctl on the process's arguments and streams and returns
@@ -200,12 +182,8 @@ func newRootCommand(h *cli) *cobra.Command {
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageErrorf(cmd, "%v", err)
 	})
-	def := os.Getenv("HYPER_HOST")
-	if def == "" {
-		def = DefaultHost
-	}
 	pf := root.PersistentFlags()
-	pf.StringVarP(&h.host, "host", "H", def, "hyperd socket to connect to (env HYPER_HOST)")
+	h.conn.addFlags(pf)
 	pf.BoolVar(&h.debug, "debug", false, "log API calls to stderr")
 
 	root.AddCommand(

@@ -130,20 +130,3 @@ func TestParseLabels(t *testing.T) {
 		t.Error("no key: no error")
 	}
 }
-
-func TestSocketPath(t *testing.T) {
-	for in, want := range map[string]string{
-		"unix:///run/hyper/hyper.sock": "/run/hyper/hyper.sock",
-		"/tmp/h.sock":                  "/tmp/h.sock",
-		"":                             "/run/hyper/hyper.sock",
-	} {
-		if got, err := socketPath(in); err != nil || got != want {
-			t.Errorf("socketPath(%q) = %q, %v", in, got, err)
-		}
-	}
-	for _, in := range []string{"tcp://1.2.3.4:2375", "unix://"} {
-		if _, err := socketPath(in); err == nil {
-			t.Errorf("socketPath(%q): no error", in)
-		}
-	}
-}

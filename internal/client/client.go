@@ -7,6 +7,8 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,20 +22,29 @@ import (
 	"time"
 
 	"github.com/hyperhq/hyper/internal/api/types"
+	"github.com/hyperhq/hyper/internal/endpoint"
 	"github.com/hyperhq/hyper/internal/errdefs"
 )
 
-// Client talks to hyperd over its unix socket.
+// Client talks to hyperd over its unix socket, or over TCP with TLS.
 type Client struct {
-	socket string
-	hc     *http.Client
-	log    *slog.Logger
+	host endpoint.Host
+	tls  *tls.Config
+	hc   *http.Client
+	log  *slog.Logger
 }
 
-// New returns a client of the hyperd listening on socketPath. Nothing is
-// dialled until the first call.
+// New returns a client of the hyperd listening on the unix socket
+// socketPath. Nothing is dialled until the first call.
 func New(socketPath string) *Client {
-	c := &Client{socket: socketPath, log: slog.New(slog.DiscardHandler)}
+	return NewHost(endpoint.Host{Network: endpoint.Unix, Address: socketPath}, nil)
+}
+
+// NewHost returns a client of the hyperd at host. With tlsConfig (see
+// endpoint.ClientConfig) every connection, upgraded streams included, is
+// TLS; HTTP runs inside it as on the socket.
+func NewHost(host endpoint.Host, tlsConfig *tls.Config) *Client {
+	c := &Client{host: host, tls: tlsConfig, log: slog.New(slog.DiscardHandler)}
 	c.hc = &http.Client{Transport: &http.Transport{
 		DialContext:           func(ctx context.Context, _, _ string) (net.Conn, error) { return c.dial(ctx) },
 		DisableCompression:    true,
@@ -51,8 +62,8 @@ func (c *Client) SetLogger(l *slog.Logger) {
 	}
 }
 
-// SocketPath is the socket the client dials.
-func (c *Client) SocketPath() string { return c.socket }
+// Host is where the client dials.
+func (c *Client) Host() endpoint.Host { return c.host }
 
 // Close releases idle connections.
 func (c *Client) Close() error {
@@ -85,23 +96,39 @@ func (e *Error) Is(target error) bool {
 
 // dialError marks failures to reach the daemon at all.
 type dialError struct {
-	socket string
-	err    error
+	host endpoint.Host
+	err  error
 }
 
 func (e *dialError) Error() string {
 	hint := ""
+	var unknownCA x509.UnknownAuthorityError
+	var badName x509.HostnameError
 	switch {
 	case errors.Is(e.err, syscall.ENOENT), errors.Is(e.err, syscall.ECONNREFUSED):
 		hint = " (is hyperd running?)"
 	case errors.Is(e.err, syscall.EACCES), errors.Is(e.err, syscall.EPERM):
 		hint = " (are you root or in the hyper group?)"
+	case errors.As(e.err, &unknownCA):
+		hint = " (hyperd's certificate is not signed by --tlscacert)"
+	case errors.As(e.err, &badName):
+		hint = " (hyperd's certificate does not name the host of -H)"
+	case isTLSAlert(e.err), errors.As(e.err, new(*tls.CertificateVerificationError)):
+		hint = " (check --tlscacert, --tlscert and --tlskey)"
 	}
-	return fmt.Sprintf("cannot connect to hyperd at unix://%s: %v%s", e.socket, unwrapOp(e.err), hint)
+	return fmt.Sprintf("cannot connect to hyperd at %s: %v%s", e.host, unwrapOp(e.err), hint)
 }
 
 func (e *dialError) Is(target error) bool { return target == errdefs.ErrUnavailable }
 func (e *dialError) Unwrap() error        { return e.err }
+
+// isTLSAlert reports whether the peer refused the TLS session: under TLS
+// 1.3 a server that refuses the client's certificate says so after the
+// client's handshake is done, at the first read.
+func isTLSAlert(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "remote error"
+}
 
 func unwrapOp(err error) error {
 	var se *net.OpError
@@ -113,12 +140,19 @@ func unwrapOp(err error) error {
 
 func (c *Client) dial(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "unix", c.socket)
+	conn, err := d.DialContext(ctx, c.host.Network, c.host.Address)
+	if err == nil && c.tls != nil {
+		tc := tls.Client(conn, c.tls)
+		if err = tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+		}
+		conn = tc
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &dialError{socket: c.socket, err: err}
+		return nil, &dialError{host: c.host, err: err}
 	}
 	return conn, nil
 }
@@ -155,7 +189,7 @@ func (c *Client) do(ctx context.Context, method, p string, q url.Values, body io
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.log.Debug("api call failed", "method", method, "url", req.URL.String(), "err", err)
-		return nil, transportError(ctx, err)
+		return nil, c.transportError(ctx, err)
 	}
 	c.log.Debug("api call", "method", method, "url", req.URL.String(), "status", resp.StatusCode, "duration", time.Since(start))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
@@ -165,14 +199,18 @@ func (c *Client) do(ctx context.Context, method, p string, q url.Values, body io
 	return resp, nil
 }
 
-// transportError unwraps url.Error and keeps context errors recognizable.
-func transportError(ctx context.Context, err error) error {
+// transportError unwraps url.Error and keeps context errors recognizable;
+// a refused TLS session is a failure to reach hyperd.
+func (c *Client) transportError(ctx context.Context, err error) error {
 	var de *dialError
 	if errors.As(err, &de) {
 		return de
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if c.tls != nil && isTLSAlert(err) {
+		return &dialError{host: c.host, err: err}
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {

@@ -80,7 +80,7 @@ func (c *Client) upgrade(ctx context.Context, p string, q url.Values) (*Stream, 
 	if err != nil {
 		conn.Close()
 		c.log.Debug("api call failed", "method", req.Method, "url", req.URL.String(), "err", err)
-		return nil, transportError(ctx, err)
+		return nil, c.transportError(ctx, err)
 	}
 	c.log.Debug("api call", "method", req.Method, "url", req.URL.String(), "status", resp.StatusCode)
 	if resp.StatusCode != http.StatusSwitchingProtocols {

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/hyperhq/hyper/internal/endpoint"
 	"github.com/hyperhq/hyper/internal/errdefs"
 )
 
@@ -22,8 +24,8 @@ const DefaultPath = "/etc/hyper/hyperd.toml"
 type Config struct {
 	Root   string `toml:"root"`    // state: database, images, pods
 	RunDir string `toml:"run_dir"` // VM sockets and logs (tmpfs)
-	Socket string `toml:"socket"`  // the API's unix socket
-	Group  string `toml:"group"`   // group owning the socket, if it exists
+	Socket string `toml:"socket"`  // the API's unix socket, unless API.Hosts say otherwise
+	Group  string `toml:"group"`   // group owning the unix sockets, if it exists
 
 	Kernel    string `toml:"kernel"`     // guest kernel (vmlinux)
 	Initrd    string `toml:"initrd"`     // initramfs with hyperstart
@@ -46,6 +48,86 @@ type Config struct {
 	Pod      Pod      `toml:"pod"`
 	Log      Log      `toml:"log"`
 	Registry Registry `toml:"registry"`
+	API      API      `toml:"api"`
+}
+
+// API configures where hyperd serves its API and how TCP is guarded
+// (docs/user-guide.md, "Remote access"). dockerd's flags set it:
+// --host, --tls, --tlsverify, --tlscacert, --tlscert, --tlskey.
+type API struct {
+	// Hosts are the listeners, unix:///path or tcp://host:port; none
+	// means the unix socket Socket.
+	Hosts []string `toml:"hosts"`
+	// InsecureTCP accepts TCP hosts without mutual TLS (no TLS, or TLS
+	// without client verification): whoever reaches the port controls
+	// hyperd. Off, such a host is refused at start.
+	InsecureTCP bool `toml:"insecure_tcp"`
+	TLS         TLS  `toml:"tls"`
+}
+
+// TLS is the TLS of the TCP hosts.
+type TLS struct {
+	// Enabled serves TLS with Cert and Key; alone it does not check
+	// clients, so it needs InsecureTCP.
+	Enabled bool `toml:"enabled"`
+	// Verify serves TLS and requires client certificates signed by CA
+	// (dockerd's --tlsverify; implies Enabled).
+	Verify bool   `toml:"verify"`
+	CA     string `toml:"ca"`   // PEM CA certificate that signs clients' certificates
+	Cert   string `toml:"cert"` // PEM server certificate
+	Key    string `toml:"key"`  // its PEM private key
+}
+
+// Listeners are the hosts hyperd listens on: API.Hosts, or the unix
+// socket Socket.
+func (c Config) Listeners() ([]endpoint.Host, error) {
+	if len(c.API.Hosts) == 0 {
+		return []endpoint.Host{{Network: endpoint.Unix, Address: c.Socket}}, nil
+	}
+	hosts := make([]endpoint.Host, 0, len(c.API.Hosts))
+	for _, s := range c.API.Hosts {
+		h, err := endpoint.Parse(s)
+		if err != nil {
+			return nil, errdefs.InvalidArgument("config: api.hosts: %w", err)
+		}
+		if !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts, nil
+}
+
+// validateAPI refuses TCP without mutual TLS unless InsecureTCP says so,
+// and TLS without its files.
+func (c Config) validateAPI() error {
+	hosts, err := c.Listeners()
+	if err != nil {
+		return err
+	}
+	t := c.API.TLS
+	if t.Enabled || t.Verify {
+		if t.Cert == "" || t.Key == "" {
+			return errdefs.InvalidArgument("config: TLS needs a server certificate and key (--tlscert, --tlskey; api.tls.cert, api.tls.key)")
+		}
+		if t.Verify && t.CA == "" {
+			return errdefs.InvalidArgument("config: --tlsverify needs the CA that signs client certificates (--tlscacert; api.tls.ca)")
+		}
+	}
+	if t.Verify || c.API.InsecureTCP {
+		return nil
+	}
+	for _, h := range hosts {
+		if h.Network != endpoint.TCP {
+			continue
+		}
+		how := "without TLS"
+		if t.Enabled {
+			how = "with TLS but no client verification"
+		}
+		return errdefs.InvalidArgument("config: refusing to serve the API on %s %s: whoever reaches the port would control hyperd and every pod. "+
+			"Use --tlsverify with --tlscacert, --tlscert and --tlskey (api.tls.verify), or accept that risk with --insecure-tcp (api.insecure_tcp)", h, how)
+	}
+	return nil
 }
 
 // Registry configures image pulls. Credentials are not here: hyperd reads
@@ -185,5 +267,5 @@ func (c Config) Validate() error {
 	default:
 		return errdefs.InvalidArgument("config: accel %q: want auto, kvm or tcg", c.Accel)
 	}
-	return nil
+	return c.validateAPI()
 }

@@ -57,3 +57,31 @@ func TestRegistry(t *testing.T) {
 		}
 	}
 }
+
+func TestAPI(t *testing.T) {
+	c, err := Parse("")
+	if hosts, lerr := c.Listeners(); err != nil || lerr != nil || len(hosts) != 1 || hosts[0].String() != "unix:///run/hyper/hyper.sock" {
+		t.Fatalf("default listeners: %v %v %v", hosts, err, lerr)
+	}
+	c, err = Parse("[api]\nhosts = [\"unix:///run/h.sock\", \"tcp://0.0.0.0:2376\", \"tcp://0.0.0.0:2376\"]\n" +
+		"[api.tls]\nverify = true\nca = \"/etc/hyper/ca.pem\"\ncert = \"/etc/hyper/cert.pem\"\nkey = \"/etc/hyper/key.pem\"\n")
+	if hosts, _ := c.Listeners(); err != nil || len(hosts) != 2 || hosts[1].String() != "tcp://0.0.0.0:2376" {
+		t.Fatalf("mutual TLS: %v %v", hosts, err)
+	}
+	if _, err := Parse("[api]\nhosts = [\"tcp://127.0.0.1:2375\"]\ninsecure_tcp = true\n"); err != nil {
+		t.Errorf("insecure opt-in: %v", err)
+	}
+	for name, text := range map[string]string{
+		"tcp without tls": "[api]\nhosts = [\"tcp://127.0.0.1:2375\"]",
+		"tls, no verify":  "[api]\nhosts = [\"tcp://127.0.0.1:2376\"]\n[api.tls]\nenabled = true\ncert = \"c\"\nkey = \"k\"",
+		"verify, no ca":   "[api]\nhosts = [\"tcp://127.0.0.1:2376\"]\n[api.tls]\nverify = true\ncert = \"c\"\nkey = \"k\"",
+		"verify, no cert": "[api]\nhosts = [\"tcp://127.0.0.1:2376\"]\n[api.tls]\nverify = true\nca = \"a\"",
+		"bad host":        "[api]\nhosts = [\"tcp://127.0.0.1\"]\ninsecure_tcp = true",
+		"unknown api key": "[api]\nhost = \"x\"",
+		"unknown tls key": "[api.tls]\ncacert = \"x\"",
+	} {
+		if _, err := Parse(text); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
