@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/hyperhq/hyper/internal/api"
+	"github.com/hyperhq/hyper/internal/api/apitest"
 	"github.com/hyperhq/hyper/internal/client"
 	"github.com/hyperhq/hyper/internal/endpoint"
 	"github.com/hyperhq/hyper/internal/endpoint/certtest"
@@ -27,21 +28,10 @@ import (
 func serveTCP(t *testing.T, f *fake, o api.ListenOptions) (endpoint.Host, *bytes.Buffer) {
 	t.Helper()
 	var logs bytes.Buffer
+	// Written by Open only: the server logs the rest at debug level.
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	ls, err := api.Open([]endpoint.Host{{Network: endpoint.TCP, Address: "127.0.0.1:0"}}, o, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- api.Serve(ctx, ls, api.NewServer(f.backend(), slog.New(slog.DiscardHandler)), log) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return endpoint.Host{Network: endpoint.TCP, Address: ls[0].Addr().String()}, &logs
+	h := apitest.ServeHost(t, f.backend(), log, endpoint.Host{Network: endpoint.TCP, Address: "127.0.0.1:0"}, o)
+	return h, &logs
 }
 
 // mutualTLS serves f with mutual TLS and returns its host and the CA.

@@ -253,7 +253,10 @@ func hyperctl(t *testing.T, host string, stdin string, args ...string) result {
 	var out, errb bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	code := Run(ctx, append([]string{"-H", host}, args...), Streams{In: strings.NewReader(stdin), Out: &out, Err: &errb})
+	if host != "" { // "": HYPER_HOST's
+		args = append([]string{"-H", host}, args...)
+	}
+	code := Run(ctx, args, Streams{In: strings.NewReader(stdin), Out: &out, Err: &errb})
 	return result{code, out.String(), errb.String()}
 }
 
