@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/hyperhq/hyper/internal/api"
+	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/config"
 	"github.com/hyperhq/hyper/internal/endpoint"
 )
@@ -24,4 +25,13 @@ func openAPI(cfg config.Config, log *slog.Logger) ([]api.Listener, error) {
 		o.TLS = cfgTLS
 	}
 	return api.Open(hosts, o, log)
+}
+
+// apiInfo describes the listeners for info.
+func apiInfo(ls []api.Listener) []types.APIListener {
+	out := make([]types.APIListener, len(ls))
+	for i, l := range ls {
+		out[i] = types.APIListener{Host: l.Host.String(), Security: l.Security}
+	}
+	return out
 }

@@ -85,10 +85,6 @@ func main() {
 		fatal(fmt.Errorf("log level: %w", err))
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	listeners, err := openAPI(cfg, log)
-	if err != nil {
-		fatal(err)
-	}
 
 	acc, err := hypervisor.ChooseAccel(hypervisor.AccelRequest{Mode: cfg.Accel, KernelPVM: cfg.KernelPVM}, hypervisor.ProbeHost())
 	if err != nil {
@@ -99,6 +95,10 @@ func main() {
 		if _, err := os.Stat(f); err != nil {
 			fatal(fmt.Errorf("guest boot file: %w (see docs/user-guide.md: installing)", err))
 		}
+	}
+	listeners, err := openAPI(cfg, log)
+	if err != nil {
+		fatal(err)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -129,6 +129,7 @@ func main() {
 		Registry: image.Registry{Insecure: cfg.Registry.Insecure, Mirrors: cfg.Registry.Mirrors},
 		Network:  cfg.Network,
 		Bridge:   network.Config{Bridge: cfg.Bridge.Name, Subnet: netip.MustParsePrefix(cfg.Bridge.Subnet), MTU: cfg.Bridge.MTU},
+		API:      apiInfo(listeners),
 	}, log)
 	if err != nil {
 		fatal(err)

@@ -105,6 +105,8 @@ type Listener struct {
 	// TLS is what the listener serves; nil: plain (unix sockets, or
 	// TCP with ListenOptions.InsecureTCP).
 	TLS *tls.Config
+	// Security says who may connect, for people: "mutual TLS", ...
+	Security string
 }
 
 // Open listens on every host, or on none if one fails. It logs each
@@ -137,13 +139,15 @@ func open(h endpoint.Host, o ListenOptions, log *slog.Logger) (Listener, error) 
 		if err != nil {
 			return Listener{}, err
 		}
+		sec := "unix socket, mode 0660, group " + o.Group + " (its members control hyperd: root-equivalent)"
 		if grouped {
-			log.Info("api listening", "host", h, "mode", "0660", "group", o.Group)
+			log.Info("api listening", "host", h, "security", sec)
 		} else {
-			log.Info("api listening; its group does not exist, so only root may connect", "host", h, "mode", "0660",
-				"group", o.Group, "fix", "groupadd --system "+o.Group+" (hack/install-deps.sh)")
+			sec = "unix socket, mode 0660, root only (no group " + o.Group + ")"
+			log.Info("api listening; its group does not exist, so only root may connect", "host", h, "security", sec,
+				"fix", "groupadd --system "+o.Group+" (hack/install-deps.sh)")
 		}
-		return Listener{Listener: l, Host: h}, nil
+		return Listener{Listener: l, Host: h, Security: sec}, nil
 	case endpoint.TCP:
 		mutual := o.TLS != nil && o.TLS.ClientAuth == tls.RequireAndVerifyClientCert
 		if !mutual && !o.InsecureTCP {
@@ -160,7 +164,7 @@ func open(h endpoint.Host, o ListenOptions, log *slog.Logger) (Listener, error) 
 			log.Warn("API OPEN TO THE NETWORK: whoever reaches this port controls hyperd and every pod, root-equivalent on this host (--insecure-tcp)",
 				"host", h, "security", how)
 		}
-		return Listener{Listener: l, Host: h, TLS: o.TLS}, nil
+		return Listener{Listener: l, Host: h, TLS: o.TLS, Security: how}, nil
 	default:
 		return Listener{}, errdefs.InvalidArgument("unknown network %q", h.Network)
 	}

@@ -229,7 +229,9 @@ func (i fakeImages) Remove(ctx context.Context, ref string, force bool) error {
 
 func (f *fakeDaemon) Info(ctx context.Context) (types.Info, error) {
 	return types.Info{Version: "0.1", Hypervisor: "qemu", HypervisorVersion: "8.2", Accel: "tcg", AccelReason: "/dev/kvm: permission denied",
-		Kernel: "/k", Initrd: "/i", Root: "/var/lib/hyper", Pods: 3, PodsRunning: 1, Images: 2}, nil
+		Kernel: "/k", Initrd: "/i", Root: "/var/lib/hyper", Pods: 3, PodsRunning: 1, Images: 2,
+		Isolation: types.Isolation{Mechanism: "software emulation", Note: "TCG: not a boundary"},
+		API: []types.APIListener{{Host: "unix:///s", Security: "unix socket"}, {Host: "tcp://0.0.0.0:2376", Security: "mutual TLS"}}}, nil
 }
 
 func (f *fakeDaemon) Version() types.Version {
@@ -457,7 +459,9 @@ func TestImageCommands(t *testing.T) {
 func TestInfoAndVersion(t *testing.T) {
 	host := serve(t, newFakeDaemon())
 	r := hyperctl(t, host, "", "info")
-	for _, want := range []string{"Hypervisor:     qemu 8.2", "Acceleration:   tcg", " Reason:        /dev/kvm: permission denied", "Root Dir:       /var/lib/hyper", " Running:       1", "Images:         2"} {
+	for _, want := range []string{"Hypervisor:     qemu 8.2", "Acceleration:   tcg", " Reason:        /dev/kvm: permission denied", "Root Dir:       /var/lib/hyper", " Running:       1", "Images:         2",
+		"Isolation:      software emulation (NOT a security boundary)", " Note:          TCG: not a boundary",
+		"API:            unix:///s (unix socket)", "                tcp://0.0.0.0:2376 (mutual TLS)"} {
 		if !strings.Contains(r.out, want+"\n") {
 			t.Errorf("info lacks %q:\n%s", want, r.out)
 		}

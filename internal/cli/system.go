@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"runtime"
 	"text/tabwriter"
 
@@ -44,6 +45,7 @@ func writeInfo(h *cli, i types.Info) error {
 	if i.AccelReason != "" {
 		fmt.Fprintf(tw, " Reason:\t%s\n", i.AccelReason)
 	}
+	writeIsolation(tw, i)
 	fmt.Fprintf(tw, "Kernel:\t%s\n", i.Kernel)
 	fmt.Fprintf(tw, "Initrd:\t%s\n", i.Initrd)
 	fmt.Fprintf(tw, "Root Dir:\t%s\n", i.Root)
@@ -56,6 +58,25 @@ func writeInfo(h *cli, i types.Info) error {
 		fmt.Fprintf(tw, " Leased addresses:\t%d\n", len(i.Bridge.Leases))
 	}
 	return tw.Flush()
+}
+
+// writeIsolation says what isolates pods, and how the API is guarded.
+func writeIsolation(w io.Writer, i types.Info) {
+	if iso := i.Isolation; iso.Mechanism != "" {
+		boundary := "a security boundary"
+		if !iso.SecurityBoundary {
+			boundary = "NOT a security boundary"
+		}
+		fmt.Fprintf(w, "Isolation:\t%s (%s)\n", iso.Mechanism, boundary)
+		if iso.Note != "" {
+			fmt.Fprintf(w, " Note:\t%s\n", iso.Note)
+		}
+	}
+	label := "API:"
+	for _, l := range i.API {
+		fmt.Fprintf(w, "%s\t%s (%s)\n", label, l.Host, l.Security)
+		label = ""
+	}
 }
 
 func newVersionCommand(h *cli) *cobra.Command {

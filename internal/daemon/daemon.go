@@ -44,6 +44,8 @@ type Config struct {
 	// Bridge configures the bridge network mode (defaults: hyper0,
 	// 10.88.0.0/16).
 	Bridge network.Config
+	// API lists hyperd's listeners, for info.
+	API []types.APIListener
 }
 
 // Daemon is hyperd's core: the pods, their runs (run.go, restart.go,

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/api/types"
+	"github.com/hyperhq/hyper/internal/hypervisor"
 )
 
 // versioner is a driver that can tell its version.
@@ -23,6 +24,7 @@ func (x System) Info(ctx context.Context) (types.Info, error) {
 		Version: d.cfg.Version, Hypervisor: d.cfg.VM.Driver.Name(),
 		Accel: d.cfg.VM.Accel.Kind, AccelReason: d.cfg.VM.Accel.Reason,
 		Kernel: d.cfg.VM.Kernel.Path, Initrd: d.cfg.VM.Kernel.Initrd, Root: d.cfg.Root,
+		Isolation: isolation(d.cfg.VM.Accel.Kind), API: d.cfg.API,
 	}
 	if v, ok := d.cfg.VM.Driver.(versioner); ok {
 		in.HypervisorVersion, _ = v.Version(ctx)
@@ -45,6 +47,22 @@ func (x System) Info(ctx context.Context) (types.Info, error) {
 		in.Images = len(ims)
 	}
 	return in, nil
+}
+
+// isolation says honestly what an acceleration kind isolates with.
+func isolation(accel string) types.Isolation {
+	switch accel {
+	case hypervisor.AccelKVM:
+		return types.Isolation{Mechanism: "hardware virtualization", SecurityBoundary: true,
+			Note: "KVM: guest code runs under the CPU's virtualization extensions; QEMU treats this as a security boundary"}
+	case hypervisor.AccelTCG:
+		return types.Isolation{Mechanism: "software emulation", SecurityBoundary: false,
+			Note: "TCG: QEMU emulates the CPU in software, and QEMU does not treat TCG as a security boundary " +
+				"(https://www.qemu.org/docs/master/system/security.html): a guest that exploits a QEMU bug may reach the host. " +
+				"Use KVM to run untrusted code"}
+	default:
+		return types.Isolation{Mechanism: "unknown", Note: "acceleration " + accel + " is not known to hyperd"}
+	}
 }
 
 // Version implements api.System.

@@ -312,6 +312,30 @@ type Info struct {
 	Images            int    `json:"images"`
 	// Bridge describes the bridge network (mode bridge).
 	Bridge BridgeInfo `json:"bridge"`
+	// Isolation says what stands between a pod's code and the host.
+	Isolation Isolation `json:"isolation"`
+	// API lists hyperd's listeners and how each is guarded.
+	API []APIListener `json:"api"`
+}
+
+// Isolation is what the acceleration in use means for security.
+type Isolation struct {
+	// Mechanism is "hardware virtualization" (KVM) or "software
+	// emulation" (TCG).
+	Mechanism string `json:"mechanism"`
+	// SecurityBoundary is whether QEMU treats the mode as a security
+	// boundary between guest and host: KVM yes, TCG no
+	// (https://www.qemu.org/docs/master/system/security.html).
+	SecurityBoundary bool   `json:"securityBoundary"`
+	Note             string `json:"note"`
+}
+
+// APIListener is one address hyperd serves its API on.
+type APIListener struct {
+	Host string `json:"host"` // unix:///path or tcp://host:port
+	// Security: "unix socket, mode 0660, group hyper", "mutual TLS",
+	// "plain TCP, no authentication", ...
+	Security string `json:"security"`
 }
 
 // BridgeInfo is the bridge network: its bridge, subnet and the IPAM's
