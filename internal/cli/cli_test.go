@@ -231,7 +231,7 @@ func (f *fakeDaemon) Info(ctx context.Context) (types.Info, error) {
 	return types.Info{Version: "0.1", Hypervisor: "qemu", HypervisorVersion: "8.2", Accel: "tcg", AccelReason: "/dev/kvm: permission denied",
 		Kernel: "/k", Initrd: "/i", Root: "/var/lib/hyper", Pods: 3, PodsRunning: 1, Images: 2,
 		Isolation: types.Isolation{Mechanism: "software emulation", Note: "TCG: not a boundary"},
-		API: []types.APIListener{{Host: "unix:///s", Security: "unix socket"}, {Host: "tcp://0.0.0.0:2376", Security: "mutual TLS"}}}, nil
+		API:       []types.APIListener{{Host: "unix:///s", Security: "unix socket"}, {Host: "tcp://0.0.0.0:2376", Security: "mutual TLS"}}}, nil
 }
 
 func (f *fakeDaemon) Version() types.Version {
