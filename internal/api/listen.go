@@ -157,6 +157,7 @@ func open(h endpoint.Host, o ListenOptions, log *slog.Logger) (Listener, error) 
 		if err != nil {
 			return Listener{}, err
 		}
+		h.Address = l.Addr().String() // the port, if it was 0
 		how := endpoint.Describe(h, o.TLS)
 		if mutual {
 			log.Info("api listening", "host", h, "security", how)

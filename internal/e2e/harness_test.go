@@ -35,6 +35,8 @@ type hyperd struct {
 	client *client.Client
 	config string // hyperd's TOML configuration ("" for none)
 	netns  string // network namespace hyperd runs in ("" for the test's)
+
+	args []string // more hyperd flags
 }
 
 func newHyperd(t testing.TB) *hyperd {
@@ -92,6 +94,7 @@ func (h *hyperd) start() {
 	args := []string{h.bin, "--config", cfg, "--root", filepath.Join(h.dir, "root"), "--socket", h.sock,
 		"--run-dir", filepath.Join(h.dir, "run"), "--kernel", h.env.Config.Kernel.Path,
 		"--initrd", h.env.Config.Kernel.Initrd, "--accel", h.env.Config.Accel.Kind}
+	args = append(args, h.args...)
 	if h.netns != "" {
 		args = append([]string{"ip", "netns", "exec", h.netns}, args...) // ip execs hyperd: same PID
 	}

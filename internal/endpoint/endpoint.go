@@ -69,8 +69,8 @@ func parseTCP(s string) (Host, error) {
 	if err != nil {
 		return Host{}, errdefs.InvalidArgument("invalid host %q: want tcp://host:port (the port is required)", s)
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return Host{}, errdefs.InvalidArgument("invalid host %q: port %q: want 1-65535", s, port)
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return Host{}, errdefs.InvalidArgument("invalid host %q: port %q: want 0-65535 (0: any free port)", s, port)
 	}
 	return Host{Network: TCP, Address: net.JoinHostPort(host, port)}, nil
 }

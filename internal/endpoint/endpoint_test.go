@@ -26,7 +26,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q.String()) = %v, %v", in, again, err)
 		}
 	}
-	for _, in := range []string{"", "unix://", "unix://rel", "tcp://1.2.3.4", "tcp://1.2.3.4:0", "tcp://1.2.3.4:99999",
+	for _, in := range []string{"", "unix://", "unix://rel", "tcp://1.2.3.4", "tcp://1.2.3.4:-1", "tcp://1.2.3.4:99999",
 		"tcp://h:1/path", "tcp://u@h:1", "tcp://h:1?x=1", "http://h:1", "fd://"} {
 		if h, err := Parse(in); !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("Parse(%q) = %v, %v; want an invalid argument", in, h, err)
