@@ -32,16 +32,7 @@ func main() {
 	cfgPath := flag.String("config", config.DefaultPath, "configuration file (TOML)")
 	root := flag.String("root", "", "state directory (overrides config)")
 	socket := flag.String("socket", "", "API socket (overrides config; with --host, one more host)")
-	var hosts []string
-	addHost := func(s string) error { hosts = append(hosts, s); return nil }
-	flag.Func("host", "API host to listen on, unix:///path or tcp://ADDR:PORT (repeatable; replaces the config's)", addHost)
-	flag.Func("H", "shorthand for --host", addHost)
-	tlsOn := flag.Bool("tls", false, "serve TCP hosts over TLS without verifying clients (needs --insecure-tcp)")
-	tlsVerify := flag.Bool("tlsverify", false, "serve TCP hosts over TLS and require client certificates signed by --tlscacert")
-	tlsCA := flag.String("tlscacert", "", "CA certificate (PEM) that signs client certificates")
-	tlsCert := flag.String("tlscert", "", "server certificate (PEM)")
-	tlsKey := flag.String("tlskey", "", "server private key (PEM)")
-	insecureTCP := flag.Bool("insecure-tcp", false, "accept TCP hosts without mutual TLS: whoever reaches the port controls hyperd")
+	apiFlags := addAPIFlags()
 	runDir := flag.String("run-dir", "", "runtime directory for VM sockets (overrides config)")
 	kernel := flag.String("kernel", "", "guest kernel vmlinux (overrides config)")
 	initrd := flag.String("initrd", "", "initramfs with hyperstart (overrides config)")
@@ -56,24 +47,12 @@ func main() {
 		fatal(err)
 	}
 	for dst, v := range map[*string]string{&cfg.Root: *root, &cfg.Socket: *socket, &cfg.RunDir: *runDir,
-		&cfg.Kernel: *kernel, &cfg.Initrd: *initrd, &cfg.Accel: *accel,
-		&cfg.API.TLS.CA: *tlsCA, &cfg.API.TLS.Cert: *tlsCert, &cfg.API.TLS.Key: *tlsKey} {
+		&cfg.Kernel: *kernel, &cfg.Initrd: *initrd, &cfg.Accel: *accel} {
 		if v != "" {
 			*dst = v
 		}
 	}
-	for name, f := range map[string]struct{ dst, v *bool }{"tls": {&cfg.API.TLS.Enabled, tlsOn},
-		"tlsverify": {&cfg.API.TLS.Verify, tlsVerify}, "insecure-tcp": {&cfg.API.InsecureTCP, insecureTCP}} {
-		if set[name] {
-			*f.dst = *f.v
-		}
-	}
-	if len(hosts) > 0 {
-		if *socket != "" {
-			hosts = append(hosts, "unix://"+*socket)
-		}
-		cfg.API.Hosts = hosts
-	}
+	apiFlags.apply(&cfg, set, *socket)
 	if *debug {
 		cfg.Log.Level = "debug"
 	}
@@ -134,7 +113,7 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	log.Info("hyperd serving", "hosts", cfg.API.Hosts, "socket", cfg.Socket, "root", cfg.Root, "version", version)
+	log.Info("hyperd serving", "root", cfg.Root, "version", version)
 	// On SIGTERM the API stops, then the daemon, within shutdown.Limit;
 	// pods keep running in their own VMs.
 	serve := func(ctx context.Context) error {

@@ -83,10 +83,19 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 				status = http.StatusOK
 			}
 			s.log.Debug("api request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
-				"status", status, "duration", time.Since(start))
+				"status", status, "duration", time.Since(start), "client", client(r))
 		}()
 		next.ServeHTTP(rw, r)
 	})
+}
+
+// client names who sent r: the subject of its TLS client certificate,
+// else its remote address ("@" on a unix socket).
+func client(r *http.Request) string {
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		return r.TLS.PeerCertificates[0].Subject.String()
+	}
+	return r.RemoteAddr
 }
 
 // recorder remembers the status; Unwrap lets http.ResponseController reach
