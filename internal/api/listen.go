@@ -187,8 +187,10 @@ func Serve(ctx context.Context, ls []Listener, h http.Handler, log *slog.Logger)
 	srv := &http.Server{
 		Handler:           requests.wrap(h),
 		ReadHeaderTimeout: 30 * time.Second, // the TLS handshake's bound too
-		BaseContext:       func(net.Listener) context.Context { return base },
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		// Idle keep-alive connections end (clients drop theirs at 30s).
+		IdleTimeout: 2 * time.Minute,
+		BaseContext: func(net.Listener) context.Context { return base },
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, len(ls))
 	tracked := make([]*trackingListener, len(ls))
