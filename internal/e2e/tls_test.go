@@ -50,6 +50,10 @@ func TestRemoteTLS(t *testing.T) {
 	if out, errs, code := h.run("abc", append(remote, "exec", "-i", "web", "cat")...); code != 0 || out != "abc" {
 		t.Fatalf("exec -i over TLS: exit %d, out %q, err %q", code, out, errs)
 	}
+	h.ok(append(remote, "run", "-d", "--name", "lf", "busybox", "sh", "-c", "echo a; sleep 1; echo b")...)
+	if out := h.ok(append(remote, "logs", "-f", "lf")...); out != "a\nb\n" {
+		t.Errorf("logs -f over TLS: %q", out)
+	}
 	if out := h.ok(append(remote, "info")...); !strings.Contains(out, "Isolation:") || !strings.Contains(out, "mutual TLS") {
 		t.Errorf("info over TLS:\n%s", out)
 	}
