@@ -241,8 +241,12 @@ func (f *fakeDaemon) Version() types.Version {
 // serve runs the real API server on a fake daemon and returns -H's value.
 func serve(t *testing.T, f *fakeDaemon) string {
 	t.Helper()
-	b := api.Backend{Pods: f, Streams: f, Execs: f, Images: fakeImages{f}, System: f, Containers: fakeContainers{f}}
-	return "unix://" + apitest.Serve(t, b, nil)
+	return "unix://" + apitest.Serve(t, fakeBackend(f), nil)
+}
+
+// fakeBackend is everything the API serves, from f.
+func fakeBackend(f *fakeDaemon) api.Backend {
+	return api.Backend{Pods: f, Streams: f, Execs: f, Images: fakeImages{f}, System: f, Containers: fakeContainers{f}}
 }
 
 type result struct {

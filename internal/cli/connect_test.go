@@ -10,23 +10,22 @@ import (
 	"github.com/hyperhq/hyper/internal/endpoint/certtest"
 )
 
-// serveTLS serves f over mutual TLS on 127.0.0.1 and returns -H's value
+// serveTLS serves b over mutual TLS on 127.0.0.1 and returns -H's value
 // and a directory of client certificate files (HYPER_CERT_PATH).
-func serveTLS(t *testing.T, f *fakeDaemon) (host string, certs endpoint.TLSFiles) {
+func serveTLS(t *testing.T, b api.Backend) (host string, certs endpoint.TLSFiles) {
 	t.Helper()
 	ca := certtest.NewCA(t, "hyper test CA")
 	srv, err := endpoint.ServerConfig(ca.Issue(t, certtest.Server, "hyperd", "127.0.0.1"), true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := api.Backend{Pods: f, Streams: f, Execs: f, Images: fakeImages{f}, System: f, Containers: fakeContainers{f}}
 	h := apitest.ServeHost(t, b, nil, endpoint.Host{Network: endpoint.TCP, Address: "127.0.0.1:0"}, api.ListenOptions{TLS: srv})
 	return h.String(), ca.Issue(t, certtest.Client, "hyperctl")
 }
 
 func TestTLSFlags(t *testing.T) {
 	f := newFakeDaemon()
-	host, certs := serveTLS(t, f)
+	host, certs := serveTLS(t, fakeBackend(f))
 	tlsArgs := []string{"--tlsverify", "--tlscacert", certs.CA, "--tlscert", certs.Cert, "--tlskey", certs.Key}
 	// A streaming command (attach, stdin's EOF, wait) and a streamed body.
 	r := hyperctl(t, host, "piped input\n", append(tlsArgs, "run", "-i", "--rm", "busybox", "cat", "-n")...)
@@ -36,6 +35,12 @@ func TestTLSFlags(t *testing.T) {
 	r = hyperctl(t, host, "", append(tlsArgs, "logs", "web")...)
 	if r.code != 0 || r.out != "out line\n" || r.err != "err line\n" {
 		t.Errorf("logs over TLS: %+v", r)
+	}
+	pb, _, _ := pullBackend(newFakeDaemon())
+	pullHost, pullCerts := serveTLS(t, pb)
+	r = hyperctl(t, pullHost, "", "--tlsverify", "--tlscacert", pullCerts.CA, "--tlscert", pullCerts.Cert, "--tlskey", pullCerts.Key, "pull", "busybox")
+	if r.code != 0 || !strings.Contains(r.out, "aaaaaaaaaaaa: extracting\n") {
+		t.Errorf("pull progress over TLS: %+v", r)
 	}
 	// Without TLS, or without a client certificate, hyperd refuses.
 	r = hyperctl(t, host, "", "ps")
@@ -54,7 +59,7 @@ func TestTLSFlags(t *testing.T) {
 
 func TestTLSEnvironment(t *testing.T) {
 	f := newFakeDaemon()
-	host, certs := serveTLS(t, f)
+	host, certs := serveTLS(t, fakeBackend(f))
 	t.Setenv("HYPER_HOST", host)
 	t.Setenv("HYPER_CERT_PATH", certtest.Dir(certs))
 	var r result

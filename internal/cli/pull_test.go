@@ -56,9 +56,15 @@ func (m missingPods) Create(ctx context.Context, spec types.PodSpec) (types.Crea
 
 func servePull(t *testing.T, f *fakeDaemon) (string, *atomic.Int32, *atomic.Bool) {
 	t.Helper()
+	b, pulls, pulled := pullBackend(f)
+	return "unix://" + apitest.Serve(t, b, nil), pulls, pulled
+}
+
+// pullBackend is f with images that must be pulled before pods use them.
+func pullBackend(f *fakeDaemon) (api.Backend, *atomic.Int32, *atomic.Bool) {
 	pulls, pulled := &atomic.Int32{}, &atomic.Bool{}
 	b := api.Backend{Pods: missingPods{f, pulled}, Streams: f, Execs: f, Images: pullImages{fakeImages{f}, pulls, pulled}, System: f}
-	return "unix://" + apitest.Serve(t, b, nil), pulls, pulled
+	return b, pulls, pulled
 }
 
 func TestPullCommand(t *testing.T) {
