@@ -115,6 +115,9 @@ func Open(hosts []endpoint.Host, o ListenOptions, log *slog.Logger) ([]Listener,
 	if len(hosts) == 0 {
 		return nil, errdefs.InvalidArgument("no host to listen on")
 	}
+	if log == nil {
+		log = slog.Default()
+	}
 	var ls []Listener
 	fail := func(err error) ([]Listener, error) {
 		for _, l := range ls {
@@ -140,9 +143,13 @@ func open(h endpoint.Host, o ListenOptions, log *slog.Logger) (Listener, error) 
 			return Listener{}, err
 		}
 		sec := "unix socket, mode 0660, group " + o.Group + " (its members control hyperd: root-equivalent)"
-		if grouped {
+		switch {
+		case grouped:
 			log.Info("api listening", "host", h, "security", sec)
-		} else {
+		case o.Group == "":
+			sec = "unix socket, mode 0660, root only"
+			log.Info("api listening", "host", h, "security", sec)
+		default:
 			sec = "unix socket, mode 0660, root only (no group " + o.Group + ")"
 			log.Info("api listening; its group does not exist, so only root may connect", "host", h, "security", sec,
 				"fix", "groupadd --system "+o.Group+" (hack/install-deps.sh)")
