@@ -229,3 +229,34 @@ func TestSocketGroup(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkVersion compares a request on a new connection (the cost of
+// hyperctl's one-shot commands) on the unix socket and over mutual TLS.
+func BenchmarkVersion(b *testing.B) {
+	f := &fake{}
+	ca := certtest.NewCA(b, "bench CA")
+	srv, err := endpoint.ServerConfig(ca.Issue(b, certtest.Server, "hyperd", "127.0.0.1"), true)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tcp := apitest.ServeHost(b, f.backend(), nil, endpoint.Host{Network: endpoint.TCP, Address: "127.0.0.1:0"}, api.ListenOptions{TLS: srv})
+	cli, err := endpoint.ClientConfig(ca.Issue(b, certtest.Client, "bench"), tcp.Name())
+	if err != nil {
+		b.Fatal(err)
+	}
+	sock := apitest.Serve(b, f.backend(), nil)
+	for name, newClient := range map[string]func() *client.Client{
+		"unix": func() *client.Client { return client.New(sock) },
+		"tls":  func() *client.Client { return client.NewHost(tcp, cli) },
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				c := newClient()
+				if _, err := c.Version(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				c.Close()
+			}
+		})
+	}
+}
