@@ -197,6 +197,7 @@ func Serve(ctx context.Context, ls []Listener, h http.Handler, log *slog.Logger)
 		// Idle keep-alive connections end (clients drop theirs at 30s).
 		IdleTimeout: 2 * time.Minute,
 		BaseContext: func(net.Listener) context.Context { return base },
+		ConnContext: withPeer,
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, len(ls))

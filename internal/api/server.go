@@ -89,15 +89,6 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 	})
 }
 
-// client names who sent r: the subject of its TLS client certificate,
-// else its remote address ("@" on a unix socket).
-func client(r *http.Request) string {
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		return r.TLS.PeerCertificates[0].Subject.String()
-	}
-	return r.RemoteAddr
-}
-
 // recorder remembers the status; Unwrap lets http.ResponseController reach
 // Flush and Hijack underneath.
 type recorder struct {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/api/apitest"
@@ -259,4 +261,44 @@ func BenchmarkVersion(b *testing.B) {
 			}
 		})
 	}
+}
+
+func TestRequestLogNamesClient(t *testing.T) {
+	f := &fake{}
+	records := make(logRecords, 64)
+	log := slog.New(slog.NewTextHandler(records, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	sock := apitest.ServeHost(t, f.backend(), log, endpoint.Host{Network: endpoint.Unix, Address: filepath.Join(t.TempDir(), "s.sock")}, api.ListenOptions{})
+	ca := certtest.NewCA(t, "ca")
+	srv, err := endpoint.ServerConfig(ca.Issue(t, certtest.Server, "hyperd", "127.0.0.1"), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp := apitest.ServeHost(t, f.backend(), log, endpoint.Host{Network: endpoint.TCP, Address: "127.0.0.1:0"}, api.ListenOptions{TLS: srv})
+	for want, c := range map[string]*client.Client{
+		fmt.Sprintf(`client="uid=%d gid=%d pid=%d"`, os.Getuid(), os.Getgid(), os.Getpid()): client.New(sock.Address),
+		`client="CN=alice"`: tlsClient(t, tcp, ca.Issue(t, certtest.Client, "alice")),
+	} {
+		if _, err := c.Version(ctxT(t)); err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		for r := ""; !strings.Contains(r, "msg=\"api request\""); {
+			select {
+			case r = <-records:
+				if strings.Contains(r, "msg=\"api request\"") && !strings.Contains(r, want) {
+					t.Errorf("request log lacks %s: %s", want, r)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("no request logged for %s", want)
+			}
+		}
+	}
+}
+
+// logRecords receives the server's log, a record per write.
+type logRecords chan string
+
+func (l logRecords) Write(p []byte) (int, error) {
+	l <- string(p)
+	return len(p), nil
 }
