@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/endpoint"
@@ -49,6 +51,15 @@ func TestRemoteTLS(t *testing.T) {
 	h.ok(append(remote, "run", "-d", "--name", "web", "busybox", "sleep", "600")...)
 	if out, errs, code := h.run("abc", append(remote, "exec", "-i", "web", "cat")...); code != 0 || out != "abc" {
 		t.Fatalf("exec -i over TLS: exit %d, out %q, err %q", code, out, errs)
+	}
+	// exec -it: a terminal, its keystrokes up and its screen down.
+	cmd := exec.Command(h.ctl, append(remote, "exec", "-it", "web", "sh", "-c", `tty >/dev/null && echo "a tty"; read l; echo "got $l"`)...)
+	ptmx, screen := startPTY(t, cmd)
+	waitFor(t, time.Minute, "exec -it's prompt", func() bool { return strings.Contains(screen(), "a tty") })
+	io.WriteString(ptmx, "typed\r")
+	waitFor(t, 30*time.Second, "exec -it's echo", func() bool { return strings.Contains(screen(), "got typed") })
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exec -it over TLS: %v: %q", err, screen())
 	}
 	h.ok(append(remote, "run", "-d", "--name", "lf", "busybox", "sh", "-c", "echo a; sleep 1; echo b")...)
 	if out := h.ok(append(remote, "logs", "-f", "lf")...); out != "a\nb\n" {

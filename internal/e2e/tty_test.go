@@ -22,29 +22,11 @@ func TestRunTTY(t *testing.T) {
 	h.loadBusybox()
 	cmd := exec.Command(h.ctl, "-H", "unix://"+h.sock, "run", "--rm", "-it", "busybox", "sh", "-c",
 		`tty >/dev/null && echo "is a tty"; stty size; read line; stty size; echo "got $line"`)
-	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ptmx.Close()
-	var mu sync.Mutex
-	var screen bytes.Buffer
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := ptmx.Read(buf)
-			mu.Lock()
-			screen.Write(buf[:n])
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	seen := func(s string) bool { mu.Lock(); defer mu.Unlock(); return strings.Contains(screen.String(), s) }
+	ptmx, screen := startPTY(t, cmd)
+	seen := func(s string) bool { return strings.Contains(screen(), s) }
 	waitFor(t, time.Minute, "the first stty size", func() bool { return seen("24 80") })
 	if !seen("is a tty") {
-		t.Errorf("process does not see a terminal: %q", screen.String())
+		t.Errorf("process does not see a terminal: %q", screen())
 	}
 	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 132}); err != nil {
 		t.Fatal(err)
@@ -63,6 +45,33 @@ func TestRunTTY(t *testing.T) {
 		cmd.Process.Kill()
 		t.Fatal("hyperctl run -it did not exit")
 	}
+}
+
+// startPTY starts cmd on a new 24x80 pseudo-terminal, closed when the
+// test ends, and returns it and a function that returns what cmd has
+// written to it so far.
+func startPTY(t *testing.T, cmd *exec.Cmd) (*os.File, func() string) {
+	t.Helper()
+	ptmx, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 24, Cols: 80})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ptmx.Close() })
+	var mu sync.Mutex
+	var screen bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			mu.Lock()
+			screen.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return ptmx, func() string { mu.Lock(); defer mu.Unlock(); return screen.String() }
 }
 
 // TestRunRmCycles: 50 run --rm cycles leave no process, file descriptor,
