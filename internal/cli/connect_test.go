@@ -44,7 +44,7 @@ func TestTLSFlags(t *testing.T) {
 	}
 	// Without TLS, or without a client certificate, hyperd refuses.
 	r = hyperctl(t, host, "", "ps")
-	if r.code == 0 || !strings.Contains(r.err, "HTTPS") {
+	if r.code == 0 || !strings.Contains(r.err, "--tlsverify") {
 		t.Errorf("plain HTTP to the TLS port: %+v", r)
 	}
 	r = hyperctl(t, host, "", "--tlsverify", "--tlscacert", certs.CA, "--tlscert", certs.CA, "--tlskey", certs.Key, "ps")

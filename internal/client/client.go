@@ -109,6 +109,8 @@ func (e *dialError) Error() string {
 		hint = " (is hyperd running?)"
 	case errors.Is(e.err, syscall.EACCES), errors.Is(e.err, syscall.EPERM):
 		hint = " (are you root or in the hyper group?)"
+	case errors.Is(e.err, errTLSPort):
+		hint = " (use --tlsverify, or HYPER_TLS_VERIFY=1)"
 	case errors.As(e.err, &unknownCA):
 		hint = " (hyperd's certificate is not signed by --tlscacert)"
 	case errors.As(e.err, &badName):
@@ -194,7 +196,7 @@ func (c *Client) do(ctx context.Context, method, p string, q url.Values, body io
 	c.log.Debug("api call", "method", method, "url", req.URL.String(), "status", resp.StatusCode, "duration", time.Since(start))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
-		return nil, decodeError(resp)
+		return nil, c.decodeError(resp)
 	}
 	return resp, nil
 }
@@ -219,8 +221,15 @@ func (c *Client) transportError(ctx context.Context, err error) error {
 	return fmt.Errorf("talking to hyperd: %w", err)
 }
 
+// errTLSPort: plain HTTP reached a TLS port. hyperd answers HTTP/1.1;
+// only Go's TLS server, seeing plain HTTP, answers HTTP/1.0 (a 400).
+var errTLSPort = errors.New("the port speaks TLS and this client does not")
+
 // decodeError turns a non-2xx answer into *Error.
-func decodeError(resp *http.Response) error {
+func (c *Client) decodeError(resp *http.Response) error {
+	if c.tls == nil && c.host.Network == endpoint.TCP && !resp.ProtoAtLeast(1, 1) {
+		return &dialError{host: c.host, err: errTLSPort}
+	}
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var e types.Error
 	msg := ""

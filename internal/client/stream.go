@@ -89,7 +89,7 @@ func (c *Client) upgrade(ctx context.Context, p string, q url.Values) (*Stream, 
 		if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 			return nil, &Error{StatusCode: resp.StatusCode, Message: "hyperd did not upgrade the connection: " + resp.Status}
 		}
-		return nil, decodeError(resp)
+		return nil, c.decodeError(resp)
 	}
 	s := &Stream{
 		conn: conn,

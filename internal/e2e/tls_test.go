@@ -72,7 +72,7 @@ func TestRemoteTLS(t *testing.T) {
 	if _, errs, code := h.run("", "-H", tcp, "--tlsverify", "--tlscacert", cli.CA, "--tlscert", "", "--tlskey", "", "ps"); code == 0 {
 		t.Errorf("a client without a certificate got in: %s", errs)
 	}
-	if _, errs, code := h.run("", "-H", tcp, "ps"); code == 0 || !strings.Contains(errs, "HTTPS") {
+	if _, errs, code := h.run("", "-H", tcp, "ps"); code == 0 || !strings.Contains(errs, "--tlsverify") {
 		t.Errorf("plain HTTP on the TLS port: exit %d, %s", code, errs)
 	}
 	h.ok(append(remote, "rm", "-f", "web")...)
