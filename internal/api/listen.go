@@ -142,7 +142,7 @@ func open(h endpoint.Host, o ListenOptions, log *slog.Logger) (Listener, error) 
 		if err != nil {
 			return Listener{}, err
 		}
-		sec := "unix socket, mode 0660, group " + o.Group + " (its members control hyperd: root-equivalent)"
+		sec := "unix socket, mode 0660, group " + o.Group + ": its members control hyperd, root-equivalent"
 		switch {
 		case grouped:
 			log.Info("api listening", "host", h, "security", sec)
