@@ -100,10 +100,14 @@ func vmDevices(dir string) ([]device, error) {
 	return devs, nil
 }
 
-// addDevices creates devs in the container's /dev.
+// addDevices creates devs in the container's /dev, but for the names it
+// has already (such as ptmx, a link to its devpts').
 func addDevices(devs []device) error {
 	for _, d := range devs {
 		p := filepath.Join("/dev", d.path)
+		if _, err := os.Lstat(p); err == nil {
+			continue
+		}
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("creating %s: %w", p, err)
 		}
