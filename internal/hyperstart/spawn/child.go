@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/hyperhq/hyper/internal/hyperstart/errs"
 	"github.com/hyperhq/hyper/internal/hyperstart/rlimit"
+	"github.com/hyperhq/hyper/internal/hyperstart/security"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
@@ -23,6 +25,9 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // Run is the spawn child's main. It only returns (with an exit code) if
 // the program could not be started.
 func Run() int {
+	// Capabilities, keep-caps, the filter and the domain are per thread:
+	// set on the one that execs.
+	runtime.LockOSThread()
 	f := os.NewFile(specFD, "spawn")
 	var spec Spec
 	err := json.NewDecoder(io.LimitReader(f, maxSpecSize)).Decode(&spec)
@@ -40,6 +45,10 @@ func Run() int {
 }
 
 func run(spec *Spec) error {
+	conf, err := security.Parse(&spec.Process)
+	if err != nil {
+		return err
+	}
 	if spec.Init {
 		if err := setupContainer(spec); err != nil {
 			return err
@@ -63,6 +72,9 @@ func run(spec *Spec) error {
 	if err != nil {
 		return err
 	}
+	if err := conf.Before(); err != nil {
+		return err
+	}
 	if err := syscall.Setgroups(user.Groups); err != nil {
 		return errs.Internal("setgroups %v: %w", user.Groups, err)
 	}
@@ -73,6 +85,9 @@ func run(spec *Spec) error {
 		return errs.Internal("setuid %d: %w", user.UID, err)
 	}
 	unix.CloseOnExec(specFD)
+	if err := conf.After(); err != nil {
+		return err
+	}
 	return execError(path, syscall.Exec(path, p.Args, env))
 }
 
@@ -195,5 +210,6 @@ func Validate(p *protocol.ProcessSpec) error {
 	if err := rlimit.Validate(p.Rlimits); err != nil {
 		return err
 	}
-	return nil
+	_, err := security.Parse(p)
+	return err
 }
