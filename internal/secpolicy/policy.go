@@ -198,6 +198,8 @@ func (pol Policy) seccompOpt(o *options, v string) error {
 			return err
 		}
 		v = string(data)
+	case !strings.HasPrefix(strings.TrimSpace(v), "{"):
+		return errdefs.InvalidArgument("securityOpt seccomp=%s: not a profile (JSON): hyperctl run reads a FILE and sends its content; a pod file names a profile of hyperd's seccomp directory with seccomp=localhost/NAME", v)
 	}
 	p, err := seccomp.Parse([]byte(v))
 	if err != nil {
