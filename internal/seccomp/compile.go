@@ -16,7 +16,7 @@ import (
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
-// auditArchX86_64 is AUDIT_ARCH_X86_64 (linux/audit.h); x32BIT marks the
+// auditArchX86_64 is AUDIT_ARCH_X86_64 (linux/audit.h); x32Bit marks the
 // syscall numbers of the x32 ABI, which shares it.
 const (
 	auditArchX86_64 = 0xc000003e
