@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -205,4 +206,25 @@ func TestExecSecurity(t *testing.T) {
 		t.Errorf("exec --privileged: %v", st)
 	}
 	h.ok("rm", "-f", "ex")
+}
+
+// TestSecurityAcrossDaemonRestart: a container created with its own
+// security settings starts with them after hyperd restarted.
+func TestSecurityAcrossDaemonRestart(t *testing.T) {
+	h := newHyperd(t)
+	h.loadSecTest()
+	h.ok("create", "--name", "later", "--cap-drop", "ALL", "--security-opt", "no-new-privileges", "sectest", "sh", "-c", statusScript)
+	h.cmd.Process.Signal(syscall.SIGTERM) // a stop, not a crash: the template VM hyperd builds at start goes too
+	h.cmd.Wait()
+	h.start()
+	h.ok("start", "later")
+	var st map[string]string
+	waitFor(t, 60*time.Second, "the container's output", func() bool {
+		st = procStatus(h.ok("logs", "later"))
+		return st["Seccomp"] != ""
+	})
+	if st["CapEff"] != "0000000000000000" || st["CapBnd"] != "0000000000000000" || st["NoNewPrivs"] != "1" || st["Seccomp"] != "2" {
+		t.Errorf("after a restart of hyperd: %v", st)
+	}
+	h.ok("rm", "-f", "later")
 }
