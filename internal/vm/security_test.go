@@ -246,6 +246,20 @@ func TestIsolation(t *testing.T) {
 	if r := p.run("a", spec, ""); r.status.Code == 0 {
 		t.Errorf("a read b's environment: %+v", r)
 	}
+	// No device nodes: the guest has no device cgroup to keep a node of a
+	// disk from reaching every container's data.
+	if r := p.run("a", defaultProcess("mknod", "/tmp/sda", "b", "8", "0"), ""); r.status.Code == 0 {
+		t.Errorf("mknod of a disk: %+v", r)
+	}
+	if r := p.run("a", defaultProcess("mkfifo", "/tmp/fifo"), ""); r.status.Code != 0 {
+		t.Errorf("mkfifo: %+v", r)
+	}
+	// Each started process has a domain of its own (docs/kernel.md): an
+	// exec does not reach its container's init either.
+	init := p.sh("a", `for d in /proc/[0-9]*; do grep -q 3600 $d/cmdline 2>/dev/null && echo ${d#/proc/}; done | head -1`)
+	if r := p.run("a", defaultProcess("ls", "/proc/"+init+"/root/"), ""); r.status.Code == 0 {
+		t.Errorf("an exec reached its init's root: %+v", r)
+	}
 	// Within one process tree the processes share a domain.
 	spec = defaultProcess("sh", "-c", "sleep 60 & ls /proc/$!/root/ | grep -c etc; kill $!")
 	if r := p.run("a", spec, ""); r.status.Code != 0 || strings.TrimSpace(r.stdout) != "1" {
