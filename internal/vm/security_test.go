@@ -15,9 +15,17 @@ import (
 
 // dockerCaps is Docker's default capability set; 0xa80425fb in
 // /proc/PID/status.
-var dockerCaps = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"}
+var dockerCaps = capList("CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP " +
+	"NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE")
+
+// capList turns "CHOWN KILL" into OCI capability names.
+func capList(s string) []string {
+	var names []string
+	for _, n := range strings.Fields(s) {
+		names = append(names, "CAP_"+n)
+	}
+	return names
+}
 
 const dockerCapsHex = "00000000a80425fb"
 
@@ -39,15 +47,11 @@ func defaultProcess(args ...string) protocol.ProcessSpec {
 
 // allCaps is every capability, as a privileged container gets.
 func allCaps() *protocol.Capabilities {
-	var all []string
-	for _, n := range []string{"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
-		"SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-		"IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN",
-		"SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE",
-		"AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND",
-		"AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"} {
-		all = append(all, "CAP_"+n)
-	}
+	all := capList("CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP " +
+		"LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE " +
+		"SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME " +
+		"SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG " +
+		"WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE")
 	return &protocol.Capabilities{Bounding: all, Effective: all, Permitted: all}
 }
 
