@@ -165,6 +165,14 @@ func TestConfinement(t *testing.T) {
 		spec.NoNewPrivileges = true
 		caps(t, spec, map[string]string{"NoNewPrivs": "1", "CapEff": dockerCapsHex})
 	})
+	t.Run("terminal", func(t *testing.T) {
+		spec := defaultProcess("sh", "-c", "test -t 0 && test -t 1 && echo TTY; grep CapEff /proc/self/status")
+		spec.Terminal, spec.User = true, "alice"
+		r := p.run("def", spec, "")
+		if r.status.Code != 0 || !strings.Contains(r.stdout, "TTY") || !strings.Contains(r.stdout, "0000000000000000") {
+			t.Fatalf("%+v", r)
+		}
+	})
 	t.Run("unknown capability", func(t *testing.T) {
 		spec := defaultProcess("true")
 		spec.Capabilities.Bounding = append(spec.Capabilities.Bounding, "CAP_FLY")
