@@ -15,9 +15,17 @@ import (
 
 // dockerCaps is Docker's default capability set; 0xa80425fb in
 // /proc/PID/status.
-var dockerCaps = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
-	"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
-	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"}
+var dockerCaps = capList("CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP " +
+	"NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE")
+
+// capList turns "CHOWN KILL" into OCI capability names.
+func capList(s string) []string {
+	var names []string
+	for _, n := range strings.Fields(s) {
+		names = append(names, "CAP_"+n)
+	}
+	return names
+}
 
 const dockerCapsHex = "00000000a80425fb"
 
@@ -39,15 +47,11 @@ func defaultProcess(args ...string) protocol.ProcessSpec {
 
 // allCaps is every capability, as a privileged container gets.
 func allCaps() *protocol.Capabilities {
-	var all []string
-	for _, n := range []string{"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
-		"SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-		"IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN",
-		"SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE",
-		"AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND",
-		"AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE"} {
-		all = append(all, "CAP_"+n)
-	}
+	all := capList("CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP " +
+		"LINUX_IMMUTABLE NET_BIND_SERVICE NET_BROADCAST NET_ADMIN NET_RAW IPC_LOCK IPC_OWNER SYS_MODULE " +
+		"SYS_RAWIO SYS_CHROOT SYS_PTRACE SYS_PACCT SYS_ADMIN SYS_BOOT SYS_NICE SYS_RESOURCE SYS_TIME " +
+		"SYS_TTY_CONFIG MKNOD LEASE AUDIT_WRITE AUDIT_CONTROL SETFCAP MAC_OVERRIDE MAC_ADMIN SYSLOG " +
+		"WAKE_ALARM BLOCK_SUSPEND AUDIT_READ PERFMON BPF CHECKPOINT_RESTORE")
 	return &protocol.Capabilities{Bounding: all, Effective: all, Permitted: all}
 }
 
@@ -161,6 +165,14 @@ func TestConfinement(t *testing.T) {
 		spec.NoNewPrivileges = true
 		caps(t, spec, map[string]string{"NoNewPrivs": "1", "CapEff": dockerCapsHex})
 	})
+	t.Run("terminal", func(t *testing.T) {
+		spec := defaultProcess("sh", "-c", "test -t 0 && test -t 1 && echo TTY; grep CapEff /proc/self/status")
+		spec.Terminal, spec.User = true, "alice"
+		r := p.run("def", spec, "")
+		if r.status.Code != 0 || !strings.Contains(r.stdout, "TTY") || !strings.Contains(r.stdout, "0000000000000000") {
+			t.Fatalf("%+v", r)
+		}
+	})
 	t.Run("unknown capability", func(t *testing.T) {
 		spec := defaultProcess("true")
 		spec.Capabilities.Bounding = append(spec.Capabilities.Bounding, "CAP_FLY")
@@ -245,6 +257,20 @@ func TestIsolation(t *testing.T) {
 	spec := defaultProcess("cat", "/proc/"+pid+"/environ")
 	if r := p.run("a", spec, ""); r.status.Code == 0 {
 		t.Errorf("a read b's environment: %+v", r)
+	}
+	// No device nodes: the guest has no device cgroup to keep a node of a
+	// disk from reaching every container's data.
+	if r := p.run("a", defaultProcess("mknod", "/tmp/sda", "b", "8", "0"), ""); r.status.Code == 0 {
+		t.Errorf("mknod of a disk: %+v", r)
+	}
+	if r := p.run("a", defaultProcess("mkfifo", "/tmp/fifo"), ""); r.status.Code != 0 {
+		t.Errorf("mkfifo: %+v", r)
+	}
+	// Each started process has a domain of its own (docs/kernel.md): an
+	// exec does not reach its container's init either.
+	init := p.sh("a", `for d in /proc/[0-9]*; do grep -q 3600 $d/cmdline 2>/dev/null && echo ${d#/proc/}; done | head -1`)
+	if r := p.run("a", defaultProcess("ls", "/proc/"+init+"/root/"), ""); r.status.Code == 0 {
+		t.Errorf("an exec reached its init's root: %+v", r)
 	}
 	// Within one process tree the processes share a domain.
 	spec = defaultProcess("sh", "-c", "sleep 60 & ls /proc/$!/root/ | grep -c etc; kill $!")

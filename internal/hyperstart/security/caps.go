@@ -106,8 +106,9 @@ type Caps struct {
 
 // ParseCaps checks and converts the protocol's capability names. The
 // kernel's rules are checked here so that a bad request fails before
-// anything runs: effective within permitted, ambient within permitted
-// and inheritable.
+// anything runs: effective within permitted, inheritable within the
+// bounding set (which is dropped first), ambient within permitted and
+// inheritable.
 func ParseCaps(pc *protocol.Capabilities) (Caps, error) {
 	var c Caps
 	for _, s := range []struct {
@@ -129,6 +130,9 @@ func ParseCaps(pc *protocol.Capabilities) (Caps, error) {
 	}
 	if extra := c.Effective &^ c.Permitted; extra != 0 {
 		return Caps{}, errs.Invalid("effective capabilities %s are not permitted", extra)
+	}
+	if extra := c.Inheritable &^ c.Bounding; extra != 0 {
+		return Caps{}, errs.Invalid("inheritable capabilities %s are not in the bounding set", extra)
 	}
 	if extra := c.Ambient &^ (c.Permitted & c.Inheritable); extra != 0 {
 		return Caps{}, errs.Invalid("ambient capabilities %s are not both permitted and inheritable", extra)

@@ -62,8 +62,9 @@ func TestParseCaps(t *testing.T) {
 		"lower case":            {Effective: []string{"cap_chown"}},
 		"no prefix":             {Permitted: []string{"CHOWN"}},
 		"effective not perm":    {Effective: []string{"CAP_KILL"}},
-		"ambient not inherited": {Permitted: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"}},
-		"ambient not permitted": {Inheritable: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"}},
+		"ambient not inherited": {Bounding: []string{"CAP_KILL"}, Permitted: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"}},
+		"ambient not permitted": {Bounding: []string{"CAP_KILL"}, Inheritable: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"}},
+		"inheritable unbounded": {Permitted: []string{"CAP_KILL"}, Inheritable: []string{"CAP_KILL"}},
 	} {
 		if _, err := ParseCaps(&bad); errs.Code(err) != protocol.CodeInvalidArgument {
 			t.Errorf("%s: %v, want invalid argument", name, err)

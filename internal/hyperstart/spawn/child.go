@@ -10,10 +10,12 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hyperhq/hyper/internal/hyperstart/errs"
+	"github.com/hyperhq/hyper/internal/hyperstart/passwd"
 	"github.com/hyperhq/hyper/internal/hyperstart/rlimit"
 	"github.com/hyperhq/hyper/internal/hyperstart/security"
 	"github.com/hyperhq/hyper/internal/protocol"
@@ -75,20 +77,40 @@ func run(spec *Spec) error {
 	if err := conf.Before(); err != nil {
 		return err
 	}
-	if err := syscall.Setgroups(user.Groups); err != nil {
-		return errs.Internal("setgroups %v: %w", user.Groups, err)
-	}
-	if err := syscall.Setgid(user.GID); err != nil {
-		return errs.Internal("setgid %d: %w", user.GID, err)
-	}
-	if err := syscall.Setuid(user.UID); err != nil {
-		return errs.Internal("setuid %d: %w", user.UID, err)
+	if err := setUser(user); err != nil {
+		return errs.Internal("%w", err)
 	}
 	unix.CloseOnExec(specFD)
 	if err := conf.After(); err != nil {
 		return err
 	}
 	return execError(path, syscall.Exec(path, p.Args, env))
+}
+
+// setUser gives the calling thread, the one that execs, the user's
+// groups, gid and uid. Credentials are per thread in Linux and the
+// exec'd program gets this thread's, so the runtime's all-threads
+// variants (syscall.Setuid etc., a stop of the world each) are not
+// needed; the other threads end at the exec.
+func setUser(user passwd.Exec) error {
+	gids := make([]uint32, len(user.Groups))
+	for i, g := range user.Groups {
+		gids[i] = uint32(g)
+	}
+	var p unsafe.Pointer
+	if len(gids) > 0 {
+		p = unsafe.Pointer(&gids[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(p), 0); e != 0 {
+		return fmt.Errorf("setgroups %v: %w", user.Groups, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(user.GID), uintptr(user.GID), uintptr(user.GID)); e != 0 {
+		return fmt.Errorf("setgid %d: %w", user.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(user.UID), uintptr(user.UID), uintptr(user.UID)); e != 0 {
+		return fmt.Errorf("setuid %d: %w", user.UID, e)
+	}
+	return nil
 }
 
 // terminal opens a pty in the container's devpts, makes its slave the
