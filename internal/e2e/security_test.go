@@ -205,6 +205,9 @@ func TestExecSecurity(t *testing.T) {
 	if st["CapEff"] != allCaps || st["Seccomp"] != "2" || st["NoNewPrivs"] != "1" {
 		t.Errorf("exec --privileged: %v", st)
 	}
+	if _, errs, code := h.run("", "exec", "--vm", "--privileged", "ex", "true"); code != 125 || !strings.Contains(errs, "--privileged is for containers") {
+		t.Errorf("exec --vm --privileged: exit %d, %q", code, errs)
+	}
 	h.ok("rm", "-f", "ex")
 }
 
