@@ -33,7 +33,8 @@ const (
 )
 
 // Compile resolves p for a container whose bounding set is caps and
-// compiles it. Programs are cached by profile and capabilities.
+// compiles it. Programs are cached by profile and capabilities, and
+// shared: callers do not modify them.
 func Compile(p *Profile, caps []string) (*protocol.SeccompFilter, error) {
 	raw, err := json.Marshal(p)
 	if err != nil {
