@@ -26,6 +26,7 @@ import (
 	"github.com/hyperhq/hyper/internal/hyperstart/reaper"
 	"github.com/hyperhq/hyper/internal/hyperstart/resume"
 	"github.com/hyperhq/hyper/internal/hyperstart/rpc"
+	"github.com/hyperhq/hyper/internal/hyperstart/security"
 	"github.com/hyperhq/hyper/internal/hyperstart/spawn"
 	"github.com/hyperhq/hyper/internal/hyperstart/stdio"
 	"github.com/hyperhq/hyper/internal/protocol"
@@ -72,6 +73,9 @@ func main() {
 		slog.Error("console", "err", consoleErr)
 	}
 
+	if !security.Isolating() {
+		slog.Warn("the kernel has no Landlock ABI >= 2: containers of a pod are kept apart by uid and capabilities only")
+	}
 	cfg := agent.Config{Paths: agent.DefaultPaths}
 	if pid1 {
 		setup(cfg.Paths)

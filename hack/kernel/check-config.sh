@@ -30,6 +30,10 @@ required=(
   NAMESPACES UTS_NS IPC_NS USER_NS PID_NS NET_NS
   CGROUPS MEMCG CGROUP_PIDS CGROUP_SCHED FAIR_GROUP_SCHED CFS_BANDWIDTH
   CPUSETS BLK_CGROUP
+  # confinement of container processes: seccomp filters, and Landlock (which
+  # must also be in the LSM list, CONFIG_LSM or lsm=) to keep the containers
+  # of a pod out of each other's /proc/PID
+  SECCOMP SECCOMP_FILTER SECURITY SECURITY_LANDLOCK
   SMP
 )
 recommended=(
@@ -37,8 +41,8 @@ recommended=(
   PCI VIRTIO_PCI
   # KVM/PVM hosts: paravirt clock, spinlocks, PV IPIs
   HYPERVISOR_GUEST PARAVIRT KVM_GUEST
-  # io.max, cgroup v1 freezer, cgroup v2 device control (runc/crun), seccomp
-  BLK_DEV_THROTTLING CGROUP_FREEZER BPF_SYSCALL CGROUP_BPF SECCOMP SECCOMP_FILTER
+  # io.max, cgroup v1 freezer, cgroup v2 device control (runc/crun)
+  BLK_DEV_THROTTLING CGROUP_FREEZER BPF_SYSCALL CGROUP_BPF
   DEVTMPFS_MOUNT TMPFS_POSIX_ACL EXT4_FS_POSIX_ACL EROFS_FS_POSIX_ACL 9P_FS_POSIX_ACL
   HIGH_RES_TIMERS NO_HZ_IDLE IO_URING
 )

@@ -25,6 +25,7 @@ type execOptions struct {
 	user        string
 	container   string
 	vm          bool
+	privileged  bool
 }
 
 func newExecCommand(h *cli) *cobra.Command {
@@ -53,6 +54,7 @@ hyperctl exits with the command's exit status: 126 if it could not be run,
 	f.StringVarP(&o.user, "user", "u", "", "user (name|uid[:group|gid])")
 	f.StringVarP(&o.container, "container", "c", "", "container of the pod (default: the first)")
 	f.BoolVar(&o.vm, "vm", false, "run the command in the pod's VM, outside its containers")
+	f.BoolVar(&o.privileged, "privileged", false, "give extended privileges to the command: every capability (the container's seccomp filter stays)")
 	return cmd
 }
 
@@ -78,6 +80,7 @@ func (h *cli) exec(ctx context.Context, o *execOptions, pod string, args []strin
 		Tty:        o.tty,
 		Stdin:      o.interactive,
 		VM:         o.vm,
+		Privileged: o.privileged,
 	})
 	if err != nil {
 		return err

@@ -42,6 +42,7 @@ type runOptions struct {
 	dns         []string
 	dnsSearch   []string
 	dnsOptions  []string
+	security    securityOptions
 }
 
 func addRunFlags(cmd *cobra.Command, o *runOptions) {
@@ -66,6 +67,7 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.StringVar(&o.podFile, "pod", "", "the pod described by FILE: a Hyper pod file or a Kubernetes Pod manifest (JSON or YAML)")
 	f.VarP(publishOrPod{o}, "publish", "p", "publish ports: [HOSTIP:]HOSTPORT[-END]:CONTAINERPORT[-END][/tcp|udp]; -p FILE (not a port spec) is --pod FILE")
 	addNetworkFlags(cmd, o)
+	addSecurityFlags(f, &o.security)
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "mount a volume: /host/path:/path[:ro], NAME:/path[:ro] (a named volume, created on first use), or /path (a new empty volume)")
 }
 
@@ -73,6 +75,9 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 func (o *runOptions) fileSpec(h *cli) (types.PodSpec, error) {
 	if len(o.volumes) > 0 {
 		return types.PodSpec{}, errdefs.InvalidArgument("-v and a pod file: declare the volumes in the pod file")
+	}
+	if o.security.set() {
+		return types.PodSpec{}, errdefs.InvalidArgument("--cap-add, --cap-drop, --privileged, --security-opt, --read-only and a pod file: declare them in the pod file")
 	}
 	data, err := os.ReadFile(o.podFile)
 	if err != nil {
@@ -119,6 +124,9 @@ func (o *runOptions) podSpec(image string, args []string) (types.PodSpec, error)
 	}
 	if len(args) > 0 {
 		c.Cmd = args
+	}
+	if err := o.security.apply(&c); err != nil {
+		return types.PodSpec{}, err
 	}
 	if o.entrySet {
 		c.Entrypoint = []string{} // "" clears the image's

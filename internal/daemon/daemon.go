@@ -20,6 +20,7 @@ import (
 	"github.com/hyperhq/hyper/internal/image"
 	"github.com/hyperhq/hyper/internal/network"
 	"github.com/hyperhq/hyper/internal/sandbox"
+	"github.com/hyperhq/hyper/internal/secpolicy"
 	"github.com/hyperhq/hyper/internal/store"
 	"github.com/hyperhq/hyper/internal/vm"
 	"github.com/hyperhq/hyper/internal/volume"
@@ -46,6 +47,10 @@ type Config struct {
 	Bridge network.Config
 	// API lists hyperd's listeners, for info.
 	API []types.APIListener
+	// SeccompProfileDir holds the seccomp profiles that containers may
+	// name ("seccomp=localhost/<name>", a pod file's Localhost
+	// seccompProfile); "": /etc/hyper/seccomp.
+	SeccompProfileDir string
 }
 
 // Daemon is hyperd's core: the pods, their runs (run.go, restart.go,
@@ -59,6 +64,7 @@ type Daemon struct {
 	// imageStore is all of the image store, for the Images adapter.
 	imageStore *image.Store
 	log        *slog.Logger
+	sec        secpolicy.Policy // what confines the containers
 	vols       *volumes
 	net        *network.Bridge // bridge mode's host side
 	// sbCfg is what every pod's sandbox shares.
@@ -105,7 +111,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{cfg: cfg, db: db, log: log, pods: map[string]*pod{}, reserved: map[string]bool{}, leaving: map[string]*pod{}, execs: map[string]*execution{},
+	d := &Daemon{cfg: cfg, db: db, log: log, sec: secpolicy.Policy{ProfileDir: cfg.SeccompProfileDir, Log: log}, pods: map[string]*pod{}, reserved: map[string]bool{}, leaving: map[string]*pod{}, execs: map[string]*execution{},
 		sbCfg: sandbox.Config{VM: cfg.VM, Log: log, LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles}}
 	if d.net, err = network.New(cfg.Bridge, db, log); err != nil {
 		db.Close()
@@ -188,7 +194,7 @@ func (d *Daemon) Close(ctx context.Context) error {
 // pod recorded as running whose VM is gone is marked exited with the
 // reason.
 func (d *Daemon) recover(ctx context.Context) error {
-	recs, err := d.loadPods()
+	recs, err := d.loadPods(ctx)
 	if err != nil {
 		return fmt.Errorf("loading pods: %w", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/protocol"
 	"github.com/hyperhq/hyper/internal/sandbox"
+	"github.com/hyperhq/hyper/internal/secpolicy"
 )
 
 // execution is one exec: created, then started once.
@@ -53,9 +54,16 @@ func (x Execs) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) 
 	if spec.WorkingDir != "" {
 		cwd = spec.WorkingDir
 	}
+	if spec.Privileged && spec.VM {
+		return types.CreateResponse{}, errdefs.InvalidArgument("an exec in the VM runs as hyperstart's root already: --privileged is for containers")
+	}
+	// As docker exec: the container's capabilities (all with
+	// --privileged), seccomp filter and no-new-privileges.
 	e := &execution{id: newID(), pod: podID, container: name, spec: protocol.ProcessSpec{
 		Args: spec.Cmd, Env: mergeEnv(base.Env, spec.Env), Cwd: cwd, User: user,
 		Terminal: spec.Tty, Stdin: spec.Stdin,
+		Capabilities:    secpolicy.ExecCaps(base.Capabilities, spec.Privileged),
+		NoNewPrivileges: base.NoNewPrivileges, Seccomp: base.Seccomp,
 	}}
 	d.mu.Lock()
 	d.execs[e.id] = e

@@ -7,6 +7,7 @@ import (
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/protocol"
 	"github.com/hyperhq/hyper/internal/sandbox"
+	"github.com/hyperhq/hyper/internal/secpolicy"
 )
 
 // Pod states as the API shows them: the sandbox's states are the same
@@ -107,9 +108,11 @@ func ctrStatus(c types.Container) sandbox.ContainerStatus {
 
 // sandboxContainer is container cs of pod rec as its sandbox runs it.
 func sandboxContainer(rec record, cs types.ContainerSpec, imageID string, proc protocol.ProcessSpec) sandbox.ContainerSpec {
+	masked, readonly := secpolicy.Paths(cs)
 	return sandbox.ContainerSpec{Name: cs.Name, Image: imageID, Process: proc,
 		Guest: protocol.ContainerSpec{ID: cs.Name, Rootfs: protocol.RootfsSpec{ReadOnly: cs.ReadOnlyRootfs},
-			Mounts: containerMounts(rec, cs), Files: containerFiles(rec.Spec.Files, cs)},
+			Mounts: containerMounts(rec, cs), Files: containerFiles(rec.Spec.Files, cs),
+			MaskedPaths: masked, ReadonlyPaths: readonly, Privileged: cs.Privileged},
 		RestartPolicy: cs.RestartPolicy, StopSignal: stopSignal(cs)}
 }
 

@@ -166,6 +166,11 @@ func (d *Daemon) resolveContainer(ctx context.Context, cs *types.ContainerSpec) 
 		return protocol.ProcessSpec{}, types.Container{}, fmt.Errorf("container %s: %w", cs.Name, err)
 	}
 	applyExtras(&proc, *cs)
+	sec, err := d.sec.Resolve(ctx, *cs, proc.User)
+	if err != nil {
+		return protocol.ProcessSpec{}, types.Container{}, fmt.Errorf("container %s: %w", cs.Name, err)
+	}
+	sec.Apply(&proc)
 	imageDefaults(cs, img.Config.StopSignal, img.Config.Labels)
 	return proc, types.Container{Name: cs.Name, Image: cs.Image, ImageID: img.ID, State: stateCreated, Command: proc.Args}, nil
 }

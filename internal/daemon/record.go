@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"slices"
 
@@ -16,7 +17,9 @@ import (
 // loadPods reads every pod's record. Records of an older schema version
 // are upgraded first, all in one transaction: a record that cannot be
 // (a newer hyperd's) fails the start and leaves the bucket as it was.
-func (d *Daemon) loadPods() ([]record, error) {
+// Containers recorded before their security was (no capabilities) get
+// the defaults.
+func (d *Daemon) loadPods(ctx context.Context) ([]record, error) {
 	n, err := d.db.Migrate(podsBucket, func(_ string, raw []byte) ([]byte, error) { return podrec.Upgrade(raw) })
 	if err != nil {
 		return nil, err
@@ -30,10 +33,32 @@ func (d *Daemon) loadPods() ([]record, error) {
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", podsBucket, key, err)
 		}
-		recs = append(recs, loaded(s))
+		rec := loaded(s)
+		d.secureOlder(ctx, rec.Spec.InitContainers, rec.InitProcs)
+		d.secureOlder(ctx, rec.Spec.Containers, rec.Procs)
+		recs = append(recs, rec)
 		return nil
 	})
 	return recs, err
+}
+
+// secureOlder gives the default security to the processes of containers
+// recorded by a hyperd that had none (their capabilities are nil; the
+// policy always sets them).
+func (d *Daemon) secureOlder(ctx context.Context, specs []types.ContainerSpec, procs []protocol.ProcessSpec) {
+	for i := range procs {
+		if procs[i].Capabilities != nil {
+			continue
+		}
+		cs := specs[i]
+		cs.RunAsNonRoot = false // checked at creation, if at all
+		sec, err := d.sec.Resolve(ctx, cs, procs[i].User)
+		if err != nil {
+			d.log.Warn("container recorded without security settings keeps hyperstart's", "container", cs.Name, "err", err)
+			continue
+		}
+		sec.Apply(&procs[i])
+	}
 }
 
 // stored is rec as the state database keeps it.
@@ -128,32 +153,56 @@ func storedCtrSpec(c types.ContainerSpec) podrec.ContainerSpec {
 	return podrec.ContainerSpec{Name: c.Name, Image: c.Image, Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env,
 		WorkingDir: c.WorkingDir, User: c.User, Tty: c.Tty, OpenStdin: c.OpenStdin, Labels: c.Labels,
 		AdditionalGroups: c.AdditionalGroups, RestartPolicy: c.RestartPolicy, Sysctls: c.Sysctls, StopSignal: c.StopSignal,
-		ReadOnlyRootfs: c.ReadOnlyRootfs,
-		VolumeMounts:   each(c.VolumeMounts, func(m types.VolumeMount) podrec.VolumeMount { return podrec.VolumeMount(m) }),
-		Files:          each(c.Files, func(f types.FileMount) podrec.FileMount { return podrec.FileMount(f) }),
-		Ulimits:        each(c.Ulimits, func(u types.Ulimit) podrec.Ulimit { return podrec.Ulimit(u) })}
+		ReadOnlyRootfs: c.ReadOnlyRootfs, CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged,
+		SecurityOpt: c.SecurityOpt, RunAsNonRoot: c.RunAsNonRoot,
+		VolumeMounts: each(c.VolumeMounts, func(m types.VolumeMount) podrec.VolumeMount { return podrec.VolumeMount(m) }),
+		Files:        each(c.Files, func(f types.FileMount) podrec.FileMount { return podrec.FileMount(f) }),
+		Ulimits:      each(c.Ulimits, func(u types.Ulimit) podrec.Ulimit { return podrec.Ulimit(u) })}
 }
 
 func loadedCtrSpec(c podrec.ContainerSpec) types.ContainerSpec {
 	return types.ContainerSpec{Name: c.Name, Image: c.Image, Entrypoint: c.Entrypoint, Cmd: c.Cmd, Env: c.Env,
 		WorkingDir: c.WorkingDir, User: c.User, Tty: c.Tty, OpenStdin: c.OpenStdin, Labels: c.Labels,
 		AdditionalGroups: c.AdditionalGroups, RestartPolicy: c.RestartPolicy, Sysctls: c.Sysctls, StopSignal: c.StopSignal,
-		ReadOnlyRootfs: c.ReadOnlyRootfs,
-		VolumeMounts:   each(c.VolumeMounts, func(m podrec.VolumeMount) types.VolumeMount { return types.VolumeMount(m) }),
-		Files:          each(c.Files, func(f podrec.FileMount) types.FileMount { return types.FileMount(f) }),
-		Ulimits:        each(c.Ulimits, func(u podrec.Ulimit) types.Ulimit { return types.Ulimit(u) })}
+		ReadOnlyRootfs: c.ReadOnlyRootfs, CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged,
+		SecurityOpt: c.SecurityOpt, RunAsNonRoot: c.RunAsNonRoot,
+		VolumeMounts: each(c.VolumeMounts, func(m podrec.VolumeMount) types.VolumeMount { return types.VolumeMount(m) }),
+		Files:        each(c.Files, func(f podrec.FileMount) types.FileMount { return types.FileMount(f) }),
+		Ulimits:      each(c.Ulimits, func(u podrec.Ulimit) types.Ulimit { return types.Ulimit(u) })}
 }
 
 func storedProcess(p protocol.ProcessSpec) podrec.Process {
 	return podrec.Process{Args: p.Args, Env: p.Env, Cwd: p.Cwd, User: p.User, AdditionalGroups: p.AdditionalGroups,
 		Terminal: p.Terminal, Stdin: p.Stdin,
-		Rlimits: each(p.Rlimits, func(r protocol.Rlimit) podrec.Rlimit { return podrec.Rlimit(r) })}
+		Rlimits:         each(p.Rlimits, func(r protocol.Rlimit) podrec.Rlimit { return podrec.Rlimit(r) }),
+		Capabilities:    ptr(p.Capabilities, func(c protocol.Capabilities) podrec.Capabilities { return podrec.Capabilities(c) }),
+		NoNewPrivileges: p.NoNewPrivileges,
+		Seccomp:         seccompProgram(p.Seccomp), OOMScoreAdj: p.OOMScoreAdj, Umask: p.Umask}
 }
 
 func loadedProcess(p podrec.Process) protocol.ProcessSpec {
 	return protocol.ProcessSpec{Args: p.Args, Env: p.Env, Cwd: p.Cwd, User: p.User, AdditionalGroups: p.AdditionalGroups,
 		Terminal: p.Terminal, Stdin: p.Stdin,
-		Rlimits: each(p.Rlimits, func(r podrec.Rlimit) protocol.Rlimit { return protocol.Rlimit(r) })}
+		Rlimits:         each(p.Rlimits, func(r podrec.Rlimit) protocol.Rlimit { return protocol.Rlimit(r) }),
+		Capabilities:    ptr(p.Capabilities, func(c podrec.Capabilities) protocol.Capabilities { return protocol.Capabilities(c) }),
+		NoNewPrivileges: p.NoNewPrivileges,
+		Seccomp:         seccompFilter(p.Seccomp), OOMScoreAdj: p.OOMScoreAdj, Umask: p.Umask}
+}
+
+// seccompProgram is f's program; nil (no filter) stays nil.
+func seccompProgram(f *protocol.SeccompFilter) []byte {
+	if f == nil {
+		return nil
+	}
+	return f.Program
+}
+
+// seccompFilter is the filter of program; none without one.
+func seccompFilter(program []byte) *protocol.SeccompFilter {
+	if len(program) == 0 {
+		return nil
+	}
+	return &protocol.SeccompFilter{Program: program}
 }
 
 // each is f of every element of s; nil stays nil.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/daemon/podrec"
+	"github.com/hyperhq/hyper/internal/devimage"
 	"github.com/hyperhq/hyper/internal/network"
 	"github.com/hyperhq/hyper/internal/protocol"
 	"github.com/hyperhq/hyper/internal/store"
@@ -36,7 +38,7 @@ func fill(t *testing.T, v reflect.Value, n *int) {
 		v.SetString(fmt.Sprint("s", *n))
 	case reflect.Int, reflect.Int64:
 		v.SetInt(int64(*n))
-	case reflect.Uint8, reflect.Uint64:
+	case reflect.Uint8, reflect.Uint32, reflect.Uint64:
 		v.SetUint(uint64(*n))
 	case reflect.Bool:
 		v.SetBool(true)
@@ -237,7 +239,7 @@ func TestUpgradeKeepsOtherBuckets(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := &Daemon{db: db, log: slog.New(slog.DiscardHandler)}
-	recs, err := d.loadPods()
+	recs, err := d.loadPods(t.Context())
 	db.Close()
 	if err != nil || len(recs) != 1 {
 		t.Fatal(recs, err)
@@ -296,6 +298,12 @@ func TestUpgradeStateRoot(t *testing.T) {
 		rec.Procs[1].Cwd != "/tmp" || rec.InitProcs[0].Stdin || len(rec.Serials) != 2 ||
 		rec.Volumes[0] != (podVolume{Name: "data", Kind: protocol.MountDisk, Volume: "webdata", Serial: "v-9b1e4f7a2c5d8e0b3a"}) {
 		t.Errorf("record %+v", rec)
+	}
+	// Recorded before containers had security settings: the defaults.
+	for _, proc := range append(rec.Procs, rec.InitProcs...) {
+		if proc.Capabilities == nil || len(proc.Capabilities.Effective) != 14 || proc.Seccomp == nil {
+			t.Errorf("an older record's process got %+v", proc)
+		}
 	}
 
 	// On disk: the record of version 2, and nothing else changed.
@@ -357,4 +365,78 @@ func TestNewerRecordRefused(t *testing.T) {
 	if after := dump(t, root); !reflect.DeepEqual(after[podsBucket], before[podsBucket]) {
 		t.Errorf("records changed:\n%v\nwere\n%v", after[podsBucket], before[podsBucket])
 	}
+}
+
+// TestSecuritySurvivesRestart: what Create resolved of a container's
+// security (capabilities, seccomp program, no-new-privileges) and the
+// spec's fields for it are read back by the next hyperd as they were.
+func TestSecuritySurvivesRestart(t *testing.T) {
+	root := t.TempDir()
+	var log lockedBuffer
+	d, err := openRoot(t, root, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	var archive bytes.Buffer
+	if err := devimage.BusyboxArchive(&archive, "busybox:latest"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Images().Load(ctx, &archive); err != nil {
+		t.Fatal(err)
+	}
+	spec := types.PodSpec{Name: "sec", Containers: []types.ContainerSpec{
+		{Image: "busybox", Cmd: []string{"true"}, CapAdd: []string{"sys_admin"}, CapDrop: []string{"CHOWN"},
+			SecurityOpt: []string{"no-new-privileges", "seccomp=unconfined"}, RunAsNonRoot: true, User: "1000"},
+		{Image: "busybox", Cmd: []string{"true"}},
+		{Image: "busybox", Cmd: []string{"true"}, Privileged: true}}}
+	if _, err := d.Pods().Create(ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	snap := func(d *Daemon) (record, []sandboxGuest) {
+		p, err := d.lookup("sec")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := p.record(p.sb.Status())
+		var g []sandboxGuest
+		for _, cs := range rec.Spec.Containers {
+			c := sandboxContainer(rec, cs, "", protocol.ProcessSpec{}).Guest
+			g = append(g, sandboxGuest{c.MaskedPaths, c.ReadonlyPaths, c.Privileged})
+		}
+		return rec, g
+	}
+	before, guests := snap(d)
+	caps := before.Procs[0].Capabilities
+	if caps == nil || !slices.Contains(caps.Effective, "CAP_SYS_ADMIN") || slices.Contains(caps.Bounding, "CAP_CHOWN") ||
+		!before.Procs[0].NoNewPrivileges || before.Procs[0].Seccomp != nil {
+		t.Errorf("container 0: %+v", before.Procs[0])
+	}
+	if p := before.Procs[1]; p.Capabilities == nil || len(p.Capabilities.Bounding) != 14 || p.Seccomp == nil || p.NoNewPrivileges {
+		t.Errorf("container 1 (defaults): %+v", p)
+	}
+	if p := before.Procs[2]; p.Capabilities == nil || len(p.Capabilities.Bounding) != 41 || p.Seccomp != nil {
+		t.Errorf("container 2 (privileged): %+v", p)
+	}
+	if guests[1].masked == nil || guests[2].masked != nil || !guests[2].privileged || guests[1].privileged {
+		t.Errorf("guest containers: %+v", guests)
+	}
+	if err := d.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d, err = openRoot(t, root, &log); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close(context.Background())
+	after, guestsAfter := snap(d)
+	if !reflect.DeepEqual(after.Procs, before.Procs) || !reflect.DeepEqual(after.Spec.Containers, before.Spec.Containers) ||
+		!reflect.DeepEqual(guestsAfter, guests) {
+		t.Errorf("after a restart:\n got %+v\n     %+v\nwant %+v\n     %+v", after.Procs, after.Spec.Containers, before.Procs, before.Spec.Containers)
+	}
+}
+
+// sandboxGuest is the security part of a container's guest spec.
+type sandboxGuest struct {
+	masked, readonly []string
+	privileged       bool
 }

@@ -56,6 +56,11 @@ type hyperContainer struct {
 	StopSignal    string            `json:"stopSignal"`
 	Ulimits       []hyperUlimit     `json:"ulimits"`
 	ReadOnly      bool              `json:"readOnly"`
+	// What confines the container, as docker run's flags.
+	CapAdd      []string `json:"capAdd"`
+	CapDrop     []string `json:"capDrop"`
+	Privileged  bool     `json:"privileged"`
+	SecurityOpt []string `json:"securityOpt"`
 }
 
 type hyperEnv struct {
@@ -235,7 +240,8 @@ func hyperVolumeSource(p *problems, fp string, v hyperVolume) (types.Volume, boo
 func convertHyperContainer(p *problems, fp string, hc hyperContainer, podTty *bool,
 	files, vols map[string]bool, ports *[]types.PortMapping, names map[string]string) types.ContainerSpec {
 	c := types.ContainerSpec{Name: hc.Name, Image: hc.Image, WorkingDir: hc.Workdir,
-		Labels: hc.Labels, OpenStdin: hc.Stdin, Sysctls: hc.Sysctl, ReadOnlyRootfs: hc.ReadOnly}
+		Labels: hc.Labels, OpenStdin: hc.Stdin, Sysctls: hc.Sysctl, ReadOnlyRootfs: hc.ReadOnly,
+		CapAdd: hc.CapAdd, CapDrop: hc.CapDrop, Privileged: hc.Privileged, SecurityOpt: hc.SecurityOpt}
 	checkContainerName(p, field(fp, "name"), c.Name, fp, names)
 	checkImage(p, field(fp, "image"), c.Image)
 	if len(hc.Entrypoint) > 0 {

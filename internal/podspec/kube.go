@@ -139,33 +139,33 @@ type kubeMount struct {
 }
 
 type kubeSecurity struct {
-	RunAsUser                *int64  `json:"runAsUser"`
-	RunAsGroup               *int64  `json:"runAsGroup"`
-	RunAsNonRoot             *bool   `json:"runAsNonRoot"`
-	ReadOnlyRootFilesystem   bool    `json:"readOnlyRootFilesystem"`
-	Privileged               refused `json:"privileged" why:"containers cannot be privileged"`
-	Capabilities             refused `json:"capabilities" why:"capabilities cannot be changed"`
-	AllowPrivilegeEscalation ignored `json:"allowPrivilegeEscalation" why:"not enforced; the VM is the isolation boundary"`
-	SELinuxOptions           ignored `json:"seLinuxOptions" why:"the guest has no SELinux"`
-	SeccompProfile           ignored `json:"seccompProfile" why:"not enforced; the VM is the isolation boundary"`
-	AppArmorProfile          ignored `json:"appArmorProfile" why:"the guest has no AppArmor"`
-	ProcMount                ignored `json:"procMount" why:"the guest mounts /proc"`
-	WindowsOptions           ignored `json:"windowsOptions" why:"the guest is Linux"`
+	RunAsUser                *int64              `json:"runAsUser"`
+	RunAsGroup               *int64              `json:"runAsGroup"`
+	RunAsNonRoot             *bool               `json:"runAsNonRoot"`
+	ReadOnlyRootFilesystem   bool                `json:"readOnlyRootFilesystem"`
+	Privileged               *bool               `json:"privileged"`
+	Capabilities             *kubeCapabilities   `json:"capabilities"`
+	AllowPrivilegeEscalation *bool               `json:"allowPrivilegeEscalation"`
+	SeccompProfile           *kubeSeccompProfile `json:"seccompProfile"`
+	SELinuxOptions           ignored             `json:"seLinuxOptions" why:"the guest has no SELinux"`
+	AppArmorProfile          ignored             `json:"appArmorProfile" why:"the guest has no AppArmor"`
+	ProcMount                ignored             `json:"procMount" why:"the guest mounts /proc"`
+	WindowsOptions           ignored             `json:"windowsOptions" why:"the guest is Linux"`
 }
 
 type kubePodSecurity struct {
-	RunAsUser                *int64     `json:"runAsUser"`
-	RunAsGroup               *int64     `json:"runAsGroup"`
-	RunAsNonRoot             *bool      `json:"runAsNonRoot"`
-	SELinuxOptions           ignored    `json:"seLinuxOptions" why:"the guest has no SELinux"`
-	SeccompProfile           ignored    `json:"seccompProfile" why:"not enforced; the VM is the isolation boundary"`
-	AppArmorProfile          ignored    `json:"appArmorProfile" why:"the guest has no AppArmor"`
-	WindowsOptions           ignored    `json:"windowsOptions" why:"the guest is Linux"`
-	SupplementalGroups       []int64    `json:"supplementalGroups"`
-	Sysctls                  []kubePair `json:"sysctls"`
-	FSGroup                  ignored    `json:"fsGroup" why:"volume ownership is not changed"`
-	FSGroupChangePolicy      ignored    `json:"fsGroupChangePolicy" why:"volume ownership is not changed"`
-	SupplementalGroupsPolicy ignored    `json:"supplementalGroupsPolicy" why:"not implemented"`
+	RunAsUser                *int64              `json:"runAsUser"`
+	RunAsGroup               *int64              `json:"runAsGroup"`
+	RunAsNonRoot             *bool               `json:"runAsNonRoot"`
+	SELinuxOptions           ignored             `json:"seLinuxOptions" why:"the guest has no SELinux"`
+	SeccompProfile           *kubeSeccompProfile `json:"seccompProfile"`
+	AppArmorProfile          ignored             `json:"appArmorProfile" why:"the guest has no AppArmor"`
+	WindowsOptions           ignored             `json:"windowsOptions" why:"the guest is Linux"`
+	SupplementalGroups       []int64             `json:"supplementalGroups"`
+	Sysctls                  []kubePair          `json:"sysctls"`
+	FSGroup                  ignored             `json:"fsGroup" why:"volume ownership is not changed"`
+	FSGroupChangePolicy      ignored             `json:"fsGroupChangePolicy" why:"volume ownership is not changed"`
+	SupplementalGroupsPolicy ignored             `json:"supplementalGroupsPolicy" why:"not implemented"`
 }
 
 type kubePair struct {
@@ -281,7 +281,7 @@ func convertKube(top *object, p *problems) types.PodSpec {
 	var pod kubeSecurity
 	var sysctls map[string]string
 	if sc := ks.SecurityContext; sc != nil {
-		pod = kubeSecurity{RunAsUser: sc.RunAsUser, RunAsGroup: sc.RunAsGroup, RunAsNonRoot: sc.RunAsNonRoot}
+		pod = kubeSecurity{RunAsUser: sc.RunAsUser, RunAsGroup: sc.RunAsGroup, RunAsNonRoot: sc.RunAsNonRoot, SeccompProfile: sc.SeccompProfile}
 		for i, s := range sc.Sysctls {
 			if s.Name == "" || s.Value == nil {
 				p.errorf(index("spec.securityContext.sysctls", i), "a sysctl needs a name and a value")
@@ -318,6 +318,7 @@ func convertKube(top *object, p *problems) types.PodSpec {
 				c.Sysctls = sysctls
 			}
 			kubeUser(p, fp, &c, pod, kc.SecurityContext)
+			kubeConfine(p, fp, &c, pod.SeccompProfile, kc.SecurityContext)
 			*list.out = append(*list.out, c)
 			ccpu, cmem := kubeLimits(p, field(fp, "resources"), kc.Resources)
 			if list.init {
@@ -490,9 +491,9 @@ func kubeUser(p *problems, fp string, c *types.ContainerSpec, pod kubeSecurity, 
 		c.User = fmt.Sprintf("%d:%d", *uid, *gid)
 	case uid != nil:
 		c.User = strconv.FormatInt(*uid, 10)
-	case nonRoot != nil && *nonRoot:
-		p.warnf(field(fp, "runAsNonRoot"), "not enforced: give runAsUser to be sure")
 	}
+	// Without runAsUser, hyperd checks the image's user at creation.
+	c.RunAsNonRoot = nonRoot != nil && *nonRoot
 }
 
 // kubeLimits returns a container's CPUs and memory bytes: its limits, or

@@ -485,7 +485,11 @@ func TestErrors(t *testing.T) {
 		{"k8s volume without source", "apiVersion: v1\nkind: Pod\nspec:\n  volumes: [{name: v}]\n  containers: [{name: a, image: x}]\n", `spec.volumes[0]: volume "v" has no source`},
 		{"k8s configMap", "apiVersion: v1\nkind: Pod\nspec:\n  volumes: [{name: v, configMap: {name: c}}]\n  containers: [{name: a, image: x}]\n", "spec.volumes[0].configMap: not supported"},
 		{"k8s valueFrom", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a, image: x, env: [{name: A, valueFrom: {fieldRef: {fieldPath: x}}}]}]\n", "spec.containers[0].env[0].valueFrom: not supported"},
-		{"k8s privileged", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a, image: x, securityContext: {privileged: true}}]\n", "spec.containers[0].securityContext.privileged: not supported"},
+		{"k8s seccomp type", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a, image: x, securityContext: {seccompProfile: {type: Strict}}}]\n", "spec.containers[0].securityContext.seccompProfile.type: \"Strict\""},
+		{"k8s seccomp escaping", "apiVersion: v1\nkind: Pod\nspec:\n  securityContext: {seccompProfile: {type: Localhost, localhostProfile: ../x.json}}\n  containers: [{name: a, image: x}]\n", "spec.securityContext.seccompProfile.localhostProfile: \"../x.json\" is not a path inside"},
+		{"k8s seccomp localhost alone", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a, image: x, securityContext: {seccompProfile: {type: Localhost}}}]\n", "needs a localhostProfile"},
+		{"k8s no escalation, privileged", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a, image: x, securityContext: {privileged: true, allowPrivilegeEscalation: false}}]\n", "allowPrivilegeEscalation: cannot be false for a privileged container"},
+		{"k8s no escalation, SYS_ADMIN", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a, image: x, securityContext: {capabilities: {add: [SYS_ADMIN]}, allowPrivilegeEscalation: false}}]\n", "cannot be false with the capability SYS_ADMIN"},
 		{"k8s hostNetwork", "apiVersion: v1\nkind: Pod\nspec:\n  hostNetwork: true\n  containers: [{name: a, image: x}]\n", "spec.hostNetwork: not supported"},
 		{"k8s bad restartPolicy", "apiVersion: v1\nkind: Pod\nspec:\n  restartPolicy: Sometimes\n  containers: [{name: a, image: x}]\n", `spec.restartPolicy: unknown restart policy "Sometimes"`},
 		{"k8s sidecar", "apiVersion: v1\nkind: Pod\nspec:\n  initContainers: [{name: s, image: x, restartPolicy: Always}]\n  containers: [{name: a, image: x}]\n", "spec.initContainers[0].restartPolicy: not supported: sidecar"},
@@ -540,4 +544,65 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("success without containers")
 		}
 	})
+}
+
+const kubeSecurityYAML = `
+apiVersion: v1
+kind: Pod
+metadata: {name: sec}
+spec:
+  securityContext:
+    runAsNonRoot: true
+    seccompProfile: {type: Localhost, localhostProfile: profiles/audit.json}
+  containers:
+  - name: a
+    image: busybox
+    securityContext:
+      capabilities: {add: [NET_ADMIN], drop: [ALL]}
+      allowPrivilegeEscalation: false
+      runAsUser: 1000
+  - name: b
+    image: busybox
+    securityContext:
+      privileged: true
+      runAsNonRoot: false
+      seccompProfile: {type: Unconfined}
+  - name: c
+    image: busybox
+    securityContext:
+      seccompProfile: {type: RuntimeDefault}
+      allowPrivilegeEscalation: true
+`
+
+func TestKubernetesSecurityContext(t *testing.T) {
+	res, err := Parse([]byte(kubeSecurityYAML), "pod.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Warnings) != 0 {
+		t.Errorf("warnings %q", res.Warnings)
+	}
+	cs := res.Spec.Containers
+	want := []types.ContainerSpec{
+		{Name: "a", Image: "busybox", User: "1000", RunAsNonRoot: true, CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"ALL"},
+			SecurityOpt: []string{"no-new-privileges", "seccomp=localhost/profiles/audit.json"}},
+		{Name: "b", Image: "busybox", Privileged: true, SecurityOpt: []string{"seccomp=unconfined"}},
+		{Name: "c", Image: "busybox", RunAsNonRoot: true},
+	}
+	if !reflect.DeepEqual(cs, want) {
+		t.Errorf("containers\n%+v\nwant\n%+v", cs, want)
+	}
+}
+
+func TestHyperSecurity(t *testing.T) {
+	res, err := Parse([]byte(`{"containers":[{"name":"a","image":"busybox","capAdd":["SYS_TIME"],"capDrop":["chown"],
+		"privileged":true,"securityOpt":["no-new-privileges","seccomp=unconfined"],"readOnly":true}]}`), "pod.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := types.ContainerSpec{Name: "a", Image: "busybox", CapAdd: []string{"SYS_TIME"}, CapDrop: []string{"chown"}, Privileged: true,
+		SecurityOpt: []string{"no-new-privileges", "seccomp=unconfined"}, ReadOnlyRootfs: true}
+	if c := res.Spec.Containers[0]; !reflect.DeepEqual(c, want) {
+		t.Errorf("container\n%+v\nwant\n%+v", c, want)
+	}
 }

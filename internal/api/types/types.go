@@ -53,6 +53,31 @@ type ContainerSpec struct {
 	StopSignal string `json:"stopSignal,omitempty"`
 	// ReadOnlyRootfs mounts the container's root filesystem read-only.
 	ReadOnlyRootfs bool `json:"readOnlyRootfs,omitempty"`
+
+	// Security (docs/user-guide.md, "Security"). Without these fields a
+	// container gets Docker's defaults: its capabilities, seccomp profile
+	// and masked paths.
+
+	// CapAdd and CapDrop change the default capabilities as docker run's
+	// --cap-add and --cap-drop: names with or without "CAP_", in any case,
+	// or "ALL"; drops apply first.
+	CapAdd  []string `json:"capAdd,omitempty"`
+	CapDrop []string `json:"capDrop,omitempty"`
+	// Privileged gives every capability, no seccomp filter (unless
+	// SecurityOpt names a profile), no masked paths, /sys read-write and
+	// the VM's devices.
+	Privileged bool `json:"privileged,omitempty"`
+	// SecurityOpt are docker's --security-opt strings:
+	// "seccomp=unconfined", "seccomp=builtin", "seccomp=<profile JSON>"
+	// (hyperctl sends a FILE's content), "seccomp=localhost/<name>" (a
+	// profile in hyperd's seccomp directory), "no-new-privileges[=bool]",
+	// "systempaths=unconfined"; "apparmor=..." and "label=..." are
+	// accepted and ignored.
+	SecurityOpt []string `json:"securityOpt,omitempty"`
+	// RunAsNonRoot refuses the container when its user (its own or its
+	// image's) is root or not numeric, so cannot be verified as not root
+	// (Kubernetes' runAsNonRoot).
+	RunAsNonRoot bool `json:"runAsNonRoot,omitempty"`
 }
 
 // Restart policies of a pod or container. RestartPolicyOnFailure may carry
@@ -262,6 +287,10 @@ type ExecSpec struct {
 	// in hyperstart's root filesystem (busybox) and namespaces, as root
 	// (Container must be empty).
 	VM bool `json:"vm,omitempty"`
+	// Privileged gives the process every capability (docker exec
+	// --privileged); it keeps the container's seccomp filter and
+	// no-new-privileges, as docker's does.
+	Privileged bool `json:"privileged,omitempty"`
 }
 
 // ExecInfo reports an exec.

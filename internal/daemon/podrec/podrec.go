@@ -140,6 +140,11 @@ type ContainerSpec struct {
 	Sysctls          map[string]string `json:"sysctls,omitempty"`
 	StopSignal       string            `json:"stopSignal,omitempty"`
 	ReadOnlyRootfs   bool              `json:"readOnlyRootfs,omitempty"`
+	CapAdd           []string          `json:"capAdd,omitempty"`
+	CapDrop          []string          `json:"capDrop,omitempty"`
+	Privileged       bool              `json:"privileged,omitempty"`
+	SecurityOpt      []string          `json:"securityOpt,omitempty"`
+	RunAsNonRoot     bool              `json:"runAsNonRoot,omitempty"`
 }
 
 // VolumeMount mounts the pod volume Name at MountPath.
@@ -175,6 +180,22 @@ type Process struct {
 	Terminal         bool     `json:"terminal,omitempty"`
 	Stdin            bool     `json:"stdin,omitempty"`
 	Rlimits          []Rlimit `json:"rlimits,omitempty"`
+	// The security the container was created with (records older than
+	// these fields have none: the daemon fills in the defaults at load).
+	Capabilities    *Capabilities `json:"capabilities,omitempty"`
+	NoNewPrivileges bool          `json:"noNewPrivileges,omitempty"`
+	Seccomp         []byte        `json:"seccomp,omitempty"` // the compiled BPF program
+	OOMScoreAdj     *int          `json:"oomScoreAdj,omitempty"`
+	Umask           *uint32       `json:"umask,omitempty"`
+}
+
+// Capabilities are a process's capability sets ("CAP_CHOWN").
+type Capabilities struct {
+	Bounding    []string `json:"bounding,omitempty"`
+	Effective   []string `json:"effective,omitempty"`
+	Permitted   []string `json:"permitted,omitempty"`
+	Inheritable []string `json:"inheritable,omitempty"`
+	Ambient     []string `json:"ambient,omitempty"`
 }
 
 // Rlimit is one resource limit as the guest sets it ("RLIMIT_NOFILE").

@@ -13,6 +13,7 @@ import (
 	"github.com/hyperhq/hyper/internal/hyperstart/disk"
 	"github.com/hyperhq/hyper/internal/hyperstart/errs"
 	"github.com/hyperhq/hyper/internal/hyperstart/mount"
+	"github.com/hyperhq/hyper/internal/hyperstart/security"
 	"github.com/hyperhq/hyper/internal/hyperstart/spawn"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
@@ -47,6 +48,9 @@ type container struct {
 	// sources' keys in the agent's volume set.
 	vols   []spawn.Volume
 	mounts []string
+	// confinement is applied by the init once /proc, /sys and /dev are
+	// mounted.
+	confinement spawn.Confinement
 }
 
 // image is a mounted image disk shared by the containers using it.
@@ -78,6 +82,12 @@ func (a *Agent) CreateContainer(ctx context.Context, spec protocol.ContainerSpec
 	if err := validateFiles(spec.Files); err != nil {
 		return protocol.Empty{}, err
 	}
+	if err := security.ValidatePaths("masked path", spec.MaskedPaths); err != nil {
+		return protocol.Empty{}, err
+	}
+	if err := security.ValidatePaths("read-only path", spec.ReadonlyPaths); err != nil {
+		return protocol.Empty{}, err
+	}
 	a.mu.Lock()
 	if a.pod == nil {
 		a.mu.Unlock()
@@ -94,6 +104,8 @@ func (a *Agent) CreateContainer(ctx context.Context, spec protocol.ContainerSpec
 		cgfd:   -1,
 		state:  stateCreating,
 		procs:  make(map[string]*process),
+		confinement: spawn.Confinement{MaskedPaths: spec.MaskedPaths, ReadonlyPaths: spec.ReadonlyPaths,
+			Privileged: spec.Privileged},
 	}
 	a.containers[spec.ID] = c
 	a.mu.Unlock()

@@ -192,6 +192,7 @@ func (a *Agent) startProcess(ctx context.Context, c *container, pd *pod, req *pr
 		opts.Spec.Rootfs = c.rootfs
 		opts.Spec.Volumes = c.vols
 		opts.Spec.Proc = pd.proc
+		opts.Spec.Confinement = c.confinement
 		opts.Spec.PodFiles = map[string]string{}
 		for _, f := range podFiles {
 			opts.Spec.PodFiles[f] = filepath.Join(a.cfg.Paths.pod(), f)

@@ -7,13 +7,17 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hyperhq/hyper/internal/hyperstart/errs"
+	"github.com/hyperhq/hyper/internal/hyperstart/passwd"
 	"github.com/hyperhq/hyper/internal/hyperstart/rlimit"
+	"github.com/hyperhq/hyper/internal/hyperstart/security"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
@@ -23,6 +27,9 @@ const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 // Run is the spawn child's main. It only returns (with an exit code) if
 // the program could not be started.
 func Run() int {
+	// Capabilities, keep-caps, the filter and the domain are per thread:
+	// set on the one that execs.
+	runtime.LockOSThread()
 	f := os.NewFile(specFD, "spawn")
 	var spec Spec
 	err := json.NewDecoder(io.LimitReader(f, maxSpecSize)).Decode(&spec)
@@ -40,6 +47,10 @@ func Run() int {
 }
 
 func run(spec *Spec) error {
+	conf, err := security.Parse(&spec.Process)
+	if err != nil {
+		return err
+	}
 	if spec.Init {
 		if err := setupContainer(spec); err != nil {
 			return err
@@ -63,17 +74,43 @@ func run(spec *Spec) error {
 	if err != nil {
 		return err
 	}
-	if err := syscall.Setgroups(user.Groups); err != nil {
-		return errs.Internal("setgroups %v: %w", user.Groups, err)
+	if err := conf.Before(); err != nil {
+		return err
 	}
-	if err := syscall.Setgid(user.GID); err != nil {
-		return errs.Internal("setgid %d: %w", user.GID, err)
-	}
-	if err := syscall.Setuid(user.UID); err != nil {
-		return errs.Internal("setuid %d: %w", user.UID, err)
+	if err := setUser(user); err != nil {
+		return errs.Internal("%w", err)
 	}
 	unix.CloseOnExec(specFD)
+	if err := conf.After(); err != nil {
+		return err
+	}
 	return execError(path, syscall.Exec(path, p.Args, env))
+}
+
+// setUser gives the calling thread, the one that execs, the user's
+// groups, gid and uid. Credentials are per thread in Linux and the
+// exec'd program gets this thread's, so the runtime's all-threads
+// variants (syscall.Setuid etc., a stop of the world each) are not
+// needed; the other threads end at the exec.
+func setUser(user passwd.Exec) error {
+	gids := make([]uint32, len(user.Groups))
+	for i, g := range user.Groups {
+		gids[i] = uint32(g)
+	}
+	var p unsafe.Pointer
+	if len(gids) > 0 {
+		p = unsafe.Pointer(&gids[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), uintptr(p), 0); e != 0 {
+		return fmt.Errorf("setgroups %v: %w", user.Groups, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(user.GID), uintptr(user.GID), uintptr(user.GID)); e != 0 {
+		return fmt.Errorf("setgid %d: %w", user.GID, e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(user.UID), uintptr(user.UID), uintptr(user.UID)); e != 0 {
+		return fmt.Errorf("setuid %d: %w", user.UID, e)
+	}
+	return nil
 }
 
 // terminal opens a pty in the container's devpts, makes its slave the
@@ -195,5 +232,6 @@ func Validate(p *protocol.ProcessSpec) error {
 	if err := rlimit.Validate(p.Rlimits); err != nil {
 		return err
 	}
-	return nil
+	_, err := security.Parse(p)
+	return err
 }

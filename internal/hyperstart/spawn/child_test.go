@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hyperhq/hyper/internal/hyperstart/errs"
+	"github.com/hyperhq/hyper/internal/hyperstart/security"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
@@ -82,5 +83,44 @@ func TestParseRights(t *testing.T) {
 	fds, err := parseRights(nil)
 	if err != nil || !reflect.DeepEqual(fds, []int(nil)) {
 		t.Fatal(fds, err)
+	}
+}
+
+func TestDirect(t *testing.T) {
+	oom, umask := 0, uint32(0o077)
+	for _, tc := range []struct {
+		name string
+		spec Spec
+		want bool
+	}{
+		{"plain exec", Spec{Process: protocol.ProcessSpec{Args: []string{"x"}}}, true},
+		{"umask and no_new_privs on the thread", Spec{Process: protocol.ProcessSpec{Umask: &umask, NoNewPrivileges: true}}, true},
+		{"init with the pod's proc", Spec{Init: true, Proc: "/run/proc"}, true},
+		{"init without", Spec{Init: true}, false},
+		{"rlimits", Spec{Process: protocol.ProcessSpec{Rlimits: []protocol.Rlimit{{Type: "RLIMIT_NOFILE"}}}}, false},
+		{"capabilities", Spec{Process: protocol.ProcessSpec{Capabilities: &protocol.Capabilities{}}}, false},
+		{"seccomp", Spec{Process: protocol.ProcessSpec{Seccomp: &protocol.SeccompFilter{Program: make([]byte, 8)}}}, false},
+		{"oom score", Spec{Process: protocol.ProcessSpec{OOMScoreAdj: &oom}}, false},
+	} {
+		conf, err := security.Parse(&tc.spec.Process)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Direct(&tc.spec, &conf); got != tc.want {
+			t.Errorf("%s: Direct = %v", tc.name, got)
+		}
+	}
+}
+
+func TestValidateConfinement(t *testing.T) {
+	big := uint32(0o7777)
+	for _, p := range []protocol.ProcessSpec{
+		{Args: []string{"sh"}, Capabilities: &protocol.Capabilities{Effective: []string{"CAP_NOPE"}}},
+		{Args: []string{"sh"}, Seccomp: &protocol.SeccompFilter{Program: make([]byte, 7)}},
+		{Args: []string{"sh"}, Umask: &big},
+	} {
+		if err := Validate(&p); errs.Code(err) != protocol.CodeInvalidArgument {
+			t.Errorf("%+v: %v", p, err)
+		}
 	}
 }

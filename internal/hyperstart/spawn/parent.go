@@ -16,6 +16,7 @@ import (
 
 	"github.com/hyperhq/hyper/internal/hyperstart/errs"
 	"github.com/hyperhq/hyper/internal/hyperstart/reaper"
+	"github.com/hyperhq/hyper/internal/hyperstart/security"
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
@@ -62,19 +63,24 @@ type Process struct {
 // thread cannot do go through a spawn child, whose status is collected
 // by the reaper if it fails.
 func Start(ctx context.Context, o Options) (Process, error) {
-	if Direct(&o.Spec) {
-		return onThread(func() (Process, error) { return startDirect(o) })
+	conf, err := security.Parse(&o.Spec.Process)
+	if err != nil {
+		return Process{}, err
+	}
+	if Direct(&o.Spec, &conf) {
+		return onThread(func() (Process, error) { return startDirect(o, &conf) })
 	}
 	return startChild(ctx, o)
 }
 
-// Direct reports whether a process of spec is started without a spawn
-// child: it has no rlimits (they are per process, not per thread), and a
-// container's first process has the pod's proc to clone (a thread cannot
-// mount a proc of the pod's PID namespace, which it joins for its
-// children only).
-func Direct(spec *Spec) bool {
-	return len(spec.Process.Rlimits) == 0 && (!spec.Init || spec.Proc != "")
+// Direct reports whether a process of spec, confined by conf, is started
+// without a spawn child: it has no rlimits (they are per process, not per
+// thread), its confinement can be set on a thread (conf.OnThread: not
+// with capabilities, a seccomp filter or an OOM score), and a container's
+// first process has the pod's proc to clone (a thread cannot mount a proc
+// of the pod's PID namespace, which it joins for its children only).
+func Direct(spec *Spec, conf *security.Process) bool {
+	return len(spec.Process.Rlimits) == 0 && conf.OnThread() && (!spec.Init || spec.Proc != "")
 }
 
 // onThread runs fn on a new locked OS thread, which may join namespaces
@@ -119,7 +125,7 @@ func enterNamespaces(o *Options) error {
 // (for a container's first process, in a mount namespace of the thread's
 // own, which the process inherits) and forks and execs the program from
 // it; ForkExec sets the session, terminal, user and cgroup.
-func startDirect(o Options) (Process, error) {
+func startDirect(o Options, conf *security.Process) (Process, error) {
 	if err := enterNamespaces(&o); err != nil {
 		return Process{}, err
 	}
@@ -162,6 +168,9 @@ func startDirect(o Options) (Process, error) {
 	env := Env(p.Env, user.Home, p.Terminal)
 	path, err := enterCwd(p, env)
 	if err != nil {
+		return fail(err)
+	}
+	if err := conf.Thread(); err != nil {
 		return fail(err)
 	}
 	attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sys}

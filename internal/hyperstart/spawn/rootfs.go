@@ -20,6 +20,7 @@ const (
 
 // containerMounts are made inside the container after pivot_root, so that
 // every path resolves inside the container's own tree, symlinks included.
+// /sys is read-only unless the container is privileged.
 var containerMounts = []mount.Entry{
 	{Source: "proc", Target: "/proc", FSType: "proc", Flags: nsflags},
 	{Source: "sysfs", Target: "/sys", FSType: "sysfs", Flags: nsflags | unix.MS_RDONLY, Optional: true},
@@ -50,10 +51,11 @@ var devLinks = [][2]string{
 
 // setupRootfs makes rootfs the root of the calling thread, which must be
 // alone in a new mount namespace, and mounts /proc, /sys, /dev and the
-// pod's files inside it. /proc is a copy of the proc mount proc if set
-// (a proc of the pod's PID namespace), else a new one (of the caller's
-// PID namespace).
-func setupRootfs(rootfs, proc string, podFiles map[string]string) error {
+// pod's files inside it; conf.Privileged gives /sys read-write and the
+// VM's devices. /proc is a copy of the proc
+// mount proc if set (a proc of the pod's PID namespace), else a new one
+// (of the caller's PID namespace).
+func setupRootfs(rootfs, proc string, podFiles map[string]string, conf *Confinement) error {
 	// Never pivot the mount namespace of the system: /proc here is the
 	// VM's, and its PID 1 (hyperstart, or a host's init if this was
 	// started by hand) is in that namespace.
@@ -96,10 +98,20 @@ func setupRootfs(rootfs, proc string, podFiles map[string]string) error {
 		}
 		trees[name] = fd
 	}
+	var devs []device
+	if conf.Privileged {
+		var err error
+		if devs, err = vmDevices("/dev"); err != nil {
+			return err
+		}
+	}
 	if err := pivot(rootfs); err != nil {
 		return err
 	}
 	for _, e := range containerMounts {
+		if e.FSType == "sysfs" && conf.Privileged {
+			e.Flags &^= unix.MS_RDONLY
+		}
 		if e.FSType == "proc" && procFD >= 0 {
 			if err := attachTree(procFD, e.Target, true); err != nil {
 				return fmt.Errorf("mounting the pod's proc: %w", err)
@@ -114,6 +126,9 @@ func setupRootfs(rootfs, proc string, podFiles map[string]string) error {
 		}
 	}
 	if err := populateDev(); err != nil {
+		return err
+	}
+	if err := addDevices(devs); err != nil {
 		return err
 	}
 	names := make([]string, 0, len(trees))

@@ -21,7 +21,8 @@ import (
 
 // setupContainer prepares a container's first process: the caller is
 // alone in a new mount namespace, which gets the volumes, the container's
-// root (pivoted to) and the pod's files.
+// root (pivoted to) and the pod's files, then its masked and read-only
+// paths.
 func setupContainer(spec *Spec) error {
 	// Volumes are cloned in the new mount namespace before the old root
 	// goes, attached once the container's root is in place.
@@ -29,11 +30,14 @@ func setupContainer(spec *Spec) error {
 	if err != nil {
 		return errs.Internal("%w", err)
 	}
-	if err := setupRootfs(spec.Rootfs, spec.Proc, spec.PodFiles); err != nil {
+	if err := setupRootfs(spec.Rootfs, spec.Proc, spec.PodFiles, &spec.Confinement); err != nil {
 		closeTrees(trees)
 		return errs.Internal("setting up container root: %w", err)
 	}
 	if err := attachVolumes(trees); err != nil {
+		return errs.Internal("%w", err)
+	}
+	if err := confine(&spec.Confinement); err != nil {
 		return errs.Internal("%w", err)
 	}
 	return nil

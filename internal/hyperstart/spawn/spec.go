@@ -4,7 +4,8 @@
 // process) hyperstart re-executes itself as "spawn" from the thread; the
 // spawn child, running the same setup steps, reads a Spec from fd 3, sets
 // up the container (for the init process: its root filesystem) and the
-// process's identity, and execs the user's program. On failure it writes a protocol.Error back on fd 3 and
+// process's identity and confinement (package security), and execs the
+// user's program. On failure it writes a protocol.Error back on fd 3 and
 // exits; on success fd 3 is closed by the exec, so the parent reading EOF
 // with no data knows the program is running. A process with a terminal
 // gets a pty of the container's own devpts, opened by the spawn child,
@@ -45,6 +46,22 @@ type Spec struct {
 	// Volumes are bound into the container after its root is set up
 	// (Init only).
 	Volumes []Volume `json:"volumes,omitempty"`
+	// Confinement hides and protects parts of the container's tree
+	// (Init only).
+	Confinement Confinement `json:"confinement"`
 	// Process is what to run.
 	Process protocol.ProcessSpec `json:"process"`
+}
+
+// Confinement is what of a container's /proc, /sys and /dev its
+// processes may see and change, applied once they are mounted.
+type Confinement struct {
+	// MaskedPaths get /dev/null (a file) or an empty read-only tmpfs (a
+	// directory) mounted over them; missing ones are skipped.
+	MaskedPaths []string `json:"maskedPaths,omitempty"`
+	// ReadonlyPaths are bound read-only onto themselves, recursively.
+	ReadonlyPaths []string `json:"readonlyPaths,omitempty"`
+	// Privileged mounts /sys read-write and gives /dev the VM's device
+	// nodes.
+	Privileged bool `json:"privileged,omitempty"`
 }

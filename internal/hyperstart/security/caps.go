@@ -1,0 +1,201 @@
+package security
+
+import (
+	"fmt"
+	"math/bits"
+	"sort"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hyperhq/hyper/internal/hyperstart/errs"
+	"github.com/hyperhq/hyper/internal/protocol"
+)
+
+// capNames are the capabilities of the guest kernel (6.1: up to
+// CAP_CHECKPOINT_RESTORE), by OCI name.
+var capNames = map[string]uint{
+	"CAP_CHOWN":              unix.CAP_CHOWN,
+	"CAP_DAC_OVERRIDE":       unix.CAP_DAC_OVERRIDE,
+	"CAP_DAC_READ_SEARCH":    unix.CAP_DAC_READ_SEARCH,
+	"CAP_FOWNER":             unix.CAP_FOWNER,
+	"CAP_FSETID":             unix.CAP_FSETID,
+	"CAP_KILL":               unix.CAP_KILL,
+	"CAP_SETGID":             unix.CAP_SETGID,
+	"CAP_SETUID":             unix.CAP_SETUID,
+	"CAP_SETPCAP":            unix.CAP_SETPCAP,
+	"CAP_LINUX_IMMUTABLE":    unix.CAP_LINUX_IMMUTABLE,
+	"CAP_NET_BIND_SERVICE":   unix.CAP_NET_BIND_SERVICE,
+	"CAP_NET_BROADCAST":      unix.CAP_NET_BROADCAST,
+	"CAP_NET_ADMIN":          unix.CAP_NET_ADMIN,
+	"CAP_NET_RAW":            unix.CAP_NET_RAW,
+	"CAP_IPC_LOCK":           unix.CAP_IPC_LOCK,
+	"CAP_IPC_OWNER":          unix.CAP_IPC_OWNER,
+	"CAP_SYS_MODULE":         unix.CAP_SYS_MODULE,
+	"CAP_SYS_RAWIO":          unix.CAP_SYS_RAWIO,
+	"CAP_SYS_CHROOT":         unix.CAP_SYS_CHROOT,
+	"CAP_SYS_PTRACE":         unix.CAP_SYS_PTRACE,
+	"CAP_SYS_PACCT":          unix.CAP_SYS_PACCT,
+	"CAP_SYS_ADMIN":          unix.CAP_SYS_ADMIN,
+	"CAP_SYS_BOOT":           unix.CAP_SYS_BOOT,
+	"CAP_SYS_NICE":           unix.CAP_SYS_NICE,
+	"CAP_SYS_RESOURCE":       unix.CAP_SYS_RESOURCE,
+	"CAP_SYS_TIME":           unix.CAP_SYS_TIME,
+	"CAP_SYS_TTY_CONFIG":     unix.CAP_SYS_TTY_CONFIG,
+	"CAP_MKNOD":              unix.CAP_MKNOD,
+	"CAP_LEASE":              unix.CAP_LEASE,
+	"CAP_AUDIT_WRITE":        unix.CAP_AUDIT_WRITE,
+	"CAP_AUDIT_CONTROL":      unix.CAP_AUDIT_CONTROL,
+	"CAP_SETFCAP":            unix.CAP_SETFCAP,
+	"CAP_MAC_OVERRIDE":       unix.CAP_MAC_OVERRIDE,
+	"CAP_MAC_ADMIN":          unix.CAP_MAC_ADMIN,
+	"CAP_SYSLOG":             unix.CAP_SYSLOG,
+	"CAP_WAKE_ALARM":         unix.CAP_WAKE_ALARM,
+	"CAP_BLOCK_SUSPEND":      unix.CAP_BLOCK_SUSPEND,
+	"CAP_AUDIT_READ":         unix.CAP_AUDIT_READ,
+	"CAP_PERFMON":            unix.CAP_PERFMON,
+	"CAP_BPF":                unix.CAP_BPF,
+	"CAP_CHECKPOINT_RESTORE": unix.CAP_CHECKPOINT_RESTORE,
+}
+
+// lastCap is the highest capability number the guest kernel knows.
+const lastCap = unix.CAP_CHECKPOINT_RESTORE
+
+// CapSet is a set of capabilities, bit n for capability n, as in
+// /proc/PID/status (CapEff etc.).
+type CapSet uint64
+
+// Has reports whether c is in the set.
+func (s CapSet) Has(c uint) bool { return s&(1<<c) != 0 }
+
+// String lists the set's names, lowest number first.
+func (s CapSet) String() string {
+	var names []string
+	for n, c := range capNames {
+		if s.Has(c) {
+			names = append(names, n)
+		}
+	}
+	sort.Slice(names, func(i, j int) bool { return capNames[names[i]] < capNames[names[j]] })
+	return strings.Join(names, ",")
+}
+
+// CapByName returns a capability's number by its OCI name ("CAP_CHOWN").
+func CapByName(name string) (uint, bool) {
+	c, ok := capNames[name]
+	return c, ok
+}
+
+// ParseCapSet turns names into a set; an unknown name is invalid.
+func ParseCapSet(set string, names []string) (CapSet, error) {
+	var s CapSet
+	for _, n := range names {
+		c, ok := capNames[n]
+		if !ok {
+			return 0, errs.Invalid("%s capabilities: unknown capability %q", set, n)
+		}
+		s |= 1 << c
+	}
+	return s, nil
+}
+
+// Caps are a process's five capability sets.
+type Caps struct {
+	Bounding, Effective, Permitted, Inheritable, Ambient CapSet
+}
+
+// ParseCaps checks and converts the protocol's capability names. The
+// kernel's rules are checked here so that a bad request fails before
+// anything runs: effective within permitted, inheritable within the
+// bounding set (which is dropped first), ambient within permitted and
+// inheritable.
+func ParseCaps(pc *protocol.Capabilities) (Caps, error) {
+	var c Caps
+	for _, s := range []struct {
+		name  string
+		names []string
+		dst   *CapSet
+	}{
+		{"bounding", pc.Bounding, &c.Bounding},
+		{"effective", pc.Effective, &c.Effective},
+		{"permitted", pc.Permitted, &c.Permitted},
+		{"inheritable", pc.Inheritable, &c.Inheritable},
+		{"ambient", pc.Ambient, &c.Ambient},
+	} {
+		set, err := ParseCapSet(s.name, s.names)
+		if err != nil {
+			return Caps{}, err
+		}
+		*s.dst = set
+	}
+	if extra := c.Effective &^ c.Permitted; extra != 0 {
+		return Caps{}, errs.Invalid("effective capabilities %s are not permitted", extra)
+	}
+	if extra := c.Inheritable &^ c.Bounding; extra != 0 {
+		return Caps{}, errs.Invalid("inheritable capabilities %s are not in the bounding set", extra)
+	}
+	if extra := c.Ambient &^ (c.Permitted & c.Inheritable); extra != 0 {
+		return Caps{}, errs.Invalid("ambient capabilities %s are not both permitted and inheritable", extra)
+	}
+	return c, nil
+}
+
+// dropBounding drops every capability outside the bounding set from the
+// calling thread's bounding set (needs CAP_SETPCAP).
+func (c *Caps) dropBounding() error {
+	for n := uint(0); n <= lastCap; n++ {
+		if c.Bounding.Has(n) {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(n), 0, 0, 0); err != nil {
+			return fmt.Errorf("dropping capability %d from the bounding set: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// keepCaps sets or clears PR_SET_KEEPCAPS on the calling thread: with it, a
+// change of uid away from 0 keeps the permitted set.
+func keepCaps(on bool) error {
+	v := uintptr(0)
+	if on {
+		v = 1
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, v, 0, 0, 0); err != nil {
+		return fmt.Errorf("setting keep-caps: %w", err)
+	}
+	return nil
+}
+
+// set gives the calling thread its effective, permitted and inheritable
+// sets, then its ambient set.
+func (c *Caps) set() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for i, s := range []CapSet{c.Effective, c.Permitted, c.Inheritable} {
+		for w := range data {
+			v := uint32(uint64(s) >> (32 * w))
+			switch i {
+			case 0:
+				data[w].Effective = v
+			case 1:
+				data[w].Permitted = v
+			case 2:
+				data[w].Inheritable = v
+			}
+		}
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("clearing ambient capabilities: %w", err)
+	}
+	for s := uint64(c.Ambient); s != 0; s &= s - 1 {
+		n := uint(bits.TrailingZeros64(s))
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(n), 0, 0); err != nil {
+			return fmt.Errorf("raising ambient capability %d: %w", n, err)
+		}
+	}
+	return nil
+}
