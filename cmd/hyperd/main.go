@@ -105,10 +105,11 @@ func main() {
 		VM:       vmCfg,
 		MemoryMB: cfg.Pod.MemoryMB, VCPUs: cfg.Pod.VCPUs, ScratchMB: cfg.Pod.ScratchMB,
 		LogMaxSize: int64(cfg.Log.ContainerMaxMB) << 20, LogMaxFiles: cfg.Log.ContainerFiles,
-		Registry: image.Registry{Insecure: cfg.Registry.Insecure, Mirrors: cfg.Registry.Mirrors},
-		Network:  cfg.Network,
-		Bridge:   network.Config{Bridge: cfg.Bridge.Name, Subnet: netip.MustParsePrefix(cfg.Bridge.Subnet), MTU: cfg.Bridge.MTU},
-		API:      apiInfo(listeners),
+		Registry:          image.Registry{Insecure: cfg.Registry.Insecure, Mirrors: cfg.Registry.Mirrors},
+		Network:           cfg.Network,
+		Bridge:            network.Config{Bridge: cfg.Bridge.Name, Subnet: netip.MustParsePrefix(cfg.Bridge.Subnet), MTU: cfg.Bridge.MTU},
+		API:               apiInfo(listeners),
+		SeccompProfileDir: cfg.SeccompProfileDir,
 	}, log)
 	if err != nil {
 		fatal(err)

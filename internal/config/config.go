@@ -43,6 +43,9 @@ type Config struct {
 	// docs/networking.md.
 	Network string `toml:"network"`
 	Bridge  Bridge `toml:"bridge"`
+	// SeccompProfileDir holds the seccomp profiles containers may name
+	// ("seccomp=localhost/NAME", a pod file's Localhost seccompProfile).
+	SeccompProfileDir string `toml:"seccomp_profile_dir"`
 
 	VM       VM       `toml:"vm"`
 	Pod      Pod      `toml:"pod"`
@@ -176,7 +179,8 @@ type Log struct {
 func Default() Config {
 	return Config{
 		Root: "/var/lib/hyper", RunDir: "/run/hyper", Socket: "/run/hyper/hyper.sock", Group: "hyper",
-		Kernel: "/usr/local/lib/hyper/vmlinux", Initrd: "/usr/local/lib/hyper/initrd.img",
+		SeccompProfileDir: "/etc/hyper/seccomp",
+		Kernel:            "/usr/local/lib/hyper/vmlinux", Initrd: "/usr/local/lib/hyper/initrd.img",
 		Accel: "auto", Hypervisor: "qemu", QEMU: "qemu-system-x86_64", Transport: "serial", Network: "user",
 		Bridge: Bridge{Name: "hyper0", Subnet: "10.88.0.0/16", MTU: 1500},
 		VM:     VM{Template: true},
