@@ -184,10 +184,17 @@ func TestConfinement(t *testing.T) {
 		fails(t, "def", defaultProcess(), "mkdir -p /tmp/m && mount -t tmpfs tmpfs /tmp/m", "denied")
 	})
 	t.Run("masked paths", func(t *testing.T) {
-		got := p.sh("def", "wc -c < /proc/cmdline; ls -A /sys/firmware | wc -l; cat /proc/kcore >/dev/null 2>&1 || echo no kcore")
-		if got != "0\n0\nno kcore" {
-			t.Fatalf("got %q", got)
+		// def's init went through the spawn child (it has capabilities),
+		// direct's was set up on a hyperstart thread.
+		p.confined(protocol.ContainerSpec{ID: "direct", MaskedPaths: dockerMasked, ReadonlyPaths: dockerReadonly},
+			protocol.ProcessSpec{Args: []string{"sleep", "3600"}})
+		for _, c := range []string{"def", "direct"} {
+			got := p.sh(c, "wc -c < /proc/cmdline; ls -A /sys/firmware | wc -l; cat /proc/kcore >/dev/null 2>&1 || echo no kcore")
+			if got != "0\n0\nno kcore" {
+				t.Fatalf("%s: got %q", c, got)
+			}
 		}
+		fails(t, "direct", protocol.ProcessSpec{}, "echo x > /proc/sys/kernel/domainname", "Read-only file system")
 		if got := p.sh("priv", "wc -c < /proc/cmdline"); got == "0" {
 			t.Fatal("the privileged container's /proc/cmdline is masked")
 		}
