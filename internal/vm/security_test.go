@@ -241,20 +241,24 @@ func TestConfinement(t *testing.T) {
 
 // TestIsolation checks that a container with the default confinement
 // cannot reach another container's files through /proc/PID/root, nor
-// the VM's root through pod-init's, while it still sees its own
-// children's.
+// the VM's root through pod-init's, while its processes, execs
+// included, reach each other's.
 func TestIsolation(t *testing.T) {
 	p := bootPod(t)
 	p.confined(protocol.ContainerSpec{ID: "a", MaskedPaths: dockerMasked, ReadonlyPaths: dockerReadonly},
 		defaultProcess("sleep", "3600"))
 	p.confined(protocol.ContainerSpec{ID: "b", MaskedPaths: dockerMasked, ReadonlyPaths: dockerReadonly},
 		defaultProcess("sleep", "3601"))
-	// b's init, found by its command line (which /proc shows everyone).
-	find := `for d in /proc/[0-9]*; do grep -q 3601 $d/cmdline 2>/dev/null && echo ${d#/proc/}; done | head -1`
-	pid := p.sh("a", find)
-	if pid == "" {
-		t.Fatal("b's init is not in the pod's /proc")
+	// The inits, found by their command lines (which /proc shows everyone).
+	pidOf := func(cmdline string) string {
+		t.Helper()
+		pid := p.sh("a", `for d in /proc/[0-9]*; do [ "$(tr '\0' ' ' < $d/cmdline 2>/dev/null)" = "`+cmdline+` " ] && echo ${d#/proc/}; done; true`)
+		if pid == "" || strings.Contains(pid, "\n") {
+			t.Fatalf("%q: pids %q", cmdline, pid)
+		}
+		return pid
 	}
+	pid, init := pidOf("sleep 3601"), pidOf("sleep 3600")
 	for _, path := range []string{"/proc/" + pid + "/root/", "/proc/" + pid + "/cwd/", "/proc/1/root/"} {
 		spec := defaultProcess("ls", path)
 		if r := p.run("a", spec, ""); r.status.Code == 0 || !strings.Contains(r.stderr, "denied") {
@@ -273,11 +277,13 @@ func TestIsolation(t *testing.T) {
 	if r := p.run("a", defaultProcess("mkfifo", "/tmp/fifo"), ""); r.status.Code != 0 {
 		t.Errorf("mkfifo: %+v", r)
 	}
-	// Each started process has a domain of its own (docs/kernel.md): an
-	// exec does not reach its container's init either.
-	init := p.sh("a", `for d in /proc/[0-9]*; do grep -q 3600 $d/cmdline 2>/dev/null && echo ${d#/proc/}; done | head -1`)
-	if r := p.run("a", defaultProcess("ls", "/proc/"+init+"/root/"), ""); r.status.Code == 0 {
-		t.Errorf("an exec reached its init's root: %+v", r)
+	// The processes of a container share its domain: an exec reaches its
+	// init's files, as a process reaches its children's.
+	if r := p.run("a", defaultProcess("sh", "-c", "ls /proc/"+init+"/root/ | grep -c etc; ls /proc/"+init+"/fd | wc -l"), ""); r.status.Code != 0 || !strings.HasPrefix(r.stdout, "1\n") {
+		t.Errorf("an exec of a and its init's root and fds: %+v", r)
+	}
+	if r := p.run("b", defaultProcess("ls", "/proc/"+init+"/root/"), ""); r.status.Code == 0 {
+		t.Errorf("an exec of b reached a's init: %+v", r)
 	}
 	// Within one process tree the processes share a domain.
 	spec = defaultProcess("sh", "-c", "sleep 60 & ls /proc/$!/root/ | grep -c etc; kill $!")

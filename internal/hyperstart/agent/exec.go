@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hyperhq/hyper/internal/hyperstart/errs"
+	"github.com/hyperhq/hyper/internal/hyperstart/security"
 	"github.com/hyperhq/hyper/internal/hyperstart/spawn"
 	"github.com/hyperhq/hyper/internal/hyperstart/stdio"
 	"github.com/hyperhq/hyper/internal/protocol"
@@ -185,6 +186,7 @@ func (a *Agent) startProcess(ctx context.Context, c *container, pd *pod, req *pr
 		CgroupFD: c.cgfd,
 		Reaper:   a.cfg.Reaper,
 	}
+	start := spawn.Start
 	switch {
 	case c == a.vm: // in hyperstart's own root and namespaces
 	case opts.Spec.Init:
@@ -197,7 +199,36 @@ func (a *Agent) startProcess(ctx context.Context, c *container, pd *pod, req *pr
 		for _, f := range podFiles {
 			opts.Spec.PodFiles[f] = filepath.Join(a.cfg.Paths.pod(), f)
 		}
+		if isolated(&req.Process) && pd.proc != "" {
+			h, err := spawn.NewHolder(opts)
+			if err != nil {
+				return fail(err)
+			}
+			defer func() {
+				a.mu.Lock()
+				if c.holder != h {
+					h.Close() // the init did not start, or has exited already
+				}
+				a.mu.Unlock()
+			}()
+			start = func(ctx context.Context, o spawn.Options) (spawn.Process, error) {
+				sp, err := h.Start(ctx, o)
+				if err == nil {
+					a.mu.Lock()
+					c.holder = h
+					a.mu.Unlock()
+				}
+				return sp, err
+			}
+		}
 	default:
+		a.mu.Lock()
+		h := c.holder
+		a.mu.Unlock()
+		if h != nil && isolated(&req.Process) {
+			start = h.Start
+			break
+		}
 		opts.Namespaces = pd.ns
 		fd, err := a.openMountNS(c)
 		if err != nil {
@@ -206,7 +237,7 @@ func (a *Agent) startProcess(ctx context.Context, c *container, pd *pod, req *pr
 		defer unix.Close(fd)
 		opts.MountNS = fd
 	}
-	sp, err := spawn.Start(ctx, opts)
+	sp, err := start(ctx, opts)
 	if err != nil {
 		return fail(err)
 	}
@@ -225,6 +256,14 @@ func (a *Agent) startProcess(ctx context.Context, c *container, pd *pod, req *pr
 		}
 	}
 	return pio, sp, nil
+}
+
+// isolated reports whether a process of spec gets a Landlock domain:
+// started from its container's holder (spawn.Holder), it shares its
+// init's.
+func isolated(spec *protocol.ProcessSpec) bool {
+	conf, err := security.Parse(spec)
+	return err == nil && conf.Isolated && security.Isolating()
 }
 
 // claimStreams waits for the stdio streams the process needs.

@@ -157,8 +157,8 @@ func (pr *Process) setNoNewPrivs() error {
 // filter, if any.
 func (pr *Process) restrict() error {
 	if pr.Isolated {
-		if err := restrictLandlock(); err != nil && err != errNoLandlock {
-			return errs.Internal("%w", err)
+		if err := EnterDomain(); err != nil {
+			return err
 		}
 	}
 	if pr.Seccomp != nil {
