@@ -291,3 +291,40 @@ func TestIsolation(t *testing.T) {
 		t.Errorf("a child's root: %+v", r)
 	}
 }
+
+// TestHolderLifetime checks that a confined container whose init exits
+// refuses execs and is removed as any other.
+func TestHolderLifetime(t *testing.T) {
+	p := bootPod(t)
+	spec := protocol.ContainerSpec{ID: "short", Rootfs: protocol.RootfsSpec{DiskSerial: "img0"}, MaskedPaths: dockerMasked}
+	if err := p.v.Guest.CreateContainer(p.ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	initSpec := defaultProcess("sh", "-c", "read x; echo bye")
+	initSpec.Stdin = true
+	init, err := p.v.Guest.Exec(p.ctx, "short", protocol.InitExec, initSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer init.Close()
+	go io.Copy(io.Discard, init.Stderr)
+	if got := p.sh("short", "echo hi"); got != "hi" {
+		t.Fatalf("exec: %q", got)
+	}
+	if r := p.run("short", defaultProcess("echo", "confined"), ""); r.stdout != "confined\n" {
+		t.Fatalf("confined exec: %+v", r)
+	}
+	init.Stdin.Close()
+	if out, _ := io.ReadAll(init.Stdout); string(out) != "bye\n" {
+		t.Fatalf("init said %q", out)
+	}
+	if st, err := init.Wait(p.ctx); err != nil || st.Code != 0 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if _, err := p.v.Guest.Exec(p.ctx, "short", "late", defaultProcess("true")); err == nil {
+		t.Fatal("exec after the init exited")
+	}
+	if err := p.v.Guest.RemoveContainer(p.ctx, "short"); err != nil {
+		t.Fatal(err)
+	}
+}

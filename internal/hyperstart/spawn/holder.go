@@ -18,9 +18,10 @@ import (
 // of another container's. It lives from the start of the container's
 // init to its exit.
 type Holder struct {
-	reqs chan func()
-	done chan struct{}
-	once sync.Once
+	reqs  chan func()
+	done  chan struct{}
+	ended chan struct{} // the thread's goroutine returned: the thread goes
+	once  sync.Once
 }
 
 // NewHolder sets the container of o.Spec (an init's, with the pod's proc)
@@ -30,9 +31,10 @@ func NewHolder(o Options) (*Holder, error) {
 	if !o.Spec.Init || o.Spec.Proc == "" {
 		return nil, errs.Internal("a process holder needs a container's init with the pod's proc")
 	}
-	h := &Holder{reqs: make(chan func()), done: make(chan struct{})}
+	h := &Holder{reqs: make(chan func()), done: make(chan struct{}), ended: make(chan struct{})}
 	ready := make(chan error, 1)
 	go func() {
+		defer close(h.ended)
 		runtime.LockOSThread() // never unlocked: the thread ends with this goroutine
 		err := enterNamespaces(&o)
 		if err == nil {
@@ -87,7 +89,9 @@ func (h *Holder) do(fn func() (Process, error)) (Process, error) {
 	return r.p, r.err
 }
 
-// Close ends the holder's thread; later starts fail.
+// Close ends the holder's thread, and with it its hold on the
+// container's mount namespace; later starts fail.
 func (h *Holder) Close() {
 	h.once.Do(func() { close(h.done) })
+	<-h.ended
 }
