@@ -228,9 +228,10 @@ func TestConfinement(t *testing.T) {
 	t.Run("privileged", func(t *testing.T) {
 		spec := protocol.ProcessSpec{Capabilities: allCaps()}
 		got := p.run("priv", protocol.ProcessSpec{Capabilities: spec.Capabilities, Args: []string{"sh", "-c",
-			"mkdir -p /tmp/m && mount -t tmpfs tmpfs /tmp/m && echo mounted; grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; ls /dev | grep -c '^sd'"}}, "")
+			"mkdir -p /tmp/m && mount -t tmpfs tmpfs /tmp/m && echo mounted; grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; ls /dev | grep -c '^sd'; grep CapEff /proc/self/status"}}, "")
 		lines := strings.Split(strings.TrimSpace(got.stdout), "\n")
-		if got.status.Code != 0 || len(lines) != 3 || lines[0] != "mounted" || lines[1] != "rw" || lines[2] == "0" {
+		if got.status.Code != 0 || len(lines) != 4 || lines[0] != "mounted" || lines[1] != "rw" || lines[2] == "0" ||
+			lines[3] != "CapEff:\t000001ffffffffff" {
 			t.Fatalf("%+v", got)
 		}
 		if n := p.sh("def", "ls /dev | grep -c '^sd' || true"); n != "0" {

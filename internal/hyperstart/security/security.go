@@ -56,8 +56,10 @@ func Parse(p *protocol.ProcessSpec) (Process, error) {
 		if err != nil {
 			return Process{}, err
 		}
-		pr.Caps = &c
 		pr.Isolated = !c.Bounding.Has(unix.CAP_SYS_ADMIN)
+		if !c.hyperstarts() { // else the same as none: started directly if it can
+			pr.Caps = &c
+		}
 	}
 	if p.Seccomp != nil {
 		prog, err := ParseSeccomp(p.Seccomp)
