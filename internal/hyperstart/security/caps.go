@@ -144,10 +144,10 @@ func ParseCaps(pc *protocol.Capabilities) (Caps, error) {
 	return c, nil
 }
 
-// hyperstarts reports whether c are hyperstart's own sets (every
+// full reports whether c are hyperstart's own sets (every
 // capability but no inheritable or ambient one), which a process started
 // without capabilities in its spec ends up with too, whatever its user.
-func (c *Caps) hyperstarts() bool {
+func (c *Caps) full() bool {
 	return *c == Caps{Bounding: allCaps, Effective: allCaps, Permitted: allCaps}
 }
 

@@ -57,7 +57,7 @@ func Parse(p *protocol.ProcessSpec) (Process, error) {
 			return Process{}, err
 		}
 		pr.Isolated = !c.Bounding.Has(unix.CAP_SYS_ADMIN)
-		if !c.hyperstarts() { // else the same as none: started directly if it can
+		if !c.full() { // else the same as none: started directly if it can
 			pr.Caps = &c
 		}
 	}
