@@ -10,7 +10,7 @@
 // Before: OOM score, umask; without no_new_privs the Landlock domain and
 // the seccomp filter (they need CAP_SYS_ADMIN, which the process may be
 // about to lose; the filter must then allow what follows: prctl,
-// setgroups, setgid, setuid, capset, execve, as Docker's does); the
+// setgroups, setresgid, setresuid, capset, execve, as Docker's does); the
 // bounding set; keep-caps. After: the capability sets, ambient last;
 // with no_new_privs the flag, then the domain and the filter, the last
 // thing before execve.
