@@ -45,7 +45,8 @@ func BenchmarkExecConfinement(b *testing.B) {
 		MaskedPaths: dockerMasked, ReadonlyPaths: dockerReadonly}); err != nil {
 		b.Fatal(err)
 	}
-	init, err := g.Exec(ctx, "c", protocol.InitExec, protocol.ProcessSpec{Args: []string{"sleep", "3600"}})
+	// A confined init: the confined execs are forked from its holder.
+	init, err := g.Exec(ctx, "c", protocol.InitExec, defaultProcess("sleep", "3600"))
 	if err != nil {
 		b.Fatal(err)
 	}

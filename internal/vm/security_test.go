@@ -184,10 +184,17 @@ func TestConfinement(t *testing.T) {
 		fails(t, "def", defaultProcess(), "mkdir -p /tmp/m && mount -t tmpfs tmpfs /tmp/m", "denied")
 	})
 	t.Run("masked paths", func(t *testing.T) {
-		got := p.sh("def", "wc -c < /proc/cmdline; ls -A /sys/firmware | wc -l; cat /proc/kcore >/dev/null 2>&1 || echo no kcore")
-		if got != "0\n0\nno kcore" {
-			t.Fatalf("got %q", got)
+		// def's init went through the spawn child (it has capabilities),
+		// direct's was set up on a hyperstart thread.
+		p.confined(protocol.ContainerSpec{ID: "direct", MaskedPaths: dockerMasked, ReadonlyPaths: dockerReadonly},
+			protocol.ProcessSpec{Args: []string{"sleep", "3600"}})
+		for _, c := range []string{"def", "direct"} {
+			got := p.sh(c, "wc -c < /proc/cmdline; ls -A /sys/firmware | wc -l; cat /proc/kcore >/dev/null 2>&1 || echo no kcore")
+			if got != "0\n0\nno kcore" {
+				t.Fatalf("%s: got %q", c, got)
+			}
 		}
+		fails(t, "direct", protocol.ProcessSpec{}, "echo x > /proc/sys/kernel/domainname", "Read-only file system")
 		if got := p.sh("priv", "wc -c < /proc/cmdline"); got == "0" {
 			t.Fatal("the privileged container's /proc/cmdline is masked")
 		}
@@ -221,9 +228,10 @@ func TestConfinement(t *testing.T) {
 	t.Run("privileged", func(t *testing.T) {
 		spec := protocol.ProcessSpec{Capabilities: allCaps()}
 		got := p.run("priv", protocol.ProcessSpec{Capabilities: spec.Capabilities, Args: []string{"sh", "-c",
-			"mkdir -p /tmp/m && mount -t tmpfs tmpfs /tmp/m && echo mounted; grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; ls /dev | grep -c '^sd'"}}, "")
+			"mkdir -p /tmp/m && mount -t tmpfs tmpfs /tmp/m && echo mounted; grep ' /sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; ls /dev | grep -c '^sd'; grep CapEff /proc/self/status"}}, "")
 		lines := strings.Split(strings.TrimSpace(got.stdout), "\n")
-		if got.status.Code != 0 || len(lines) != 3 || lines[0] != "mounted" || lines[1] != "rw" || lines[2] == "0" {
+		if got.status.Code != 0 || len(lines) != 4 || lines[0] != "mounted" || lines[1] != "rw" || lines[2] == "0" ||
+			lines[3] != "CapEff:\t000001ffffffffff" {
 			t.Fatalf("%+v", got)
 		}
 		if n := p.sh("def", "ls /dev | grep -c '^sd' || true"); n != "0" {
@@ -234,20 +242,24 @@ func TestConfinement(t *testing.T) {
 
 // TestIsolation checks that a container with the default confinement
 // cannot reach another container's files through /proc/PID/root, nor
-// the VM's root through pod-init's, while it still sees its own
-// children's.
+// the VM's root through pod-init's, while its processes, execs
+// included, reach each other's.
 func TestIsolation(t *testing.T) {
 	p := bootPod(t)
 	p.confined(protocol.ContainerSpec{ID: "a", MaskedPaths: dockerMasked, ReadonlyPaths: dockerReadonly},
 		defaultProcess("sleep", "3600"))
 	p.confined(protocol.ContainerSpec{ID: "b", MaskedPaths: dockerMasked, ReadonlyPaths: dockerReadonly},
 		defaultProcess("sleep", "3601"))
-	// b's init, found by its command line (which /proc shows everyone).
-	find := `for d in /proc/[0-9]*; do grep -q 3601 $d/cmdline 2>/dev/null && echo ${d#/proc/}; done | head -1`
-	pid := p.sh("a", find)
-	if pid == "" {
-		t.Fatal("b's init is not in the pod's /proc")
+	// The inits, found by their command lines (which /proc shows everyone).
+	pidOf := func(cmdline string) string {
+		t.Helper()
+		pid := p.sh("a", `for d in /proc/[0-9]*; do [ "$(tr '\0' ' ' < $d/cmdline 2>/dev/null)" = "`+cmdline+` " ] && echo ${d#/proc/}; done; true`)
+		if pid == "" || strings.Contains(pid, "\n") {
+			t.Fatalf("%q: pids %q", cmdline, pid)
+		}
+		return pid
 	}
+	pid, init := pidOf("sleep 3601"), pidOf("sleep 3600")
 	for _, path := range []string{"/proc/" + pid + "/root/", "/proc/" + pid + "/cwd/", "/proc/1/root/"} {
 		spec := defaultProcess("ls", path)
 		if r := p.run("a", spec, ""); r.status.Code == 0 || !strings.Contains(r.stderr, "denied") {
@@ -266,15 +278,76 @@ func TestIsolation(t *testing.T) {
 	if r := p.run("a", defaultProcess("mkfifo", "/tmp/fifo"), ""); r.status.Code != 0 {
 		t.Errorf("mkfifo: %+v", r)
 	}
-	// Each started process has a domain of its own (docs/kernel.md): an
-	// exec does not reach its container's init either.
-	init := p.sh("a", `for d in /proc/[0-9]*; do grep -q 3600 $d/cmdline 2>/dev/null && echo ${d#/proc/}; done | head -1`)
-	if r := p.run("a", defaultProcess("ls", "/proc/"+init+"/root/"), ""); r.status.Code == 0 {
-		t.Errorf("an exec reached its init's root: %+v", r)
+	// The processes of a container share its domain: an exec reaches its
+	// init's files, as a process reaches its children's.
+	if r := p.run("a", defaultProcess("sh", "-c", "ls /proc/"+init+"/root/ | grep -c etc; ls /proc/"+init+"/fd | wc -l"), ""); r.status.Code != 0 || !strings.HasPrefix(r.stdout, "1\n") {
+		t.Errorf("an exec of a and its init's root and fds: %+v", r)
+	}
+	if r := p.run("b", defaultProcess("ls", "/proc/"+init+"/root/"), ""); r.status.Code == 0 {
+		t.Errorf("an exec of b reached a's init: %+v", r)
 	}
 	// Within one process tree the processes share a domain.
 	spec = defaultProcess("sh", "-c", "sleep 60 & ls /proc/$!/root/ | grep -c etc; kill $!")
 	if r := p.run("a", spec, ""); r.status.Code != 0 || strings.TrimSpace(r.stdout) != "1" {
 		t.Errorf("a child's root: %+v", r)
+	}
+}
+
+// TestHolderLifetime checks that a confined container's holder starts
+// concurrent execs, and that once its init exits the container refuses
+// execs and is removed as any other.
+func TestHolderLifetime(t *testing.T) {
+	p := bootPod(t)
+	spec := protocol.ContainerSpec{ID: "short", Rootfs: protocol.RootfsSpec{DiskSerial: "img0"}, MaskedPaths: dockerMasked}
+	if err := p.v.Guest.CreateContainer(p.ctx, spec); err != nil {
+		t.Fatal(err)
+	}
+	initSpec := defaultProcess("sh", "-c", "read x; echo bye")
+	initSpec.Stdin = true
+	init, err := p.v.Guest.Exec(p.ctx, "short", protocol.InitExec, initSpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer init.Close()
+	go io.Copy(io.Discard, init.Stderr)
+	if got := p.sh("short", "echo hi"); got != "hi" {
+		t.Fatalf("exec: %q", got)
+	}
+	// Confined execs, started together, all through the holder.
+	errc := make(chan error, 6)
+	for i := 0; i < cap(errc); i++ {
+		go func() {
+			proc, err := p.v.Guest.Exec(p.ctx, "short", fmt.Sprintf("par%d", i), defaultProcess("echo", fmt.Sprint(i)))
+			if err != nil {
+				errc <- err
+				return
+			}
+			defer proc.Close()
+			go io.Copy(io.Discard, proc.Stderr)
+			out, _ := io.ReadAll(proc.Stdout)
+			if st, err := proc.Wait(p.ctx); err != nil || st.Code != 0 || string(out) != fmt.Sprintf("%d\n", i) {
+				errc <- fmt.Errorf("exec %d: %q %+v %v", i, out, st, err)
+				return
+			}
+			errc <- nil
+		}()
+	}
+	for i := 0; i < cap(errc); i++ {
+		if err := <-errc; err != nil {
+			t.Error(err)
+		}
+	}
+	init.Stdin.Close()
+	if out, _ := io.ReadAll(init.Stdout); string(out) != "bye\n" {
+		t.Fatalf("init said %q", out)
+	}
+	if st, err := init.Wait(p.ctx); err != nil || st.Code != 0 {
+		t.Fatalf("%+v %v", st, err)
+	}
+	if _, err := p.v.Guest.Exec(p.ctx, "short", "late", defaultProcess("true")); err == nil {
+		t.Fatal("exec after the init exited")
+	}
+	if err := p.v.Guest.RemoveContainer(p.ctx, "short"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -58,6 +58,17 @@ func TestRequestsBeforePod(t *testing.T) {
 	if code(err) != protocol.CodeInvalidArgument {
 		t.Errorf("bad fstype: %v", err)
 	}
+	for _, bad := range []protocol.ContainerSpec{{MaskedPaths: []string{"proc/kcore"}}, {ReadonlyPaths: []string{"/proc/../sys"}}} {
+		bad.ID, bad.Rootfs = "c1", protocol.RootfsSpec{DiskSerial: "img0"}
+		if _, err := a.CreateContainer(ctx, bad); code(err) != protocol.CodeInvalidArgument {
+			t.Errorf("bad confinement paths %+v: %v", bad, err)
+		}
+	}
+	_, err = a.ExecProcess(ctx, protocol.ExecRequest{Container: "c1", Exec: "e", Process: protocol.ProcessSpec{Args: []string{"sh"},
+		Capabilities: &protocol.Capabilities{Bounding: []string{"CAP_FLY"}}}})
+	if code(err) != protocol.CodeInvalidArgument {
+		t.Errorf("unknown capability: %v", err)
+	}
 	_, err = a.ExecProcess(ctx, protocol.ExecRequest{Container: "c1", Exec: "init", Process: protocol.ProcessSpec{Args: []string{"sh"}}})
 	if code(err) != protocol.CodeConflict {
 		t.Errorf("exec before pod: %v", err)

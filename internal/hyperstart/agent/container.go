@@ -51,6 +51,8 @@ type container struct {
 	// confinement is applied by the init once /proc, /sys and /dev are
 	// mounted.
 	confinement spawn.Confinement
+	// holder starts the isolated processes while an isolated init runs.
+	holder *spawn.Holder
 }
 
 // image is a mounted image disk shared by the containers using it.

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hyperhq/hyper/internal/hyperstart/errs"
+	"github.com/hyperhq/hyper/internal/hyperstart/security"
 	"github.com/hyperhq/hyper/internal/hyperstart/spawn"
 	"github.com/hyperhq/hyper/internal/hyperstart/stdio"
 	"github.com/hyperhq/hyper/internal/protocol"
@@ -185,28 +186,7 @@ func (a *Agent) startProcess(ctx context.Context, c *container, pd *pod, req *pr
 		CgroupFD: c.cgfd,
 		Reaper:   a.cfg.Reaper,
 	}
-	switch {
-	case c == a.vm: // in hyperstart's own root and namespaces
-	case opts.Spec.Init:
-		opts.Namespaces = pd.ns
-		opts.Spec.Rootfs = c.rootfs
-		opts.Spec.Volumes = c.vols
-		opts.Spec.Proc = pd.proc
-		opts.Spec.Confinement = c.confinement
-		opts.Spec.PodFiles = map[string]string{}
-		for _, f := range podFiles {
-			opts.Spec.PodFiles[f] = filepath.Join(a.cfg.Paths.pod(), f)
-		}
-	default:
-		opts.Namespaces = pd.ns
-		fd, err := a.openMountNS(c)
-		if err != nil {
-			return fail(err)
-		}
-		defer unix.Close(fd)
-		opts.MountNS = fd
-	}
-	sp, err := spawn.Start(ctx, opts)
+	sp, err := a.start(ctx, c, pd, opts)
 	if err != nil {
 		return fail(err)
 	}
@@ -225,6 +205,67 @@ func (a *Agent) startProcess(ctx context.Context, c *container, pd *pod, req *pr
 		}
 	}
 	return pio, sp, nil
+}
+
+// start starts a process of c: in hyperstart's own root and namespaces
+// for the VM; for an init, in a new mount namespace set up as the
+// container's root, on a holder thread that keeps it (and a Landlock
+// domain) for the container's later confined processes if the init is
+// confined; else in the init's mount namespace, from the holder if any.
+func (a *Agent) start(ctx context.Context, c *container, pd *pod, opts spawn.Options) (spawn.Process, error) {
+	p := &opts.Spec.Process
+	switch {
+	case c == a.vm:
+		return spawn.Start(ctx, opts)
+	case opts.Spec.Init:
+		opts.Namespaces = pd.ns
+		opts.Spec.Rootfs = c.rootfs
+		opts.Spec.Volumes = c.vols
+		opts.Spec.Proc = pd.proc
+		opts.Spec.Confinement = c.confinement
+		opts.Spec.PodFiles = map[string]string{}
+		for _, f := range podFiles {
+			opts.Spec.PodFiles[f] = filepath.Join(a.cfg.Paths.pod(), f)
+		}
+		if !isolated(p) || pd.proc == "" {
+			return spawn.Start(ctx, opts)
+		}
+		h, err := spawn.NewHolder(opts)
+		if err != nil {
+			return spawn.Process{}, err
+		}
+		sp, err := h.Start(ctx, opts)
+		if err != nil {
+			h.Close()
+			return spawn.Process{}, err
+		}
+		a.mu.Lock()
+		c.holder = h // until the init exits (watch)
+		a.mu.Unlock()
+		return sp, nil
+	}
+	a.mu.Lock()
+	h := c.holder
+	a.mu.Unlock()
+	if h != nil && isolated(p) {
+		return h.Start(ctx, opts)
+	}
+	opts.Namespaces = pd.ns
+	fd, err := a.openMountNS(c)
+	if err != nil {
+		return spawn.Process{}, err
+	}
+	defer unix.Close(fd)
+	opts.MountNS = fd
+	return spawn.Start(ctx, opts)
+}
+
+// isolated reports whether a process of spec gets a Landlock domain:
+// started from its container's holder (spawn.Holder), it shares its
+// init's.
+func isolated(spec *protocol.ProcessSpec) bool {
+	conf, err := security.Parse(spec)
+	return err == nil && conf.Isolated && security.Isolating()
 }
 
 // claimStreams waits for the stdio streams the process needs.

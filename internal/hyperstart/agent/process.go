@@ -82,7 +82,12 @@ func (a *Agent) watch(c *container, p *process, exit <-chan unix.WaitStatus, pio
 		if c.state == stateRunning {
 			c.state = stateStopped
 		}
+		h := c.holder
+		c.holder = nil
 		a.mu.Unlock()
+		if h != nil {
+			h.Close()
+		}
 	}
 	close(p.exited)
 	drain(pio.outputs, DrainIdle)

@@ -1,6 +1,7 @@
 package security
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"sort"
@@ -99,6 +100,9 @@ func ParseCapSet(set string, names []string) (CapSet, error) {
 	return s, nil
 }
 
+// allCaps is every capability.
+const allCaps = CapSet(1<<(lastCap+1) - 1)
+
 // Caps are a process's five capability sets.
 type Caps struct {
 	Bounding, Effective, Permitted, Inheritable, Ambient CapSet
@@ -140,6 +144,13 @@ func ParseCaps(pc *protocol.Capabilities) (Caps, error) {
 	return c, nil
 }
 
+// full reports whether c are hyperstart's own sets (every
+// capability but no inheritable or ambient one), which a process started
+// without capabilities in its spec ends up with too, whatever its user.
+func (c *Caps) full() bool {
+	return *c == Caps{Bounding: allCaps, Effective: allCaps, Permitted: allCaps}
+}
+
 // dropBounding drops every capability outside the bounding set from the
 // calling thread's bounding set (needs CAP_SETPCAP).
 func (c *Caps) dropBounding() error {
@@ -147,7 +158,11 @@ func (c *Caps) dropBounding() error {
 		if c.Bounding.Has(n) {
 			continue
 		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(n), 0, 0, 0); err != nil {
+		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(n), 0, 0, 0)
+		if errors.Is(err, unix.EINVAL) {
+			return nil // an older kernel: it has no capability n nor above
+		}
+		if err != nil {
 			return fmt.Errorf("dropping capability %d from the bounding set: %w", n, err)
 		}
 	}

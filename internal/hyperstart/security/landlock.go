@@ -6,6 +6,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hyperhq/hyper/internal/hyperstart/errs"
 )
 
 // The Landlock domain of an isolated process restricts no file access a
@@ -45,9 +47,16 @@ func Isolating() bool { return LandlockABI() >= minLandlockABI }
 // errNoLandlock is returned when the kernel cannot isolate processes.
 var errNoLandlock = errors.New("the kernel has no Landlock ABI >= 2")
 
-// restrictLandlock puts the calling thread in a new Landlock domain (see
-// landlockHandled). The caller's root is the container's. It needs
-// no_new_privs or CAP_SYS_ADMIN.
+// EnterDomain puts the calling thread in a new Landlock domain (see
+// landlockHandled), if the kernel has Landlock. The caller's root is the
+// container's. It needs no_new_privs or CAP_SYS_ADMIN.
+func EnterDomain() error {
+	if err := restrictLandlock(); err != nil && err != errNoLandlock {
+		return errs.Internal("%w", err)
+	}
+	return nil
+}
+
 func restrictLandlock() error {
 	if !Isolating() {
 		return errNoLandlock

@@ -10,7 +10,7 @@
 // Before: OOM score, umask; without no_new_privs the Landlock domain and
 // the seccomp filter (they need CAP_SYS_ADMIN, which the process may be
 // about to lose; the filter must then allow what follows: prctl,
-// setgroups, setgid, setuid, capset, execve, as Docker's does); the
+// setgroups, setresgid, setresuid, capset, execve, as Docker's does); the
 // bounding set; keep-caps. After: the capability sets, ambient last;
 // with no_new_privs the flag, then the domain and the filter, the last
 // thing before execve.
@@ -56,8 +56,10 @@ func Parse(p *protocol.ProcessSpec) (Process, error) {
 		if err != nil {
 			return Process{}, err
 		}
-		pr.Caps = &c
 		pr.Isolated = !c.Bounding.Has(unix.CAP_SYS_ADMIN)
+		if !c.full() { // else the same as none: started directly if it can
+			pr.Caps = &c
+		}
 	}
 	if p.Seccomp != nil {
 		prog, err := ParseSeccomp(p.Seccomp)
@@ -157,8 +159,8 @@ func (pr *Process) setNoNewPrivs() error {
 // filter, if any.
 func (pr *Process) restrict() error {
 	if pr.Isolated {
-		if err := restrictLandlock(); err != nil && err != errNoLandlock {
-			return errs.Internal("%w", err)
+		if err := EnterDomain(); err != nil {
+			return err
 		}
 	}
 	if pr.Seccomp != nil {

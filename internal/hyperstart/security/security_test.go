@@ -124,8 +124,12 @@ func TestParse(t *testing.T) {
 	for n := range capNames {
 		all = append(all, n)
 	}
-	if pr, err := Parse(&protocol.ProcessSpec{Capabilities: &protocol.Capabilities{Bounding: all}}); err != nil || pr.Isolated {
+	if pr, err := Parse(&protocol.ProcessSpec{Capabilities: &protocol.Capabilities{Bounding: all}}); err != nil || pr.Isolated || pr.Caps == nil {
 		t.Fatalf("a process with CAP_SYS_ADMIN is not isolated: %+v %v", pr, err)
+	}
+	pr, err = Parse(&protocol.ProcessSpec{Capabilities: &protocol.Capabilities{Bounding: all, Effective: all, Permitted: all}})
+	if err != nil || pr.Caps != nil || !pr.OnThread() {
+		t.Fatalf("every capability is hyperstart's own: %+v %v", pr, err)
 	}
 	for name, bad := range map[string]protocol.ProcessSpec{
 		"umask":    {Umask: &big},

@@ -51,6 +51,7 @@ func run(spec *Spec) error {
 	if err != nil {
 		return err
 	}
+	conf.Isolated = conf.Isolated && !spec.InDomain
 	if spec.Init {
 		if err := setupContainer(spec); err != nil {
 			return err

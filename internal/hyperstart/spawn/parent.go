@@ -70,7 +70,7 @@ func Start(ctx context.Context, o Options) (Process, error) {
 	if Direct(&o.Spec, &conf) {
 		return onThread(func() (Process, error) { return startDirect(o, &conf) })
 	}
-	return startChild(ctx, o)
+	return startChild(ctx, o, onThread)
 }
 
 // Direct reports whether a process of spec, confined by conf, is started
@@ -83,14 +83,16 @@ func Direct(spec *Spec, conf *security.Process) bool {
 	return len(spec.Process.Rlimits) == 0 && conf.OnThread() && (!spec.Init || spec.Proc != "")
 }
 
+// started is what a start on a thread gives.
+type started struct {
+	p   Process
+	err error
+}
+
 // onThread runs fn on a new locked OS thread, which may join namespaces
 // and change its root: it is never unlocked, and the runtime discards it
 // when fn's goroutine ends.
 func onThread(fn func() (Process, error)) (Process, error) {
-	type started struct {
-		p   Process
-		err error
-	}
 	ch := make(chan started, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -183,11 +185,11 @@ func startDirect(o Options, conf *security.Process) (Process, error) {
 	return Process{Pid: pid, Exit: exit, Terminal: master}, nil
 }
 
-// startChild starts a spawn child and waits until it has exec'd the
-// user's program (or failed to: the error carries the child's code). On
+// startChild starts a spawn child, forked from the locked thread thread
+// runs its function on, and waits until it has exec'd the user's program (or failed to: the error carries the child's code). On
 // failure the child has exited; its status is still collected by the
 // reaper.
-func startChild(ctx context.Context, o Options) (Process, error) {
+func startChild(ctx context.Context, o Options, thread func(func() (Process, error)) (Process, error)) (Process, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return Process{}, errs.Internal("creating spawn socket: %w", err)
@@ -202,7 +204,7 @@ func startChild(ctx context.Context, o Options) (Process, error) {
 	}
 	defer conn.Close()
 
-	p, err := onThread(func() (Process, error) { return forkChild(o, child) })
+	p, err := thread(func() (Process, error) { return forkChild(o, child) })
 	child.Close()
 	if err != nil {
 		return Process{}, err

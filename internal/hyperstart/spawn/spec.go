@@ -9,7 +9,9 @@
 // exits; on success fd 3 is closed by the exec, so the parent reading EOF
 // with no data knows the program is running. A process with a terminal
 // gets a pty of the container's own devpts, opened by the spawn child,
-// which passes the master to the parent over fd 3 first.
+// which passes the master to the parent over fd 3 first. The confined
+// processes of a container whose init is confined are forked from a
+// Holder, a thread in the container's root and Landlock domain.
 package spawn
 
 import "github.com/hyperhq/hyper/internal/protocol"
@@ -46,6 +48,9 @@ type Spec struct {
 	// Volumes are bound into the container after its root is set up
 	// (Init only).
 	Volumes []Volume `json:"volumes,omitempty"`
+	// InDomain: the child was forked in its container's Landlock domain
+	// (see Holder) and enters none of its own.
+	InDomain bool `json:"inDomain,omitempty"`
 	// Confinement hides and protects parts of the container's tree
 	// (Init only).
 	Confinement Confinement `json:"confinement"`
