@@ -23,3 +23,15 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v go >/dev/null || { echo "Go is required (https://go.dev/doc/install); /usr/local/go/bin must be on PATH" >&2; exit 1; }
+
+# The unprivileged user every jailed QEMU runs as (docs/adr/0012-qemu-jail.md):
+# a system user with no home and no shell, in the kvm group where there is
+# one (/dev/kvm). hyperd's [jail] user; it refuses to start without it.
+qemu_user=hyper-qemu
+if ! getent passwd "$qemu_user" >/dev/null; then
+  echo "creating system user $qemu_user" >&2
+  useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$qemu_user"
+fi
+if getent group kvm >/dev/null && ! id -nG "$qemu_user" | grep -qw kvm; then
+  usermod -a -G kvm "$qemu_user"
+fi
