@@ -75,8 +75,5 @@ func (v *vm) watchPidfd(fd int) {
 			break
 		}
 	}
-	v.mu.Lock()
-	v.exit = hypervisor.ExitInfo{ExitCode: -1, Reason: "qemu exited (started by an earlier hyperd: status unknown)", At: time.Now()}
-	v.mu.Unlock()
-	close(v.done)
+	v.ended(hypervisor.ExitInfo{ExitCode: -1, Reason: "qemu exited (started by an earlier hyperd: status unknown)", At: time.Now()})
 }

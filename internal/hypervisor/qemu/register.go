@@ -1,8 +1,11 @@
 package qemu
 
 import (
+	"fmt"
+
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/jail"
 )
 
 // DriverName is the name the QEMU driver is registered under.
@@ -15,6 +18,18 @@ func init() {
 		default:
 			return nil, errdefs.InvalidArgument("transport %q: want %s or %s", o.Transport, TransportSerial, TransportVsock)
 		}
-		return New(Options{Binary: o.Binary, Transport: o.Transport}), nil
+		opts := Options{Binary: o.Binary, Transport: o.Transport}
+		if o.Jail.User != "" {
+			u, err := jail.LookupUser(o.Jail.User)
+			if err != nil {
+				return nil, fmt.Errorf("jail: %w (or turn the jail off: [jail] enabled = false)", err)
+			}
+			opts.Jail = &Jail{User: u, MemoryOverheadMB: o.Jail.MemoryOverheadMB, Pids: o.Jail.Pids}
+			// A jailed QEMU also filters its system calls.
+			opts.Sandbox = true
+			// Those of VMs that ended while no daemon watched them.
+			jail.RemoveStaleCgroups()
+		}
+		return New(opts), nil
 	})
 }

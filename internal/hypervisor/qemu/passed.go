@@ -1,0 +1,146 @@
+package qemu
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/jail"
+)
+
+// vhostVsock is the host's vsock device (the vsock transport).
+const vhostVsock = "/dev/vhost-vsock"
+
+// jailDir is the directory under the state dir on which a jailed QEMU's
+// root is mounted (in its mount namespace only: it looks empty outside).
+const jailDir = "jail"
+
+// openPassed opens the files QEMU inherits, in order; on error the
+// returned ones are still to be closed.
+func openPassed(ps []passed) ([]*os.File, error) {
+	var files []*os.File
+	for _, p := range ps {
+		var f *os.File
+		var err error
+		switch p.kind {
+		case passFile:
+			f, err = os.OpenFile(p.path, p.flag|unix.O_NOCTTY, 0o600)
+		case passSocket:
+			f, err = listenUnix(p.path)
+		case passTap:
+			f, err = openTap(p.path)
+		default:
+			err = fmt.Errorf("passed file of kind %d", p.kind)
+		}
+		if err != nil {
+			return files, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+// listenUnix binds a listening socket at path (replacing a stale one) and
+// returns its descriptor: QEMU accepts on it; the path stays reachable
+// from the host's mount namespace, also by a restarted daemon.
+func listenUnix(path string) (*os.File, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	l.SetUnlinkOnClose(false)
+	defer l.Close()
+	return l.File()
+}
+
+// openTap attaches to the persistent tap called name (the network
+// package creates it with these flags).
+func openTap(name string) (*os.File, error) {
+	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening /dev/net/tun: %w", err)
+	}
+	ifr, err := unix.NewIfreq(name)
+	if err == nil {
+		ifr.SetUint16(unix.IFF_TAP | unix.IFF_NO_PI | unix.IFF_VNET_HDR)
+		err = unix.IoctlIfreq(fd, unix.TUNSETIFF, ifr)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("attaching tap %s: %w", name, err)
+	}
+	return os.NewFile(uintptr(fd), "tap "+name), nil
+}
+
+// shareCaps are what QEMU's 9p server keeps in a jail for a VM with
+// shares: acting on the share's files for the guest's users, as root did
+// (docs/adr/0012-qemu-jail.md).
+var shareCaps = []jail.Capability{jail.CapChown, jail.CapDACOverride, jail.CapFowner, jail.CapFsetid}
+
+// jailDevices are the device nodes every jail has.
+var jailDevices = []string{"/dev/null", "/dev/zero", "/dev/random", "/dev/urandom"}
+
+// jailSpec is the jail of the VM's QEMU: its boot files read-only, its
+// shares (as shared) and template memory file read-write; everything else
+// comes as a descriptor.
+func (v *vm) jailSpec() (jail.Spec, error) {
+	bin, err := exec.LookPath(v.binary)
+	if err == nil {
+		bin, err = filepath.Abs(bin)
+	}
+	if err != nil {
+		return jail.Spec{}, fmt.Errorf("qemu binary: %w", err)
+	}
+	root := filepath.Join(v.spec.StateDir, jailDir)
+	if err := os.Mkdir(root, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return jail.Spec{}, err
+	}
+	s := jail.Spec{
+		ID: v.spec.ID, Root: root, Program: bin, Args: v.line.args, User: v.jail.User,
+		Devices: jailDevices,
+		Limits:  jail.Limits{MemoryBytes: int64(v.spec.MemoryMB+v.jail.MemoryOverheadMB) << 20, Pids: v.jail.Pids},
+	}
+	for _, p := range []string{bin, v.spec.Kernel.Path, v.spec.Kernel.Initrd} {
+		if p != "" && !underSystem(p) {
+			s.Binds = append(s.Binds, jail.Bind{Path: filepath.Clean(p)})
+		}
+	}
+	for _, sh := range v.spec.Shares {
+		s.Binds = append(s.Binds, jail.Bind{Path: filepath.Clean(sh.Path), Writable: !sh.ReadOnly, Recursive: true})
+	}
+	if len(v.spec.Shares) > 0 {
+		s.AmbientCaps = shareCaps
+	}
+	if v.memoryFile != "" {
+		s.Binds = append(s.Binds, jail.Bind{Path: v.memoryFile, Writable: true})
+	}
+	if v.spec.Accel.Kind == hypervisor.AccelKVM {
+		s.Devices = append(s.Devices, "/dev/kvm")
+	}
+	return s, nil
+}
+
+// underSystem tells whether p is inside a directory every jail has.
+func underSystem(p string) bool {
+	for _, d := range jail.SystemBinds {
+		if rel, err := filepath.Rel(d, p); err == nil && filepath.IsLocal(rel) {
+			return true
+		}
+	}
+	return false
+}
