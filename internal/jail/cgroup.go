@@ -59,7 +59,8 @@ func joinCgroup(id string, l Limits) error {
 				return fmt.Errorf("cgroup %s: %w", h.dir, err)
 			}
 		}
-		if err := os.WriteFile(filepath.Join(h.dir, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		// 0 is the writer (its pid in its PID namespace is 1).
+		if err := os.WriteFile(filepath.Join(h.dir, "cgroup.procs"), []byte("0"), 0o644); err != nil {
 			return fmt.Errorf("joining cgroup %s: %w", h.dir, err)
 		}
 	}

@@ -1,8 +1,8 @@
 // Package jail confines a hypervisor process the way Firecracker's jailer
 // does (docs/adr/0012-qemu-jail.md): the daemon re-executes itself as a
 // short-lived jailer (Command, then Main in the child) that, in a mount
-// namespace of its own, builds a tmpfs root holding only what the program
-// needs (read-only system directories, its boot files, read-write its
+// namespace and a PID namespace of its own, builds a tmpfs root holding
+// only what the program needs (read-only system directories, its boot files, read-write its
 // shares), pivots into it, joins a cgroup with memory and pids limits,
 // drops to an unprivileged user with no capabilities (or only the few it
 // is given as ambient ones) and no_new_privs, and executes the program
@@ -131,8 +131,10 @@ func Command(jailer string, spec Spec) (*exec.Cmd, error) {
 	cmd.Env = []string{envSpec + "=" + string(b)}
 	// Go's child unshares the mount namespace and makes every mount in it
 	// private before it executes the jailer: nothing the jailer mounts
-	// reaches the host.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Unshareflags: syscall.CLONE_NEWNS}
+	// reaches the host. In a PID namespace of its own the program is its
+	// init: it sees (in its /proc) and reaches (ptrace, kill) no other
+	// process, not even the other jails', which run as the same user.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Unshareflags: syscall.CLONE_NEWNS, Cloneflags: syscall.CLONE_NEWPID}
 	return cmd, nil
 }
 

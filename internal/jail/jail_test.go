@@ -1,4 +1,4 @@
-package jail
+package jail_test
 
 import (
 	"bytes"
@@ -12,22 +12,23 @@ import (
 	"time"
 
 	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/jail"
 	"github.com/hyperhq/hyper/internal/testenv"
 )
 
 // TestMain makes the test binary the jailer of the jailed tests.
 func TestMain(m *testing.M) {
-	Main()
+	jail.Main()
 	os.Exit(m.Run())
 }
 
 // jailUser is the user of the jailed tests: the install's (install-deps).
-func jailUser(t *testing.T) Identity {
+func jailUser(t *testing.T) jail.Identity {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		testenv.Unavailable(t, "jailing needs root")
 	}
-	u, err := LookupUser("hyper-qemu")
+	u, err := jail.LookupUser("hyper-qemu")
 	if err != nil {
 		testenv.Unavailable(t, "%v", err)
 	}
@@ -35,34 +36,34 @@ func jailUser(t *testing.T) Identity {
 }
 
 func TestSpecCheck(t *testing.T) {
-	ok := Spec{ID: "vm-1", Root: "/run/x/root", Program: "/usr/bin/true", User: Identity{Name: "u", UID: 999, GID: 999}}
-	if err := ok.check(); err != nil {
+	ok := jail.Spec{ID: "vm-1", Root: "/run/x/root", Program: "/usr/bin/true", User: jail.Identity{Name: "u", UID: 999, GID: 999}}
+	if _, err := jail.Command("/proc/self/exe", ok); err != nil {
 		t.Fatal(err)
 	}
-	for name, mod := range map[string]func(*Spec){
-		"root user":   func(s *Spec) { s.User.UID = 0 },
-		"root group":  func(s *Spec) { s.User.Groups = []int{0} },
-		"bad id":      func(s *Spec) { s.ID = "../x" },
-		"relative":    func(s *Spec) { s.Binds = []Bind{{Path: "usr"}} },
-		"unclean":     func(s *Spec) { s.Binds = []Bind{{Path: "/usr/../etc"}} },
-		"slash":       func(s *Spec) { s.Binds = []Bind{{Path: "/", Writable: true}} },
-		"sys admin":   func(s *Spec) { s.AmbientCaps = []Capability{21} },
-		"neg limit":   func(s *Spec) { s.Limits.Pids = -1 },
-		"device path": func(s *Spec) { s.Devices = []string{"null"} },
+	for name, mod := range map[string]func(*jail.Spec){
+		"root user":   func(s *jail.Spec) { s.User.UID = 0 },
+		"root group":  func(s *jail.Spec) { s.User.Groups = []int{0} },
+		"bad id":      func(s *jail.Spec) { s.ID = "../x" },
+		"relative":    func(s *jail.Spec) { s.Binds = []jail.Bind{{Path: "usr"}} },
+		"unclean":     func(s *jail.Spec) { s.Binds = []jail.Bind{{Path: "/usr/../etc"}} },
+		"slash":       func(s *jail.Spec) { s.Binds = []jail.Bind{{Path: "/", Writable: true}} },
+		"sys admin":   func(s *jail.Spec) { s.AmbientCaps = []jail.Capability{21} },
+		"neg limit":   func(s *jail.Spec) { s.Limits.Pids = -1 },
+		"device path": func(s *jail.Spec) { s.Devices = []string{"null"} },
 	} {
 		s := ok
 		mod(&s)
-		if err := s.check(); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		if _, err := jail.Command("/proc/self/exe", s); !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("%s: got %v, want InvalidArgument", name, err)
 		}
 	}
 }
 
 func TestLookupUserMissing(t *testing.T) {
-	if _, err := LookupUser("no-such-user-hyper"); !errors.Is(err, errdefs.ErrNotFound) {
+	if _, err := jail.LookupUser("no-such-user-hyper"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("got %v, want NotFound", err)
 	}
-	if _, err := LookupUser("root"); !errors.Is(err, errdefs.ErrInvalidArgument) {
+	if _, err := jail.LookupUser("root"); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Fatalf("root: got %v, want InvalidArgument", err)
 	}
 }
@@ -84,12 +85,12 @@ func TestJailedProcess(t *testing.T) {
 		`touch ` + ro + `/f 2>/dev/null && echo ro >> ` + dir + `/w; ` +
 		`echo ready > ` + dir + `/ready; read x < /dev/zero`
 	id := "test-" + strings.ReplaceAll(t.Name(), "/", "_")
-	cmd, err := Command(exe, Spec{
+	cmd, err := jail.Command(exe, jail.Spec{
 		ID: id, Root: root, Program: "/bin/sh", Args: []string{"-c", script}, User: u,
-		Binds:       []Bind{{Path: dir, Writable: true}, {Path: ro}},
+		Binds:       []jail.Bind{{Path: dir, Writable: true}, {Path: ro}},
 		Devices:     []string{"/dev/null", "/dev/zero"},
-		AmbientCaps: []Capability{CapDACOverride},
-		Limits:      Limits{MemoryBytes: 64 << 20, Pids: 16},
+		AmbientCaps: []jail.Capability{jail.CapDACOverride},
+		Limits:      jail.Limits{MemoryBytes: 64 << 20, Pids: 16},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -102,11 +103,11 @@ func TestJailedProcess(t *testing.T) {
 	defer func() {
 		cmd.Process.Kill()
 		cmd.Wait()
-		if err := RemoveCgroup(id); err != nil {
+		if err := jail.RemoveCgroup(id); err != nil {
 			t.Error(err)
 		}
-		if _, err := os.Stat(CgroupOf(id)); !os.IsNotExist(err) {
-			t.Errorf("cgroup %s left behind: %v", CgroupOf(id), err)
+		if _, err := os.Stat(jail.CgroupOf(id)); !os.IsNotExist(err) {
+			t.Errorf("cgroup %s left behind: %v", jail.CgroupOf(id), err)
 		}
 	}()
 	for i := 0; ; i++ {
@@ -138,14 +139,14 @@ func TestJailedProcess(t *testing.T) {
 		names = append(names, e.Name())
 	}
 	for _, n := range names {
-		if !slices.Contains([]string{"usr", "lib", "lib64", "bin", "sbin", "etc", "dev", strings.Split(dir, "/")[1]}, n) {
+		if !slices.Contains([]string{"usr", "lib", "lib64", "bin", "sbin", "etc", "dev", "proc", strings.Split(dir, "/")[1]}, n) {
 			t.Errorf("jail root has %q: %v", n, names)
 		}
 	}
 	if w, _ := os.ReadFile(filepath.Join(dir, "w")); len(w) > 0 {
 		t.Errorf("the jail wrote to read-only binds: %s", w)
 	}
-	procs, err := os.ReadFile(filepath.Join(CgroupOf(id), "cgroup.procs"))
+	procs, err := os.ReadFile(filepath.Join(jail.CgroupOf(id), "cgroup.procs"))
 	if err != nil || strings.TrimSpace(string(procs)) != strconv.Itoa(pid) {
 		t.Errorf("cgroup.procs of %s: %q, %v; want %d", id, procs, err, pid)
 	}

@@ -60,6 +60,24 @@ func buildRoot(spec Spec) error {
 			return err
 		}
 	}
+	return mountProc(filepath.Join(root, "proc"))
+}
+
+// mountProc mounts the PID namespace's proc: the program's own processes
+// only, and (subset=pid) none of the kernel's files. QEMU's 9p server
+// needs /proc/self/fd.
+func mountProc(dir string) error {
+	if err := os.Mkdir(dir, 0o555); err != nil {
+		return err
+	}
+	const flags = unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	err := unix.Mount("proc", dir, "proc", flags, "subset=pid")
+	if errors.Is(err, unix.EINVAL) { // before Linux 5.8
+		err = unix.Mount("proc", dir, "proc", flags, "")
+	}
+	if err != nil {
+		return fmt.Errorf("mounting proc: %w", err)
+	}
 	return nil
 }
 

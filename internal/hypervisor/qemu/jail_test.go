@@ -98,7 +98,7 @@ func TestJailedVM(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range root {
-		if !slices.Contains([]string{"usr", "lib", "lib64", "bin", "sbin", "etc", "dev", "tmp", "work", "var", "root"}, e.Name()) {
+		if !slices.Contains([]string{"usr", "lib", "lib64", "bin", "sbin", "etc", "dev", "proc", "tmp", "work", "var", "root"}, e.Name()) {
 			t.Errorf("the jail's root has %s", e.Name())
 		}
 	}
