@@ -44,6 +44,18 @@ func hierarchies(id string, l Limits) []hierarchy {
 	}
 }
 
+// CgroupsAvailable tells whether this host's cgroup file systems have
+// what jails need: the memory and pids controllers (not so under `ip
+// netns exec`, which mounts a sysfs of its own over /sys).
+func CgroupsAvailable() error {
+	for _, h := range hierarchies("x", Limits{}) {
+		if _, err := os.Stat(filepath.Dir(filepath.Dir(h.dir))); err != nil {
+			return fmt.Errorf("no cgroup hierarchy for jails: %w", err)
+		}
+	}
+	return nil
+}
+
 // joinCgroup creates jail id's cgroups with their limits and moves this
 // process into them.
 func joinCgroup(id string, l Limits) error {

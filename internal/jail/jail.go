@@ -48,8 +48,9 @@ type Spec struct {
 	// AmbientCaps are the only capabilities the program keeps (as
 	// ambient capabilities); none by default.
 	AmbientCaps []Capability `json:"ambient_caps"`
-	// Limits of the jail's cgroup; the zero value sets none.
-	Limits Limits `json:"limits"`
+	// Cgroup, when set, is the jail's own cgroup with these limits
+	// (CgroupsAvailable); nil: the program stays in the daemon's.
+	Cgroup *Limits `json:"cgroup"`
 }
 
 // Identity is an unprivileged user.
@@ -159,7 +160,7 @@ func (s Spec) check() error {
 			return errdefs.InvalidArgument("jail %s: capability %d is not one a jail may keep", s.ID, c)
 		}
 	}
-	if s.Limits.MemoryBytes < 0 || s.Limits.Pids < 0 {
+	if l := s.Cgroup; l != nil && (l.MemoryBytes < 0 || l.Pids < 0) {
 		return errdefs.InvalidArgument("jail %s: negative limit", s.ID)
 	}
 	return nil

@@ -48,7 +48,7 @@ func TestSpecCheck(t *testing.T) {
 		"unclean":     func(s *jail.Spec) { s.Binds = []jail.Bind{{Path: "/usr/../etc"}} },
 		"slash":       func(s *jail.Spec) { s.Binds = []jail.Bind{{Path: "/", Writable: true}} },
 		"sys admin":   func(s *jail.Spec) { s.AmbientCaps = []jail.Capability{21} },
-		"neg limit":   func(s *jail.Spec) { s.Limits.Pids = -1 },
+		"neg limit":   func(s *jail.Spec) { s.Cgroup = &jail.Limits{Pids: -1} },
 		"device path": func(s *jail.Spec) { s.Devices = []string{"null"} },
 	} {
 		s := ok
@@ -90,7 +90,7 @@ func TestJailedProcess(t *testing.T) {
 		Binds:       []jail.Bind{{Path: dir, Writable: true}, {Path: ro}},
 		Devices:     []string{"/dev/null", "/dev/zero"},
 		AmbientCaps: []jail.Capability{jail.CapDACOverride},
-		Limits:      jail.Limits{MemoryBytes: 64 << 20, Pids: 16},
+		Cgroup:      &jail.Limits{MemoryBytes: 64 << 20, Pids: 16},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -18,8 +18,10 @@ func run(spec Spec) error {
 	runtime.LockOSThread()
 	// Before anything is mounted: a program that could not be placed in
 	// its cgroup does not start.
-	if err := joinCgroup(spec.ID, spec.Limits); err != nil {
-		return err
+	if spec.Cgroup != nil {
+		if err := joinCgroup(spec.ID, *spec.Cgroup); err != nil {
+			return err
+		}
 	}
 	if err := buildRoot(spec); err != nil {
 		return fmt.Errorf("building the jail of %s: %w", spec.ID, err)

@@ -35,7 +35,7 @@ func jailedDriver(t *testing.T) (*qemu.Driver, jail.Identity) {
 	if err != nil {
 		testenv.Unavailable(t, "%v (hack/install-deps.sh)", err)
 	}
-	return qemu.New(qemu.Options{Sandbox: true, Jail: &qemu.Jail{User: u, MemoryOverheadMB: 320, Pids: 1024}}), u
+	return qemu.New(qemu.Options{Sandbox: true, Jail: &qemu.Jail{User: u, Cgroup: true, MemoryOverheadMB: 320, Pids: 1024}}), u
 }
 
 // TestJailedVM boots a VM jailed, with a share, a boot disk and a hot-added

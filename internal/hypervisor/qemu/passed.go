@@ -113,7 +113,9 @@ func (v *vm) jailSpec() (jail.Spec, error) {
 	s := jail.Spec{
 		ID: v.spec.ID, Root: root, Program: bin, Args: v.line.args, User: v.jail.User,
 		Devices: jailDevices,
-		Limits:  jail.Limits{MemoryBytes: int64(v.spec.MemoryMB+v.jail.MemoryOverheadMB) << 20, Pids: v.jail.Pids},
+	}
+	if v.jail.Cgroup {
+		s.Cgroup = &jail.Limits{MemoryBytes: int64(v.spec.MemoryMB+v.jail.MemoryOverheadMB) << 20, Pids: v.jail.Pids}
 	}
 	for _, p := range []string{bin, v.spec.Kernel.Path, v.spec.Kernel.Initrd} {
 		if p != "" && !underSystem(p) {

@@ -43,6 +43,8 @@ type Options struct {
 // Jail configures the jail of every QEMU.
 type Jail struct {
 	User jail.Identity
+	// Cgroup places each QEMU in a cgroup of its own with the limits below.
+	Cgroup bool
 	// MemoryOverheadMB is added to a VM's memory for its cgroup's memory
 	// limit: what QEMU itself uses (TCG's translated code, device
 	// buffers, threads).
@@ -240,7 +242,7 @@ func (v *vm) reap() {
 
 // ended records how QEMU ended, once its jail's cgroup is gone.
 func (v *vm) ended(info hypervisor.ExitInfo) {
-	if v.jail != nil {
+	if v.jail != nil && v.jail.Cgroup {
 		if err := jail.RemoveCgroup(v.spec.ID); err != nil {
 			info.Reason += "; " + err.Error()
 		}

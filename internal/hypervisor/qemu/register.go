@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"fmt"
+	"log/slog"
 
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/hypervisor"
@@ -24,11 +25,16 @@ func init() {
 			if err != nil {
 				return nil, fmt.Errorf("jail: %w (or turn the jail off: [jail] enabled = false)", err)
 			}
-			opts.Jail = &Jail{User: u, MemoryOverheadMB: o.Jail.MemoryOverheadMB, Pids: o.Jail.Pids}
+			opts.Jail = &Jail{User: u, Cgroup: true, MemoryOverheadMB: o.Jail.MemoryOverheadMB, Pids: o.Jail.Pids}
 			// A jailed QEMU also filters its system calls.
 			opts.Sandbox = true
-			// Those of VMs that ended while no daemon watched them.
-			jail.RemoveStaleCgroups()
+			if err := jail.CgroupsAvailable(); err != nil {
+				opts.Jail.Cgroup = false
+				slog.Warn("QEMUs run without memory and pids limits", "err", err)
+			} else {
+				// Those of VMs that ended while no daemon watched them.
+				jail.RemoveStaleCgroups()
+			}
 		}
 		return New(opts), nil
 	})
