@@ -52,7 +52,7 @@ type Jail struct {
 	// Pids limits the processes and threads of one QEMU.
 	Pids int
 	// Jailer is the program that calls jail.Main first; default the
-	// running executable.
+	// running executable (/proc/self/exe).
 	Jailer string
 }
 
@@ -79,7 +79,8 @@ func New(opts Options) *Driver {
 	}
 	if j := opts.Jail; j != nil && j.Jailer == "" {
 		c := *j
-		c.Jailer, _ = os.Executable()
+		// The running binary's inode, even once an upgrade replaced it.
+		c.Jailer = "/proc/self/exe"
 		opts.Jail = &c
 	}
 	return &Driver{opts: opts}
