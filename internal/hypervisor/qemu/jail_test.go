@@ -2,6 +2,7 @@ package qemu_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/hypervisor/qemu"
 	"github.com/hyperhq/hyper/internal/jail"
@@ -148,4 +150,23 @@ func status(t *testing.T, pid int) map[string]string {
 func qemuLog(dir string) string {
 	b, _ := os.ReadFile(filepath.Join(dir, "qemu.log"))
 	return string(b)
+}
+
+// TestJailKVMAccess: a jailed KVM VM whose user may not open /dev/kvm
+// fails clearly at start.
+func TestJailKVMAccess(t *testing.T) {
+	drv, _ := jailedDriver(t)
+	var st syscall.Stat_t
+	if err := syscall.Stat("/dev/kvm", &st); err != nil || st.Mode&0o066 != 0 {
+		t.Skip("needs a /dev/kvm only its owner may open")
+	}
+	dir := t.TempDir()
+	v, err := drv.Create(context.Background(), hypervisor.Spec{ID: "kvmtest", StateDir: dir, VCPUs: 1, MemoryMB: 64,
+		Kernel: hypervisor.Kernel{Path: "/nonexistent"}, Accel: hypervisor.Accel{Kind: hypervisor.AccelKVM}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Start(context.Background()); !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "/dev/kvm") {
+		t.Fatalf("start: %v, want Unavailable naming /dev/kvm", err)
+	}
 }

@@ -7,9 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	"github.com/hyperhq/hyper/internal/jail"
 )
@@ -132,9 +134,30 @@ func (v *vm) jailSpec() (jail.Spec, error) {
 		s.Binds = append(s.Binds, jail.Bind{Path: v.memoryFile, Writable: true})
 	}
 	if v.spec.Accel.Kind == hypervisor.AccelKVM {
+		if err := canOpenRW(v.jail.User, "/dev/kvm"); err != nil {
+			return jail.Spec{}, err
+		}
 		s.Devices = append(s.Devices, "/dev/kvm")
 	}
 	return s, nil
+}
+
+// canOpenRW tells, by its mode, whether u may open the device node at p
+// read-write: a clear error instead of QEMU's in its log.
+func canOpenRW(u jail.Identity, p string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		return err
+	}
+	const rw = 0o6
+	switch {
+	case int(st.Uid) == u.UID && st.Mode>>6&rw == rw,
+		(int(st.Gid) == u.GID || slices.Contains(u.Groups, int(st.Gid))) && st.Mode>>3&rw == rw,
+		st.Mode&rw == rw:
+		return nil
+	}
+	return errdefs.Unavailable("jail user %s may not open %s (uid %d, gid %d, mode %o): add it to the device's group (hack/install-deps.sh: kvm), or [jail] enabled = false",
+		u.Name, p, st.Uid, st.Gid, st.Mode&0o777)
 }
 
 // underSystem tells whether p is inside a directory every jail has.
