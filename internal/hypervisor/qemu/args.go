@@ -106,7 +106,11 @@ func buildArgs(spec hypervisor.Spec, opts Options) (*cmdline, error) {
 	case hypervisor.AccelTCG, "":
 		// max reports an AMD CPU, on which every extra vCPU calibrates for
 		// ~150 ms; as Intel it does not.
-		c.add("-accel", "tcg", "-cpu", "max,vendor=GenuineIntel")
+		tcg := "tcg"
+		if opts.TCGBufferMB > 0 {
+			tcg += fmt.Sprintf(",tb-size=%d", opts.TCGBufferMB)
+		}
+		c.add("-accel", tcg, "-cpu", "max,vendor=GenuineIntel")
 		cmdline += " " + tcgCmdline
 		if opts.TSCKHz > 0 {
 			cmdline += fmt.Sprintf(" tsc_early_khz=%d", opts.TSCKHz)

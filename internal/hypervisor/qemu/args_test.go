@@ -72,8 +72,12 @@ func TestBuildArgs(t *testing.T) {
 	if !strings.Contains(vline, fmt.Sprintf("vhost-vsock-device,guest-cid=%d,vhostfd=7", vsockCID("p1"))) || !strings.Contains(vline, " hyper.vsock=1024") || !usesVsock([]byte(vline)) {
 		t.Errorf("no vsock device or port:\n%s", vline)
 	}
-	if strings.Contains(line, "-sandbox") {
-		t.Error("sandbox on by default")
+	if strings.Contains(line, "-sandbox") || strings.Contains(line, "tb-size") {
+		t.Error("sandbox or a TCG buffer size by default")
+	}
+	c, _ = buildArgs(spec(), Options{Sandbox: true, TCGBufferMB: 128})
+	if line := strings.Join(c.args, " "); !strings.Contains(line, "-accel tcg,tb-size=128") || !strings.Contains(line, "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny") {
+		t.Errorf("no TCG buffer size or sandbox:\n%s", line)
 	}
 }
 

@@ -37,7 +37,7 @@ func jailedDriver(t *testing.T) (*qemu.Driver, jail.Identity) {
 	if err != nil {
 		testenv.Unavailable(t, "%v (hack/install-deps.sh)", err)
 	}
-	return qemu.New(qemu.Options{Sandbox: true, Jail: &qemu.Jail{User: u, Cgroup: true, MemoryOverheadMB: 320, Pids: 1024}}), u
+	return qemu.New(qemu.Options{Sandbox: true, TCGBufferMB: 128, Jail: &qemu.Jail{User: u, Cgroup: true, MemoryOverheadMB: 320, Pids: 1024}}), u
 }
 
 // TestJailedVM boots a VM jailed, with a share, a boot disk and a hot-added
@@ -162,11 +162,49 @@ func TestJailKVMAccess(t *testing.T) {
 	}
 	dir := t.TempDir()
 	v, err := drv.Create(context.Background(), hypervisor.Spec{ID: "kvmtest", StateDir: dir, VCPUs: 1, MemoryMB: 64,
-		Kernel: hypervisor.Kernel{Path: "/nonexistent"}, Accel: hypervisor.Accel{Kind: hypervisor.AccelKVM}})
+		Kernel: hypervisor.Kernel{Path: "/usr/bin/true"}, Accel: hypervisor.Accel{Kind: hypervisor.AccelKVM}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := v.Start(context.Background()); !errors.Is(err, errdefs.ErrUnavailable) || !strings.Contains(err.Error(), "/dev/kvm") {
 		t.Fatalf("start: %v, want Unavailable naming /dev/kvm", err)
+	}
+}
+
+// BenchmarkJailFloor attributes the jail's start and stop cost: the boot
+// floor (QEMU start -> a busybox /init powered off -> QEMU reaped) with the
+// plain driver, with -sandbox only, jailed without a cgroup, and jailed
+// with one (the default), interleaved. Run with -benchtime 1x.
+func BenchmarkJailFloor(b *testing.B) {
+	env := testenv.New(b)
+	if os.Geteuid() != 0 {
+		testenv.Unavailable(b, "jailing needs root")
+	}
+	u, err := jail.LookupUser("hyper-qemu")
+	if err != nil {
+		testenv.Unavailable(b, "%v", err)
+	}
+	rd := testenv.FloorInitrd(b)
+	os.Chmod(rd, 0o644) // QEMU's user reads it
+	modes := []struct {
+		name string
+		opts qemu.Options
+	}{
+		{"plain", qemu.Options{}},
+		{"sandbox", qemu.Options{Sandbox: true}},
+		{"jail, no cgroup", qemu.Options{Sandbox: true, Jail: &qemu.Jail{User: u}}},
+		{"jail + cgroup", qemu.Options{Sandbox: true, Jail: &qemu.Jail{User: u, Cgroup: true, MemoryOverheadMB: 320, Pids: 1024}}},
+	}
+	took := make([][]time.Duration, len(modes))
+	for i := 0; i < testenv.Runs(); i++ {
+		for m, mode := range modes {
+			e := env
+			e.Config.Driver = qemu.New(mode.opts)
+			took[m] = append(took[m], testenv.BootFloor(b, e, rd, i))
+		}
+	}
+	b.Logf("boot floor, %d runs each:", testenv.Runs())
+	for m, mode := range modes {
+		b.Logf("  %-16s p50 %4dms p90 %4dms", mode.name, testenv.Pct(took[m], 50).Milliseconds(), testenv.Pct(took[m], 90).Milliseconds())
 	}
 }

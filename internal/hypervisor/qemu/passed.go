@@ -119,22 +119,29 @@ func (v *vm) jailSpec() (jail.Spec, error) {
 	if v.jail.Cgroup {
 		s.Cgroup = &jail.Limits{MemoryBytes: int64(v.spec.MemoryMB+v.jail.MemoryOverheadMB) << 20, Pids: v.jail.Pids}
 	}
+	if len(v.spec.Shares) > 0 {
+		s.AmbientCaps = shareCaps
+	}
 	for _, p := range []string{bin, v.spec.Kernel.Path, v.spec.Kernel.Initrd} {
-		if p != "" && !underSystem(p) {
+		if p == "" {
+			continue
+		}
+		// QEMU opens them by path (7.2 takes no descriptor for them).
+		if err := mayOpen(v.jail.User, p, 0o4); err != nil && !slices.Contains(s.AmbientCaps, jail.CapDACOverride) {
+			return jail.Spec{}, err
+		}
+		if !underSystem(p) {
 			s.Binds = append(s.Binds, jail.Bind{Path: filepath.Clean(p)})
 		}
 	}
 	for _, sh := range v.spec.Shares {
 		s.Binds = append(s.Binds, jail.Bind{Path: filepath.Clean(sh.Path), Writable: !sh.ReadOnly, Recursive: true})
 	}
-	if len(v.spec.Shares) > 0 {
-		s.AmbientCaps = shareCaps
-	}
 	if v.memoryFile != "" {
 		s.Binds = append(s.Binds, jail.Bind{Path: v.memoryFile, Writable: true})
 	}
 	if v.spec.Accel.Kind == hypervisor.AccelKVM {
-		if err := canOpenRW(v.jail.User, "/dev/kvm"); err != nil {
+		if err := mayOpen(v.jail.User, "/dev/kvm", 0o6); err != nil {
 			return jail.Spec{}, err
 		}
 		s.Devices = append(s.Devices, "/dev/kvm")
@@ -142,21 +149,21 @@ func (v *vm) jailSpec() (jail.Spec, error) {
 	return s, nil
 }
 
-// canOpenRW tells, by its mode, whether u may open the device node at p
-// read-write: a clear error instead of QEMU's in its log.
-func canOpenRW(u jail.Identity, p string) error {
+// mayOpen tells, by the file's mode, whether u may open p for perm (0o4
+// read, 0o6 read-write) — a clear error at start instead of QEMU's in
+// its log. Directories on the way do not matter: the jail's own are open.
+func mayOpen(u jail.Identity, p string, perm uint32) error {
 	var st unix.Stat_t
 	if err := unix.Stat(p, &st); err != nil {
 		return err
 	}
-	const rw = 0o6
 	switch {
-	case int(st.Uid) == u.UID && st.Mode>>6&rw == rw,
-		(int(st.Gid) == u.GID || slices.Contains(u.Groups, int(st.Gid))) && st.Mode>>3&rw == rw,
-		st.Mode&rw == rw:
+	case int(st.Uid) == u.UID && st.Mode>>6&perm == perm,
+		(int(st.Gid) == u.GID || slices.Contains(u.Groups, int(st.Gid))) && st.Mode>>3&perm == perm,
+		st.Mode&perm == perm:
 		return nil
 	}
-	return errdefs.Unavailable("jail user %s may not open %s (uid %d, gid %d, mode %o): add it to the device's group (hack/install-deps.sh: kvm), or [jail] enabled = false",
+	return errdefs.Unavailable("jail user %s may not open %s (uid %d, gid %d, mode %o): make it readable (make install: 0644), add the user to its group (hack/install-deps.sh: kvm for /dev/kvm), or [jail] enabled = false",
 		u.Name, p, st.Uid, st.Gid, st.Mode&0o777)
 }
 

@@ -35,6 +35,10 @@ type Options struct {
 	// Transport of the guest channels: TransportSerial (default) or
 	// TransportVsock.
 	Transport string
+	// TCGBufferMB bounds TCG's translated-code buffer (QEMU's default is
+	// 1 GiB, touched as code is translated): what keeps a TCG QEMU within
+	// a memory limit.
+	TCGBufferMB int
 	// Jail, when set, runs every QEMU jailed. nil: QEMU runs as the
 	// daemon's user and sees the host's files.
 	Jail *Jail

@@ -9,6 +9,10 @@ import (
 	"github.com/hyperhq/hyper/internal/jail"
 )
 
+// tcgBufferMB is TCG's translated-code buffer under a memory limit: part
+// of the jail's memory overhead (docs/adr/0012-qemu-jail.md).
+const tcgBufferMB = 128
+
 // DriverName is the name the QEMU driver is registered under.
 const DriverName = "qemu"
 
@@ -34,6 +38,7 @@ func init() {
 			} else {
 				// Those of VMs that ended while no daemon watched them.
 				jail.RemoveStaleCgroups()
+				opts.TCGBufferMB = tcgBufferMB
 			}
 		}
 		return New(opts), nil
