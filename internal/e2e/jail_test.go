@@ -179,6 +179,17 @@ func BenchmarkJail(b *testing.B) {
 	cg := memoryCgroup(b, pid)
 	peak, _ := os.ReadFile(filepath.Join(cg, "memory.max_usage_in_bytes"))
 	fails, _ := os.ReadFile(filepath.Join(cg, "memory.failcnt"))
+	stat, _ := os.ReadFile(filepath.Join(cg, "memory.stat"))
+	kmem, _ := os.ReadFile(filepath.Join(cg, "memory.kmem.max_usage_in_bytes"))
+	var now []string // of the memory now charged: page cache, anonymous, kernel
+	for _, line := range strings.Split(string(stat), "\n") {
+		if k, v, ok := strings.Cut(line, " "); ok && (k == "cache" || k == "rss" || k == "mapped_file") {
+			n, _ := strconv.Atoi(v)
+			now = append(now, fmt.Sprintf("%s %d MiB", k, n>>20))
+		}
+	}
+	kmemMB, _ := strconv.Atoi(strings.TrimSpace(string(kmem)))
+	now = append(now, fmt.Sprintf("kmem peak %d MiB", kmemMB>>20))
 	peakMB, _ := strconv.Atoi(strings.TrimSpace(string(peak)))
 	peakMB >>= 20
 	fmt.Printf("\njail cost, %d runs each, %s:\n", len(jailed), h.env.Config.Accel.Kind)
@@ -186,6 +197,7 @@ func BenchmarkJail(b *testing.B) {
 	fmt.Printf("  run --rm busybox true unjailed: p50 %4dms p90 %4dms\n", testenv.Pct(unjailed, 50).Milliseconds(), testenv.Pct(unjailed, 90).Milliseconds())
 	fmt.Printf("  guest filling 256 MiB: cgroup peak %d MiB (limit %d MiB, failcnt %s), QEMU VmHWM %s kB\n",
 		peakMB, 256+320, strings.TrimSpace(string(fails)), procField(b, pid, "VmHWM"))
+	fmt.Printf("  charged at the end: %s\n", strings.Join(now, ", "))
 	b.ReportMetric(float64(testenv.Pct(jailed, 50).Milliseconds()), "jailed-p50-ms")
 	b.ReportMetric(float64(testenv.Pct(unjailed, 50).Milliseconds()), "unjailed-p50-ms")
 	b.ReportMetric(float64(peakMB-256), "overhead-MiB")
