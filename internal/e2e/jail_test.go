@@ -71,7 +71,8 @@ func memoryCgroup(t testing.TB, pid int) string {
 // the jail's user, filtered, without new privileges, in a root holding its
 // own pod's files only and a cgroup limited to its memory plus the
 // overhead; as that user, hyperd's state (database, disks, templates) is
-// out of reach from the host; the cgroups go with the pods.
+// out of reach from the host; a restarted hyperd re-attaches to them; the
+// cgroups go with the pods.
 func TestJailedPods(t *testing.T) {
 	u := jailUser(t)
 	h := newHyperd(t)
@@ -128,6 +129,31 @@ func TestJailedPods(t *testing.T) {
 	}
 	if got := asUser(t, u, "-r", templates); len(got) > 0 {
 		t.Errorf("template files readable by %s: %q", u.Name, got)
+	}
+	// hyperd restarted (killed): it re-attaches to the jailed QEMUs through
+	// their sockets, and removes the empty cgroups of VMs gone meanwhile
+	// but not the running ones'.
+	pids := []int{podQemu(t, h, "a"), podQemu(t, h, "b")}
+	stale := filepath.Join(filepath.Dir(cgroups[0]), "stale-e2e")
+	if err := os.Mkdir(stale, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h.kill9()
+	h.start()
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		os.Remove(stale)
+		t.Errorf("stale cgroup %s kept at hyperd's start (%v)", stale, err)
+	}
+	for i, pod := range []string{"a", "b"} {
+		if pid := podQemu(t, h, pod); pid != pids[i] {
+			t.Errorf("pod %s's QEMU after the restart: %d, was %d", pod, pid, pids[i])
+		}
+		if _, err := os.Stat(cgroups[i]); err != nil {
+			t.Errorf("pod %s's cgroup after the restart: %v", pod, err)
+		}
+	}
+	if out := h.ok("exec", "a", "echo", "hi"); out != "hi\n" {
+		t.Errorf("exec in a re-attached jailed pod: %q", out)
 	}
 	h.ok("rm", "-f", "a", "b")
 	for _, cg := range cgroups {

@@ -208,3 +208,12 @@ func BenchmarkJailFloor(b *testing.B) {
 		b.Logf("  %-16s p50 %4dms p90 %4dms", mode.name, testenv.Pct(took[m], 50).Milliseconds(), testenv.Pct(took[m], 90).Milliseconds())
 	}
 }
+
+// TestJailUserMissing: a driver configured to jail as a user that does not
+// exist is refused (hyperd fails at start).
+func TestJailUserMissing(t *testing.T) {
+	_, err := hypervisor.New(qemu.DriverName, hypervisor.Options{Jail: hypervisor.Jail{User: "no-such-user-hyper"}})
+	if !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "install-deps") {
+		t.Fatalf("got %v, want NotFound pointing at hack/install-deps.sh", err)
+	}
+}
