@@ -105,22 +105,36 @@ func addFDSet(ctx context.Context, q *qmp, d hypervisor.Disk) (int, error) {
 // removeFDSets removes the fd sets of the disk with serial (QEMU closes
 // their descriptors once no block node uses them).
 func removeFDSets(ctx context.Context, q *qmp, serial string) error {
+	raw, err := q.call(ctx, "query-fdsets", nil)
+	if err != nil {
+		return err
+	}
+	ids, err := fdSetsOf(raw, serial)
+	for _, id := range ids {
+		err = errors.Join(err, q.execute(ctx, "remove-fd", map[string]any{"fdset-id": id}))
+	}
+	return err
+}
+
+// fdSetsOf returns the ids of the fd sets named serial in a query-fdsets
+// reply (QEMU's: a jailed QEMU is not trusted, FuzzFDSets).
+func fdSetsOf(raw json.RawMessage, serial string) ([]int, error) {
 	var sets []struct {
 		ID  int `json:"fdset-id"`
 		FDs []struct {
 			Opaque string `json:"opaque"`
 		} `json:"fds"`
 	}
-	if err := q.query(ctx, "query-fdsets", nil, &sets); err != nil {
-		return err
+	if err := json.Unmarshal(raw, &sets); err != nil {
+		return nil, fmt.Errorf("qmp query-fdsets: decoding reply: %w", err)
 	}
-	var errs []error
+	var ids []int
 	for _, s := range sets {
 		if len(s.FDs) > 0 && s.FDs[0].Opaque == serial {
-			errs = append(errs, q.execute(ctx, "remove-fd", map[string]any{"fdset-id": s.ID}))
+			ids = append(ids, s.ID)
 		}
 	}
-	return errors.Join(errs...)
+	return ids, nil
 }
 
 // RemoveDisk implements hypervisor.DiskHotplugger.
