@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hyperhq/hyper/internal/errdefs"
 )
 
 // cgroupRoot is where cgroup file systems are mounted.
@@ -143,3 +146,24 @@ func RemoveStaleCgroups() {
 // CgroupOf returns the memory cgroup directory of jail id (for tests and
 // diagnostics).
 func CgroupOf(id string) string { return hierarchies(id, Limits{})[0].dir }
+
+// ProcessCgroup returns the id of the jail whose cgroup process pid is in
+// (a daemon that re-attached to a jailed program removes its cgroup once
+// it has gone); NotFound if it is in none.
+func ProcessCgroup(pid int) (string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return "", fmt.Errorf("cgroup of process %d: %w", pid, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		// "4:memory:/hyper/ID" (v1), "0::/hyper/ID" (unified)
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 || (f[1] != "memory" && f[1] != "") {
+			continue
+		}
+		if dir, id := filepath.Split(f[2]); dir == "/"+cgroupParent+"/" && validID(id) {
+			return id, nil
+		}
+	}
+	return "", errdefs.NotFound("process %d is in no jail's cgroup", pid)
+}

@@ -31,7 +31,8 @@ const envSpec = "HYPER_JAIL_SPEC"
 
 // Spec describes one jailed program.
 type Spec struct {
-	// ID names the jail's cgroup; [A-Za-z0-9_.-], 1-64 bytes.
+	// ID names the jail and its cgroup, unique among the running jails;
+	// [A-Za-z0-9_.-], 1-128 bytes.
 	ID string `json:"id"`
 	// Root is an existing empty directory on which the jail's tmpfs root
 	// is mounted, in the jail's mount namespace only.
@@ -167,7 +168,7 @@ func (s Spec) check() error {
 }
 
 func validID(id string) bool {
-	if id == "" || len(id) > 64 || id == "." || id == ".." {
+	if id == "" || len(id) > 128 || id == "." || id == ".." {
 		return false
 	}
 	return !strings.ContainsFunc(id, func(c rune) bool {

@@ -146,6 +146,12 @@ func TestJailedProcess(t *testing.T) {
 	if w, _ := os.ReadFile(filepath.Join(dir, "w")); len(w) > 0 {
 		t.Errorf("the jail wrote to read-only binds: %s", w)
 	}
+	if got, err := jail.ProcessCgroup(pid); got != id || err != nil {
+		t.Errorf("ProcessCgroup = %q, %v; want %s", got, err, id)
+	}
+	if _, err := jail.ProcessCgroup(os.Getpid()); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Errorf("the test's own cgroup: %v, want NotFound", err)
+	}
 	procs, err := os.ReadFile(filepath.Join(jail.CgroupOf(id), "cgroup.procs"))
 	if err != nil || strings.TrimSpace(string(procs)) != strconv.Itoa(pid) {
 		t.Errorf("cgroup.procs of %s: %q, %v; want %d", id, procs, err, pid)

@@ -64,11 +64,12 @@ func TestJailedVM(t *testing.T) {
 	if err := v.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	var cg string // once QEMU runs
 	defer func() {
 		v.Kill()
 		v.Wait(ctx)
-		if _, err := os.Stat(jail.CgroupOf(spec.ID)); !os.IsNotExist(err) {
-			t.Errorf("cgroup %s left behind (%v)", jail.CgroupOf(spec.ID), err)
+		if _, err := os.Stat(jail.CgroupOf(cg)); cg != "" && !os.IsNotExist(err) {
+			t.Errorf("cgroup %s left behind (%v)", jail.CgroupOf(cg), err)
 		}
 	}()
 	// The hot plug waits on QMP: QEMU is up, exec'd, filtering.
@@ -83,6 +84,9 @@ func TestJailedVM(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := v.Pid()
+	if cg, err = jail.ProcessCgroup(pid); err != nil || !strings.HasPrefix(cg, spec.ID+"-") {
+		t.Fatalf("qemu's cgroup: %q, %v", cg, err)
+	}
 	// The guest boots: QEMU read its boot files, writes its console.
 	for c := []byte(nil); !strings.Contains(string(c), "hyperstart ready"); c, _ = os.ReadFile(filepath.Join(dir, "console.log")) {
 		select {
@@ -111,7 +115,7 @@ func TestJailedVM(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("/proc", strconv.Itoa(pid), "root", dir, "hyper.sock")); !os.IsNotExist(err) {
 		t.Errorf("the state dir is in the jail: %v", err)
 	}
-	procs, _ := os.ReadFile(filepath.Join(jail.CgroupOf(spec.ID), "cgroup.procs"))
+	procs, _ := os.ReadFile(filepath.Join(jail.CgroupOf(cg), "cgroup.procs"))
 	if !slices.Contains(strings.Fields(string(procs)), strconv.Itoa(pid)) {
 		t.Errorf("qemu %d not in its cgroup: %q", pid, procs)
 	}

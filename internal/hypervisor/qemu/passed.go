@@ -3,6 +3,7 @@ package qemu
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -117,6 +118,9 @@ func (v *vm) jailSpec() (jail.Spec, error) {
 		Devices: jailDevices,
 	}
 	if v.jail.Cgroup {
+		// Unique: two daemons' template builders share the VM's id.
+		s.ID = fmt.Sprintf("%s-%08x", v.spec.ID, rand.Uint32())
+		v.cgroup = s.ID
 		s.Cgroup = &jail.Limits{MemoryBytes: int64(v.spec.MemoryMB+v.jail.MemoryOverheadMB) << 20, Pids: v.jail.Pids}
 	}
 	if len(v.spec.Shares) > 0 {

@@ -129,6 +129,9 @@ type vm struct {
 	line   *cmdline
 	// jail is how QEMU is jailed; nil: it is not.
 	jail *Jail
+	// cgroup is the id of the jail whose cgroup QEMU is in ("": none),
+	// removed once QEMU has gone. Set before QEMU starts (or is attached).
+	cgroup string
 	// memoryFile is the template memory file of a VM that saves or
 	// restores one: it is bound into the jail.
 	memoryFile string
@@ -247,8 +250,8 @@ func (v *vm) reap() {
 
 // ended records how QEMU ended, once its jail's cgroup is gone.
 func (v *vm) ended(info hypervisor.ExitInfo) {
-	if v.jail != nil && v.jail.Cgroup {
-		if err := jail.RemoveCgroup(v.spec.ID); err != nil {
+	if v.cgroup != "" {
+		if err := jail.RemoveCgroup(v.cgroup); err != nil {
 			info.Reason += "; " + err.Error()
 		}
 	}
