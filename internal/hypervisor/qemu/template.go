@@ -136,6 +136,10 @@ func (d *Driver) Restore(ctx context.Context, spec hypervisor.Spec, dir string) 
 	if err == nil {
 		err = withMemoryFile(line, spec.MemoryMB, memory, false)
 	}
+	if j := d.opts.Jail; err == nil && j != nil {
+		// A template saved while the jail was off is root's.
+		err = os.Chown(memory, j.User.UID, j.User.GID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
 	}
