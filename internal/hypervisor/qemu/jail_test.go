@@ -64,6 +64,9 @@ func TestJailedVM(t *testing.T) {
 	if err := v.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if err := v.Start(ctx); err == nil {
+		t.Error("a second Start succeeded")
+	}
 	var cg string // once QEMU runs
 	defer func() {
 		v.Kill()

@@ -141,15 +141,16 @@ type vm struct {
 	// vsock: the first channel is reached over vsock (channel.go).
 	vsock bool
 
-	// mu guards cmd, pid and exit. launch holds it across starting QEMU
+	// mu guards launched, cmd, pid and exit. launch holds it across starting QEMU
 	// (fork and exec, not the boot) on purpose: Pid and Kill wait until a
 	// start has its process, so that a Kill during Start kills it. No QMP
 	// call or other I/O is made under it.
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	pid  int // of an attached QEMU, not our child
-	done chan struct{}
-	exit hypervisor.ExitInfo
+	mu       sync.Mutex
+	launched bool // Start was called
+	cmd      *exec.Cmd
+	pid      int // of an attached QEMU, not our child
+	done     chan struct{}
+	exit     hypervisor.ExitInfo
 }
 
 // Start implements hypervisor.VM. A restored VM runs once its state is
@@ -171,6 +172,14 @@ func (v *vm) Start(ctx context.Context) error {
 }
 
 func (v *vm) launch() error {
+	// Once only: a second start would rebind the sockets of the first.
+	v.mu.Lock()
+	again := v.launched || v.pid != 0
+	v.launched = true
+	v.mu.Unlock()
+	if again {
+		return errors.New("already started")
+	}
 	logf, err := os.OpenFile(filepath.Join(v.spec.StateDir, qemuLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
@@ -198,9 +207,6 @@ func (v *vm) launch() error {
 	cmd.ExtraFiles = append(extra, files...)
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.cmd != nil || v.pid != 0 {
-		return errors.New("already started")
-	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
