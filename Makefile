@@ -36,6 +36,7 @@ demo: deps kernel initrd
 
 # Installs the binaries, kernel and initramfs where hyperd looks by default.
 install: kernel initrd
+	bash hack/install-deps.sh --user
 	install -d /usr/local/lib/hyper
 	install -m 0644 $(KERNEL) /usr/local/lib/hyper/vmlinux
 	install -m 0644 $(OUT)/initrd.img /usr/local/lib/hyper/initrd.img

@@ -20,6 +20,7 @@ import (
 	"github.com/hyperhq/hyper/internal/hypervisor"
 	_ "github.com/hyperhq/hyper/internal/hypervisor/qemu" // registers the "qemu" driver
 	"github.com/hyperhq/hyper/internal/image"
+	"github.com/hyperhq/hyper/internal/jail"
 	"github.com/hyperhq/hyper/internal/network"
 	"github.com/hyperhq/hyper/internal/shutdown"
 	"github.com/hyperhq/hyper/internal/template"
@@ -29,6 +30,7 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	jail.Main() // hyperd re-executed as the jailer of a VM's QEMU: never returns
 	cfgPath := flag.String("config", config.DefaultPath, "configuration file (TOML)")
 	root := flag.String("root", "", "state directory (overrides config)")
 	socket := flag.String("socket", "", "API socket (overrides config; with --host, one more host)")
@@ -83,6 +85,9 @@ func main() {
 	defer stop()
 	context.AfterFunc(ctx, stop) // a second signal kills at once
 	hvOpts := hypervisor.Options{Transport: cfg.Transport}
+	if cfg.Jail.Enabled {
+		hvOpts.Jail = hypervisor.Jail{User: cfg.Jail.User, MemoryOverheadMB: cfg.Jail.MemoryOverheadMB, Pids: cfg.Jail.Pids}
+	}
 	if cfg.Hypervisor == "qemu" {
 		hvOpts.Binary = cfg.QEMU // the qemu key predates the hypervisor key
 	}

@@ -48,6 +48,7 @@ type Config struct {
 	SeccompProfileDir string `toml:"seccomp_profile_dir"`
 
 	VM       VM       `toml:"vm"`
+	Jail     Jail     `toml:"jail"`
 	Pod      Pod      `toml:"pod"`
 	Log      Log      `toml:"log"`
 	Registry Registry `toml:"registry"`
@@ -161,6 +162,18 @@ type VM struct {
 	Template bool `toml:"template"`
 }
 
+// Jail confines each pod's QEMU (docs/adr/0012-qemu-jail.md): it runs as
+// User (never root), in a root of its own holding only its boot files and
+// shares, with a seccomp filter, in a cgroup limited to the pod's memory
+// plus MemoryOverheadMB and to Pids tasks. Off, QEMU runs as root and sees
+// the host (for debugging).
+type Jail struct {
+	Enabled          bool   `toml:"enabled"`
+	User             string `toml:"user"`
+	MemoryOverheadMB int    `toml:"memory_overhead_mb"`
+	Pids             int    `toml:"pids"`
+}
+
 // Pod holds per-pod defaults.
 type Pod struct {
 	MemoryMB  int `toml:"memory_mb"`
@@ -184,6 +197,7 @@ func Default() Config {
 		Accel: "auto", Hypervisor: "qemu", QEMU: "qemu-system-x86_64", Transport: "serial", Network: "user",
 		Bridge: Bridge{Name: "hyper0", Subnet: "10.88.0.0/16", MTU: 1500},
 		VM:     VM{Template: true},
+		Jail:   Jail{Enabled: true, User: "hyper-qemu", MemoryOverheadMB: 320, Pids: 1024},
 		Pod:    Pod{MemoryMB: 256, VCPUs: 1, ScratchMB: 10 << 10},
 		Log:    Log{Level: "info", ContainerMaxMB: 10, ContainerFiles: 3},
 	}
@@ -231,6 +245,12 @@ func (c Config) Validate() error {
 		return errdefs.InvalidArgument("config: pod.vcpus must be at least 1")
 	case c.Pod.ScratchMB < 64:
 		return errdefs.InvalidArgument("config: pod.scratch_mb must be at least 64")
+	case c.Jail.Enabled && c.Jail.User == "":
+		return errdefs.InvalidArgument("config: jail.user must be set when jail.enabled (hyper-qemu)")
+	case c.Jail.MemoryOverheadMB < 64:
+		return errdefs.InvalidArgument("config: jail.memory_overhead_mb %d: QEMU needs at least 64 MiB beside the guest's memory", c.Jail.MemoryOverheadMB)
+	case c.Jail.Pids < 64:
+		return errdefs.InvalidArgument("config: jail.pids %d: QEMU needs at least 64 threads", c.Jail.Pids)
 	}
 	for _, h := range c.Registry.Insecure {
 		if h == "" || strings.Contains(h, "/") {

@@ -85,3 +85,23 @@ func TestAPI(t *testing.T) {
 		}
 	}
 }
+
+func TestJail(t *testing.T) {
+	if j := Default().Jail; !j.Enabled || j.User != "hyper-qemu" {
+		t.Fatalf("default jail: %+v", j)
+	}
+	c, err := Parse("[jail]\nenabled = false\n")
+	if err != nil || c.Jail.Enabled || c.Jail.User != "hyper-qemu" {
+		t.Fatalf("jail off: %+v %v", c.Jail, err)
+	}
+	for name, text := range map[string]string{
+		"no user":       "[jail]\nuser = \"\"",
+		"tiny overhead": "[jail]\nmemory_overhead_mb = 8",
+		"few pids":      "[jail]\npids = 10",
+		"typo":          "[jail]\nenable = true",
+	} {
+		if _, err := Parse(text); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%s: err = %v, want invalid argument", name, err)
+		}
+	}
+}

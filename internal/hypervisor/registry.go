@@ -19,6 +19,22 @@ type Options struct {
 	// for the driver's default, else one the driver knows (qemu: "serial"
 	// or "vsock").
 	Transport string
+	// Jail confines each VM's hypervisor process; its zero value is no
+	// jail.
+	Jail Jail
+}
+
+// Jail is how a driver confines its hypervisor processes: as User (an
+// unprivileged user), seeing only its VM's files, in a cgroup of its own
+// (docs/adr/0012-qemu-jail.md).
+type Jail struct {
+	// User runs the hypervisor; empty: no jail, the hypervisor runs as
+	// the daemon's user.
+	User string
+	// MemoryOverheadMB is added to a VM's memory for its memory limit.
+	MemoryOverheadMB int
+	// Pids limits the processes and threads of one hypervisor.
+	Pids int
 }
 
 // Factory makes a driver from the options.

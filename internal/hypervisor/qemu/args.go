@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -26,31 +27,90 @@ const (
 	qemuLog   = "qemu.log"
 )
 
+// A passed file is one QEMU inherits as a descriptor instead of opening a
+// host path: a jailed QEMU sees no host path but its boot files and shares
+// (docs/adr/0012-qemu-jail.md). The driver opens them at launch.
+type passed struct {
+	kind passKind
+	path string // the file, socket or tap name
+	flag int    // open flags of a file
+}
+
+type passKind int
+
+const (
+	passFile   passKind = iota // os.OpenFile(path, flag)
+	passSocket                 // a listening unix socket bound at path
+	passTap                    // the persistent tap called path, attached
+)
+
+// firstPassedFD is the descriptor of the first passed file (incomingFD,
+// the state of a restored VM, comes before).
+const firstPassedFD = incomingFD + 1
+
+// cmdline is QEMU's command line and the files it refers to by
+// descriptor: files[i] is descriptor firstPassedFD+i.
+type cmdline struct {
+	args  []string
+	files []passed
+}
+
+// pass adds a file and returns its descriptor in QEMU.
+func (c *cmdline) pass(p passed) int {
+	c.files = append(c.files, p)
+	return firstPassedFD + len(c.files) - 1
+}
+
+func (c *cmdline) add(args ...string) { c.args = append(c.args, args...) }
+
+// fdset passes the files of a QEMU fd set (-add-fd) and returns the path
+// QEMU opens them by: QEMU dups the one whose access mode matches.
+func (c *cmdline) fdset(set int, opaque string, files ...passed) string {
+	for _, f := range files {
+		c.args = append(c.args, "-add-fd", fmt.Sprintf("fd=%d,set=%d,opaque=%s", c.pass(f), set, opaque))
+	}
+	return fmt.Sprintf("/dev/fdset/%d", set)
+}
+
+// diskFiles are the descriptors of a disk: read-only, or read-write and
+// read-only (QEMU reopens a writable image read-only at times).
+func diskFiles(d hypervisor.Disk) []passed {
+	ro := passed{kind: passFile, path: d.Path, flag: os.O_RDONLY}
+	if d.ReadOnly {
+		return []passed{ro}
+	}
+	return []passed{{kind: passFile, path: d.Path, flag: os.O_RDWR}, ro}
+}
+
 // buildArgs turns a spec into QEMU's command line. It is a pure function so
 // the whole command line is reviewable in a unit test.
-func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
+func buildArgs(spec hypervisor.Spec, opts Options) (*cmdline, error) {
 	if spec.VCPUs < 1 || spec.MemoryMB < 64 {
 		return nil, errdefs.InvalidArgument("vm %s: need at least 1 vCPU and 64 MiB (got %d, %d)", spec.ID, spec.VCPUs, spec.MemoryMB)
 	}
 	if spec.Kernel.Path == "" {
 		return nil, errdefs.InvalidArgument("vm %s: no kernel", spec.ID)
 	}
-	a := []string{
+	c := &cmdline{args: []string{
 		"-name", vmName(spec.ID),
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-M", "microvm,x-option-roms=off,isa-serial=on,rtc=on,acpi=off",
 		"-global", "virtio-mmio.force-legacy=false",
 		"-m", fmt.Sprint(spec.MemoryMB),
 		"-smp", fmt.Sprint(spec.VCPUs),
-	}
+	}}
 	cmdline := baseCmdline
 	switch spec.Accel.Kind {
 	case hypervisor.AccelKVM:
-		a = append(a, "-accel", "kvm", "-cpu", "host")
+		c.add("-accel", "kvm", "-cpu", "host")
 	case hypervisor.AccelTCG, "":
 		// max reports an AMD CPU, on which every extra vCPU calibrates for
 		// ~150 ms; as Intel it does not.
-		a = append(a, "-accel", "tcg", "-cpu", "max,vendor=GenuineIntel")
+		tcg := "tcg"
+		if opts.TCGBufferMB > 0 {
+			tcg += fmt.Sprintf(",tb-size=%d", opts.TCGBufferMB)
+		}
+		c.add("-accel", tcg, "-cpu", "max,vendor=GenuineIntel")
 		cmdline += " " + tcgCmdline
 		if opts.TSCKHz > 0 {
 			cmdline += fmt.Sprintf(" tsc_early_khz=%d", opts.TSCKHz)
@@ -65,47 +125,55 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 	if vsockOn {
 		cmdline += fmt.Sprintf(" %s=%d", protocol.VsockParam, protocol.VsockPort)
 	}
-	a = append(a, "-kernel", spec.Kernel.Path, "-append", cmdline)
+	c.add("-kernel", spec.Kernel.Path, "-append", cmdline)
 	if spec.Kernel.Initrd != "" {
-		a = append(a, "-initrd", spec.Kernel.Initrd)
+		c.add("-initrd", spec.Kernel.Initrd)
 	}
 	console := spec.ConsoleLog
 	if console == "" {
 		console = filepath.Join(spec.StateDir, "console.log")
 	}
-	a = append(a,
-		"-chardev", "file,id=con0,path="+console,
+	if err := checkOpt(console); err != nil {
+		return nil, fmt.Errorf("vm %s: console: %w", spec.ID, err)
+	}
+	conFD := c.fdset(0, "console", passed{kind: passFile, path: console, flag: os.O_WRONLY | os.O_CREATE | os.O_TRUNC})
+	qmpFD := c.pass(passed{kind: passSocket, path: filepath.Join(spec.StateDir, qmpSocket)})
+	c.add(
+		"-chardev", "file,id=con0,path="+conFD,
 		"-serial", "chardev:con0",
-		"-qmp", "unix:"+filepath.Join(spec.StateDir, qmpSocket)+",server=on,wait=off",
+		"-chardev", fmt.Sprintf("socket,id=qmp0,fd=%d,server=on,wait=off", qmpFD),
+		"-mon", "chardev=qmp0,mode=control",
 		"-object", "rng-random,id=rng0,filename=/dev/urandom",
 		"-device", "virtio-rng-device,rng=rng0",
 	)
 	if len(spec.Channels) > 0 {
-		a = append(a, "-device", "virtio-serial-device,id=vser0")
+		c.add("-device", "virtio-serial-device,id=vser0")
 		for i, ch := range spec.Channels {
 			if err := checkOpt(ch.Name, ch.SocketPath); err != nil {
 				return nil, fmt.Errorf("vm %s: channel: %w", spec.ID, err)
 			}
 			id := fmt.Sprintf("ch%d", i)
-			a = append(a,
-				"-chardev", fmt.Sprintf("socket,id=%s,path=%s,server=on,wait=off", id, ch.SocketPath),
+			c.add(
+				"-chardev", fmt.Sprintf("socket,id=%s,fd=%d,server=on,wait=off", id, c.pass(passed{kind: passSocket, path: ch.SocketPath})),
 				"-device", fmt.Sprintf("virtserialport,bus=vser0.0,chardev=%s,name=%s,id=port%d", id, ch.Name, i))
 		}
 	}
 	if vsockOn {
-		a = append(a, "-device", fmt.Sprintf("%s,guest-cid=%d", vsockDevice, vsockCID(spec.ID)))
+		fd := c.pass(passed{kind: passFile, path: vhostVsock, flag: os.O_RDWR})
+		c.add("-device", fmt.Sprintf("%s,guest-cid=%d,vhostfd=%d", vsockDevice, vsockCID(spec.ID), fd))
 	}
 	// Every VM has one virtio-scsi controller, so that disks can be added
 	// while it runs (ADR 0007). scsi_mod.scan=manual keeps the guest from
 	// probing 256 targets at boot: hyperstart scans target 0 when it looks
 	// for a disk.
-	a = append(a, "-device", "virtio-scsi-device,id="+scsiController)
+	c.add("-device", "virtio-scsi-device,id="+scsiController)
 	lun := 0
 	for i, d := range spec.Disks {
 		if err := checkDisk(d); err != nil {
 			return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
 		}
-		drive := fmt.Sprintf("file=%s,if=none,id=d%d,format=%s,cache=none,aio=threads", d.Path, i, diskFormat(d))
+		file := c.fdset(i+1, d.Serial, diskFiles(d)...)
+		drive := fmt.Sprintf("file=%s,if=none,id=d%d,format=%s,cache=none,aio=threads", file, i, diskFormat(d))
 		if d.ReadOnly {
 			drive += ",readonly=on"
 		}
@@ -120,7 +188,7 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 			dev = fmt.Sprintf("scsi-hd,bus=%s.0,drive=d%d,serial=%s,channel=0,scsi-id=0,lun=%d,id=%s", scsiController, i, d.Serial, lun, scsiDeviceID(d.Serial))
 			lun++
 		}
-		a = append(a, "-drive", drive, "-device", dev)
+		c.add("-drive", drive, "-device", dev)
 	}
 	for i, s := range spec.Shares {
 		if err := checkOpt(s.Tag, s.Path); err != nil {
@@ -132,7 +200,7 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 		if s.ReadOnly {
 			fs += ",readonly=on"
 		}
-		a = append(a, "-fsdev", fs,
+		c.add("-fsdev", fs,
 			"-device", fmt.Sprintf("virtio-9p-device,fsdev=fs%d,mount_tag=%s", i, s.Tag))
 	}
 	for i, n := range spec.NICs {
@@ -144,7 +212,7 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 			if len(n.Forwards) > 0 {
 				return nil, errdefs.InvalidArgument("vm %s: nic %s: port forwards need a user-mode NIC", spec.ID, n.ID)
 			}
-			nd = fmt.Sprintf("tap,id=n%d,ifname=%s,script=no,downscript=no", i, n.Tap)
+			nd = fmt.Sprintf("tap,id=n%d,fd=%d", i, c.pass(passed{kind: passTap, path: n.Tap}))
 		} else {
 			nd = fmt.Sprintf("user,id=n%d", i)
 			for _, f := range n.Forwards {
@@ -159,12 +227,12 @@ func buildArgs(spec hypervisor.Spec, opts Options) ([]string, error) {
 		if n.MAC != "" {
 			dev += ",mac=" + n.MAC
 		}
-		a = append(a, "-netdev", nd, "-device", dev)
+		c.add("-netdev", nd, "-device", dev)
 	}
 	if opts.Sandbox {
-		a = append(a, "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny")
+		c.add("-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny")
 	}
-	return a, nil
+	return c, nil
 }
 
 // hostfwd renders a port forward as slirp's rule

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -28,39 +29,55 @@ func spec() hypervisor.Spec {
 }
 
 func TestBuildArgs(t *testing.T) {
-	a, err := buildArgs(spec(), Options{TSCKHz: 2899990})
+	c, err := buildArgs(spec(), Options{TSCKHz: 2899990})
 	if err != nil {
 		t.Fatal(err)
 	}
-	line := strings.Join(a, " ")
+	line := strings.Join(c.args, " ")
 	for _, want := range []string{
 		"-nodefaults", "-no-reboot", "-accel tcg", "microvm",
 		"-append " + baseCmdline + " nolapic_timer tsc_early_khz=2899990 hyper.debug=1",
 		"max,vendor=GenuineIntel", "virtio-mmio.force-legacy=false",
 		"virtserialport,bus=vser0.0,chardev=ch0,name=hyper.0,id=port0",
-		"socket,id=ch0,path=/run/x/hyper.sock,server=on,wait=off",
-		"readonly=on", "virtio-blk-device,drive=d0,serial=img0",
+		"-add-fd fd=4,set=0,opaque=console -chardev file,id=con0,path=/dev/fdset/0",
+		"-chardev socket,id=qmp0,fd=5,server=on,wait=off -mon chardev=qmp0,mode=control",
+		"socket,id=ch0,fd=6,server=on,wait=off",
+		"-add-fd fd=7,set=1,opaque=img0 -drive file=/dev/fdset/1,if=none,id=d0,format=raw,cache=none,aio=threads,readonly=on",
+		"-add-fd fd=9,set=3,opaque=vol-c -add-fd fd=10,set=3,opaque=vol-c -drive file=/dev/fdset/3,",
+		"virtio-blk-device,drive=d0,serial=img0",
 		"-device virtio-scsi-device,id=scsi0",
 		"scsi-hd,bus=scsi0.0,drive=d1,serial=img1,channel=0,scsi-id=0,lun=0,id=sd-img1",
 		"scsi-hd,bus=scsi0.0,drive=d2,serial=vol-c,channel=0,scsi-id=0,lun=1,id=sd-vol-c",
 		"virtio-9p-device,fsdev=fs0,mount_tag=vol0",
 		"user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80",
-		"-qmp unix:/run/x/qmp.sock,server=on,wait=off",
 	} {
 		if !strings.Contains(line, want) {
 			t.Errorf("command line lacks %q:\n%s", want, line)
 		}
 	}
-	if strings.Contains(line, "vsock") {
-		t.Error("vsock device without the vsock transport")
+	want := []passed{
+		{kind: passFile, path: "/run/x/console.log", flag: os.O_WRONLY | os.O_CREATE | os.O_TRUNC},
+		{kind: passSocket, path: "/run/x/qmp.sock"}, {kind: passSocket, path: "/run/x/hyper.sock"},
+		{kind: passFile, path: "/img/a.erofs", flag: os.O_RDONLY}, {kind: passFile, path: "/img/b.erofs", flag: os.O_RDONLY},
+		{kind: passFile, path: "/vol/c.ext4", flag: os.O_RDWR}, {kind: passFile, path: "/vol/c.ext4", flag: os.O_RDONLY},
 	}
-	a, _ = buildArgs(spec(), Options{Transport: TransportVsock})
-	vline := strings.Join(a, " ")
-	if !strings.Contains(vline, fmt.Sprintf("vhost-vsock-device,guest-cid=%d", vsockCID("p1"))) || !strings.Contains(vline, " hyper.vsock=1024") || !usesVsock([]byte(vline)) {
+	if !reflect.DeepEqual(c.files, want) {
+		t.Errorf("passed files:\n%+v, want\n%+v", c.files, want)
+	}
+	if strings.Contains(line, "vsock") || strings.Contains(line, "/img/") {
+		t.Error("vsock device without the vsock transport, or a disk by path")
+	}
+	c, _ = buildArgs(spec(), Options{Transport: TransportVsock})
+	vline := strings.Join(c.args, " ")
+	if !strings.Contains(vline, fmt.Sprintf("vhost-vsock-device,guest-cid=%d,vhostfd=7", vsockCID("p1"))) || !strings.Contains(vline, " hyper.vsock=1024") || !usesVsock([]byte(vline)) {
 		t.Errorf("no vsock device or port:\n%s", vline)
 	}
-	if strings.Contains(line, "-sandbox") {
-		t.Error("sandbox on by default")
+	if strings.Contains(line, "-sandbox") || strings.Contains(line, "tb-size") {
+		t.Error("sandbox or a TCG buffer size by default")
+	}
+	c, _ = buildArgs(spec(), Options{Sandbox: true, TCGBufferMB: 128})
+	if line := strings.Join(c.args, " "); !strings.Contains(line, "-accel tcg,tb-size=128") || !strings.Contains(line, "-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny") {
+		t.Errorf("no TCG buffer size or sandbox:\n%s", line)
 	}
 }
 
@@ -122,11 +139,11 @@ func TestHostForwards(t *testing.T) {
 // TestNamedIn: a restarted daemon knows its QEMU by the VM's name, and no
 // other VM's.
 func TestNamedIn(t *testing.T) {
-	a, err := buildArgs(spec(), Options{})
+	c, err := buildArgs(spec(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmdline := []byte(strings.Join(append([]string{"qemu-system-x86_64"}, a...), "\x00") + "\x00")
+	cmdline := []byte(strings.Join(append([]string{"qemu-system-x86_64"}, c.args...), "\x00") + "\x00")
 	if !namedIn(cmdline, "p1") {
 		t.Error("its own VM not recognised")
 	}

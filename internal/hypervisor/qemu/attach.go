@@ -13,6 +13,7 @@ import (
 
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/jail"
 )
 
 // vmName is QEMU's -name of the VM with id: how a restarted daemon
@@ -62,6 +63,9 @@ func (d *Driver) Attach(ctx context.Context, spec hypervisor.Spec, pid int) (hyp
 	v := d.newVM(spec, nil)
 	v.pid = pid
 	v.vsock = usesVsock(cmdline) // as it was started, whatever the transport now
+	if id, err := jail.ProcessCgroup(pid); err == nil {
+		v.cgroup = id // jailed by the earlier hyperd: its cgroup goes with it
+	}
 	go v.watchPidfd(fd)
 	return v, nil
 }
@@ -75,8 +79,5 @@ func (v *vm) watchPidfd(fd int) {
 			break
 		}
 	}
-	v.mu.Lock()
-	v.exit = hypervisor.ExitInfo{ExitCode: -1, Reason: "qemu exited (started by an earlier hyperd: status unknown)", At: time.Now()}
-	v.mu.Unlock()
-	close(v.done)
+	v.ended(hypervisor.ExitInfo{ExitCode: -1, Reason: "qemu exited (started by an earlier hyperd: status unknown)", At: time.Now()})
 }

@@ -3,6 +3,7 @@ package qemu
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -48,22 +49,92 @@ func (v *vm) AddDisk(ctx context.Context, d hypervisor.Disk) error {
 	if lun < 0 {
 		return errdefs.Unavailable("vm %s: all %d SCSI LUNs are in use", v.spec.ID, maxLUN+1)
 	}
-	node := blockNode(d.Serial)
-	if err := q.execute(ctx, "blockdev-add", map[string]any{
-		"driver": diskFormat(d), "node-name": node, "read-only": d.ReadOnly,
-		"cache": map[string]any{"direct": true},
-		"file":  map[string]any{"driver": "file", "filename": d.Path, "aio": "threads"},
-	}); err != nil {
+	// QEMU may not open the path (jailed): the disk comes as an fd set.
+	set, err := addFDSet(ctx, q, d)
+	if err != nil {
 		return fmt.Errorf("adding disk %s to vm %s: %w", d.Serial, v.spec.ID, err)
 	}
-	if err := q.execute(ctx, "device_add", map[string]any{
-		"driver": "scsi-hd", "bus": scsiController + ".0", "drive": node, "serial": d.Serial,
-		"channel": 0, "scsi-id": 0, "lun": lun, "id": scsiDeviceID(d.Serial),
-	}); err != nil {
-		q.execute(ctx, "blockdev-del", map[string]any{"node-name": node})
+	node := blockNode(d.Serial)
+	err = q.execute(ctx, "blockdev-add", map[string]any{
+		"driver": diskFormat(d), "node-name": node, "read-only": d.ReadOnly,
+		"cache": map[string]any{"direct": true},
+		"file":  map[string]any{"driver": "file", "filename": fmt.Sprintf("/dev/fdset/%d", set), "aio": "threads"},
+	})
+	if err == nil {
+		err = q.execute(ctx, "device_add", map[string]any{
+			"driver": "scsi-hd", "bus": scsiController + ".0", "drive": node, "serial": d.Serial,
+			"channel": 0, "scsi-id": 0, "lun": lun, "id": scsiDeviceID(d.Serial),
+		})
+		if err != nil {
+			q.execute(ctx, "blockdev-del", map[string]any{"node-name": node})
+		}
+	}
+	if err != nil {
+		removeFDSets(ctx, q, d.Serial)
 		return fmt.Errorf("adding disk %s to vm %s: %w", d.Serial, v.spec.ID, err)
 	}
 	return nil
+}
+
+// addFDSet passes the descriptors of d to QEMU as a new fd set named by
+// its serial and returns the set's id.
+func addFDSet(ctx context.Context, q *qmp, d hypervisor.Disk) (int, error) {
+	files, err := openPassed(diskFiles(d))
+	defer closeAll(files)
+	if err != nil {
+		return 0, err
+	}
+	args := map[string]any{"opaque": d.Serial}
+	for _, f := range files {
+		raw, err := q.callWithFD(ctx, "add-fd", args, f)
+		var r struct {
+			Set int `json:"fdset-id"`
+		}
+		if err == nil {
+			err = json.Unmarshal(raw, &r)
+		}
+		if err != nil {
+			removeFDSets(ctx, q, d.Serial)
+			return 0, err
+		}
+		args["fdset-id"] = r.Set // the others join the first's set
+	}
+	return args["fdset-id"].(int), nil
+}
+
+// removeFDSets removes the fd sets of the disk with serial (QEMU closes
+// their descriptors once no block node uses them).
+func removeFDSets(ctx context.Context, q *qmp, serial string) error {
+	raw, err := q.call(ctx, "query-fdsets", nil)
+	if err != nil {
+		return err
+	}
+	ids, err := fdSetsOf(raw, serial)
+	for _, id := range ids {
+		err = errors.Join(err, q.execute(ctx, "remove-fd", map[string]any{"fdset-id": id}))
+	}
+	return err
+}
+
+// fdSetsOf returns the ids of the fd sets named serial in a query-fdsets
+// reply (QEMU's: a jailed QEMU is not trusted, FuzzFDSets).
+func fdSetsOf(raw json.RawMessage, serial string) ([]int, error) {
+	var sets []struct {
+		ID  int `json:"fdset-id"`
+		FDs []struct {
+			Opaque string `json:"opaque"`
+		} `json:"fds"`
+	}
+	if err := json.Unmarshal(raw, &sets); err != nil {
+		return nil, fmt.Errorf("qmp query-fdsets: decoding reply: %w", err)
+	}
+	var ids []int
+	for _, s := range sets {
+		if len(s.FDs) > 0 && s.FDs[0].Opaque == serial {
+			ids = append(ids, s.ID)
+		}
+	}
+	return ids, nil
 }
 
 // RemoveDisk implements hypervisor.DiskHotplugger.
@@ -85,9 +156,20 @@ func (v *vm) RemoveDisk(ctx context.Context, serial string) error {
 			return fmt.Errorf("removing disk %s from vm %s: %w", serial, v.spec.ID, err)
 		}
 	}
-	// A disk given at boot has a -drive backend that goes with its device;
-	// a hot-added one has a node of its own, free once the device is gone
-	// (SCSI unplug completes at once, but do not rely on it).
+	if err := deleteNode(ctx, q, serial); err != nil {
+		return fmt.Errorf("removing disk %s from vm %s: %w", serial, v.spec.ID, err)
+	}
+	if err := removeFDSets(ctx, q, serial); err != nil {
+		return fmt.Errorf("removing disk %s from vm %s: %w", serial, v.spec.ID, err)
+	}
+	return nil
+}
+
+// deleteNode deletes the block node of a hot-added disk. A disk given at
+// boot has a -drive backend that goes with its device; a hot-added one
+// has a node of its own, free once the device is gone (SCSI unplug
+// completes at once, but do not rely on it).
+func deleteNode(ctx context.Context, q *qmp, serial string) error {
 	for i := 0; ; i++ {
 		nodes, err := blockNodes(ctx, q)
 		if err != nil || !nodes[blockNode(serial)] {
@@ -98,7 +180,7 @@ func (v *vm) RemoveDisk(ctx context.Context, serial string) error {
 			return nil
 		}
 		if i == 20 {
-			return fmt.Errorf("removing disk %s from vm %s: %w", serial, v.spec.ID, err)
+			return err
 		}
 		select {
 		case <-ctx.Done():

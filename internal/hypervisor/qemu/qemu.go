@@ -1,7 +1,10 @@
 // Package qemu is the QEMU driver of package hypervisor: a microvm machine
 // with direct kernel boot, no firmware, no display, QMP on a unix socket,
 // the guest console in a log file, and the QEMU process in its own session
-// so that the daemon's death does not take the VM with it.
+// so that the daemon's death does not take the VM with it. The driver
+// opens every host file QEMU uses and passes descriptors, so that QEMU can
+// run jailed (package jail): unprivileged, seeing only its boot files and
+// shares, in a cgroup (docs/adr/0012-qemu-jail.md).
 package qemu
 
 import (
@@ -17,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/jail"
 )
 
 // Options configure the driver.
@@ -31,6 +35,29 @@ type Options struct {
 	// Transport of the guest channels: TransportSerial (default) or
 	// TransportVsock.
 	Transport string
+	// TCGBufferMB bounds TCG's translated-code buffer (QEMU's default is
+	// 1 GiB, touched as code is translated): what keeps a TCG QEMU within
+	// a memory limit.
+	TCGBufferMB int
+	// Jail, when set, runs every QEMU jailed. nil: QEMU runs as the
+	// daemon's user and sees the host's files.
+	Jail *Jail
+}
+
+// Jail configures the jail of every QEMU.
+type Jail struct {
+	User jail.Identity
+	// Cgroup places each QEMU in a cgroup of its own with the limits below.
+	Cgroup bool
+	// MemoryOverheadMB is added to a VM's memory for its cgroup's memory
+	// limit: what QEMU itself uses (TCG's translated code, device
+	// buffers, threads).
+	MemoryOverheadMB int
+	// Pids limits the processes and threads of one QEMU.
+	Pids int
+	// Jailer is the program that calls jail.Main first; default the
+	// running executable (/proc/self/exe).
+	Jailer string
 }
 
 // Transports of the guest channels.
@@ -53,6 +80,12 @@ func New(opts Options) *Driver {
 	}
 	if opts.TSCKHz == 0 {
 		opts.TSCKHz = hostTSCKHz()
+	}
+	if j := opts.Jail; j != nil && j.Jailer == "" {
+		c := *j
+		// The running binary's inode, even once an upgrade replaced it.
+		c.Jailer = "/proc/self/exe"
+		opts.Jail = &c
 	}
 	return &Driver{opts: opts}
 }
@@ -79,36 +112,45 @@ func (d *Driver) Version(ctx context.Context) (string, error) {
 
 // Create implements hypervisor.Driver.
 func (d *Driver) Create(ctx context.Context, spec hypervisor.Spec) (hypervisor.VM, error) {
-	args, err := buildArgs(spec, d.opts)
+	line, err := buildArgs(spec, d.opts)
 	if err != nil {
 		return nil, err
 	}
-	return d.newVM(spec, args), nil
+	return d.newVM(spec, line), nil
 }
 
-func (d *Driver) newVM(spec hypervisor.Spec, args []string) *vm {
-	return &vm{spec: spec, binary: d.opts.Binary, args: args, vsock: d.opts.Transport == TransportVsock, done: make(chan struct{})}
+func (d *Driver) newVM(spec hypervisor.Spec, line *cmdline) *vm {
+	return &vm{spec: spec, binary: d.opts.Binary, line: line, jail: d.opts.Jail, vsock: d.opts.Transport == TransportVsock, done: make(chan struct{})}
 }
 
 type vm struct {
 	spec   hypervisor.Spec
 	binary string
-	args   []string
+	line   *cmdline
+	// jail is how QEMU is jailed; nil: it is not.
+	jail *Jail
+	// cgroup is the id of the jail whose cgroup QEMU is in ("": none),
+	// removed once QEMU has gone. Set before QEMU starts (or is attached).
+	cgroup string
+	// memoryFile is the template memory file of a VM that saves or
+	// restores one: it is bound into the jail.
+	memoryFile string
 	// restoreFrom is the state file of the template a restored VM
 	// resumes (see template.go); empty for a VM that boots.
 	restoreFrom string
 	// vsock: the first channel is reached over vsock (channel.go).
 	vsock bool
 
-	// mu guards cmd, pid and exit. launch holds it across starting QEMU
+	// mu guards launched, cmd, pid and exit. launch holds it across starting QEMU
 	// (fork and exec, not the boot) on purpose: Pid and Kill wait until a
 	// start has its process, so that a Kill during Start kills it. No QMP
 	// call or other I/O is made under it.
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	pid  int // of an attached QEMU, not our child
-	done chan struct{}
-	exit hypervisor.ExitInfo
+	mu       sync.Mutex
+	launched bool // Start was called
+	cmd      *exec.Cmd
+	pid      int // of an attached QEMU, not our child
+	done     chan struct{}
+	exit     hypervisor.ExitInfo
 }
 
 // Start implements hypervisor.VM. A restored VM runs once its state is
@@ -130,35 +172,63 @@ func (v *vm) Start(ctx context.Context) error {
 }
 
 func (v *vm) launch() error {
+	// Once only: a second start would rebind the sockets of the first.
+	v.mu.Lock()
+	again := v.launched || v.pid != 0
+	v.launched = true
+	v.mu.Unlock()
+	if again {
+		return errors.New("already started")
+	}
 	logf, err := os.OpenFile(filepath.Join(v.spec.StateDir, qemuLog), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err
 	}
 	defer logf.Close()
-	cmd := exec.Command(v.binary, v.args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Own session (and so own process group): a signal to the daemon's
-	// group, or its death, leaves the VM running.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	files, err := openPassed(v.line.files)
+	defer closeAll(files)
+	if err != nil {
+		return err
+	}
+	extra := []*os.File{nil} // incomingFD
 	if v.restoreFrom != "" {
 		state, err := os.Open(v.restoreFrom)
 		if err != nil {
 			return err
 		}
 		defer state.Close()
-		cmd.ExtraFiles = []*os.File{state} // incomingFD
+		extra[0] = state
 	}
+	cmd, err := v.command()
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = append(extra, files...)
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.cmd != nil || v.pid != 0 {
-		return errors.New("already started")
-	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
 	v.cmd = cmd
 	go v.reap()
 	return nil
+}
+
+// command is QEMU's, jailed or not. Either way it has a session of its
+// own (and so a process group): a signal to the daemon's group, or its
+// death, leaves the VM running.
+func (v *vm) command() (*exec.Cmd, error) {
+	if v.jail == nil {
+		cmd := exec.Command(v.binary, v.line.args...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		return cmd, nil
+	}
+	spec, err := v.jailSpec()
+	if err != nil {
+		return nil, err
+	}
+	return jail.Command(v.jail.Jailer, spec)
 }
 
 func (v *vm) reap() {
@@ -180,6 +250,16 @@ func (v *vm) reap() {
 	default:
 		info.ExitCode = -1
 		info.Reason = "waiting for qemu: " + err.Error()
+	}
+	v.ended(info)
+}
+
+// ended records how QEMU ended, once its jail's cgroup is gone.
+func (v *vm) ended(info hypervisor.ExitInfo) {
+	if v.cgroup != "" {
+		if err := jail.RemoveCgroup(v.cgroup); err != nil {
+			info.Reason += "; " + err.Error()
+		}
 	}
 	v.mu.Lock()
 	v.exit = info

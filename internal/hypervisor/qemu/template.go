@@ -41,9 +41,13 @@ func (d *Driver) SaveTemplate(ctx context.Context, spec hypervisor.Spec, dir str
 	if len(spec.Channels) == 0 {
 		return errdefs.InvalidArgument("template %s: needs a channel to know when the guest is ready", spec.ID)
 	}
-	args, err := buildArgs(spec, d.opts)
+	memory := filepath.Join(dir, templateMemory)
+	line, err := buildArgs(spec, d.opts)
 	if err == nil {
-		args, err = withMemoryFile(args, spec.MemoryMB, filepath.Join(dir, templateMemory), true)
+		err = withMemoryFile(line, spec.MemoryMB, memory, true)
+	}
+	if err == nil {
+		err = d.createMemoryFile(memory)
 	}
 	if err != nil {
 		return fmt.Errorf("template %s: %w", spec.ID, err)
@@ -54,7 +58,9 @@ func (d *Driver) SaveTemplate(ctx context.Context, spec hypervisor.Spec, dir str
 		defer cancel()
 	}
 	// Paused at start: QMP is connected before the guest can open its port.
-	v := d.newVM(spec, append(args, "-S"))
+	line.add("-S")
+	v := d.newVM(spec, line)
+	v.memoryFile = memory
 	if err := v.Start(ctx); err != nil {
 		return err
 	}
@@ -125,15 +131,22 @@ func (d *Driver) Restore(ctx context.Context, spec hypervisor.Spec, dir string) 
 	if err := d.templates(); err != nil {
 		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
 	}
-	args, err := buildArgs(spec, d.opts)
+	memory := filepath.Join(dir, templateMemory)
+	line, err := buildArgs(spec, d.opts)
 	if err == nil {
-		args, err = withMemoryFile(args, spec.MemoryMB, filepath.Join(dir, templateMemory), false)
+		err = withMemoryFile(line, spec.MemoryMB, memory, false)
+	}
+	if j := d.opts.Jail; err == nil && j != nil {
+		// A template saved while the jail was off is root's.
+		err = os.Chown(memory, j.User.UID, j.User.GID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("vm %s: %w", spec.ID, err)
 	}
-	v := d.newVM(spec, append(args, "-incoming", "defer"))
+	line.add("-incoming", "defer")
+	v := d.newVM(spec, line)
 	v.restoreFrom = filepath.Join(dir, templateState)
+	v.memoryFile = memory
 	return v, nil
 }
 
@@ -171,22 +184,39 @@ func (v *vm) resume(ctx context.Context) error {
 	return q.execute(ctx, "cont", nil)
 }
 
-// withMemoryFile backs the guest's RAM with the file at path.
-func withMemoryFile(args []string, memoryMB int, path string, share bool) ([]string, error) {
+// withMemoryFile backs the guest's RAM with the file at path. QEMU opens
+// it itself (7.2 takes no descriptor for it), so a jail binds it in.
+func withMemoryFile(c *cmdline, memoryMB int, path string, share bool) error {
 	if err := checkOpt(path); err != nil {
-		return nil, err
+		return err
 	}
-	out := append([]string(nil), args...)
-	for i := range out[:len(out)-1] {
-		if out[i] == "-M" {
-			out[i+1] += ",memory-backend=" + ramBackend
+	for i := range c.args[:len(c.args)-1] {
+		if c.args[i] == "-M" {
+			c.args[i+1] += ",memory-backend=" + ramBackend
 		}
 	}
 	sh := "off"
 	if share {
 		sh = "on"
 	}
-	return append(out, "-object", fmt.Sprintf("memory-backend-file,id=%s,size=%dM,mem-path=%s,share=%s", ramBackend, memoryMB, path, sh)), nil
+	c.add("-object", fmt.Sprintf("memory-backend-file,id=%s,size=%dM,mem-path=%s,share=%s", ramBackend, memoryMB, path, sh))
+	return nil
+}
+
+// createMemoryFile creates a template's memory file for QEMU to fill: a
+// jailed QEMU, which may not create files in the template's directory,
+// owns it (QEMU 7.2 maps it from a read-write open even when private;
+// the directory keeps everyone else out).
+func (d *Driver) createMemoryFile(path string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if j := d.opts.Jail; j != nil {
+		return f.Chown(j.User.UID, j.User.GID)
+	}
+	return nil
 }
 
 func setIgnoreShared(ctx context.Context, q *qmp) error {
@@ -258,20 +288,28 @@ func (q *qmp) waitEvent(ctx context.Context, name string, match func(json.RawMes
 
 // sendFD passes f to QEMU under name (QMP getfd with SCM_RIGHTS).
 func (q *qmp) sendFD(ctx context.Context, name string, f *os.File) error {
-	uc, ok := q.conn.(*net.UnixConn)
-	if !ok {
-		return errors.New("qmp: passing a descriptor needs a unix socket")
-	}
 	if strings.ContainsAny(name, "\"\\") {
 		return errdefs.InvalidArgument("bad fd name %q", name)
+	}
+	_, err := q.callWithFD(ctx, "getfd", map[string]any{"fdname": name}, f)
+	return err
+}
+
+// callWithFD runs cmd with f attached (SCM_RIGHTS) and returns its value.
+func (q *qmp) callWithFD(ctx context.Context, cmd string, args any, f *os.File) (json.RawMessage, error) {
+	uc, ok := q.conn.(*net.UnixConn)
+	if !ok {
+		return nil, errors.New("qmp: passing a descriptor needs a unix socket")
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		q.conn.SetDeadline(dl)
 	}
-	req := fmt.Sprintf(`{"execute":"getfd","arguments":{"fdname":%q}}`+"\n", name)
-	if _, _, err := uc.WriteMsgUnix([]byte(req), unix.UnixRights(int(f.Fd())), nil); err != nil {
-		return fmt.Errorf("qmp getfd: %w", err)
+	req, err := json.Marshal(map[string]any{"execute": cmd, "arguments": args})
+	if err != nil {
+		return nil, err
 	}
-	_, err := q.reply("getfd")
-	return err
+	if _, _, err := uc.WriteMsgUnix(append(req, '\n'), unix.UnixRights(int(f.Fd())), nil); err != nil {
+		return nil, fmt.Errorf("qmp %s: %w", cmd, err)
+	}
+	return q.reply(cmd)
 }
