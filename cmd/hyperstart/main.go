@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -50,6 +51,14 @@ var mounts = []mount.Entry{
 	{Source: "tmpfs", Target: "/run", FSType: "tmpfs", Flags: nodev, Data: "mode=0755"},
 	{Source: "cgroup2", Target: "/sys/fs/cgroup", FSType: "cgroup2", Flags: noexec, Optional: true},
 }
+
+// init keeps the main goroutine on the main thread, PID 1's own task, so
+// that no other goroutine ever runs there. A start locks a thread, moves it
+// into the pod's namespaces and a new mount namespace and lets it end; the
+// runtime cannot end the main thread, so it would park it in that state,
+// /proc/1/ns/mnt would then name the container's namespace and the start
+// would fail its "not in a new mount namespace" check.
+func init() { runtime.LockOSThread() }
 
 func main() {
 	if len(os.Args) > 1 {
