@@ -3,11 +3,15 @@
 # packages already present are not fetched again.
 set -euo pipefail
 
-# The unprivileged user every jailed QEMU runs as (docs/adr/0012-qemu-jail.md):
-# a system user with no home and no shell, in the kvm group where there is
-# one (/dev/kvm). hyperd's [jail] user; it refuses to start without it.
-# `install-deps.sh --user` does only this (make install).
-create_user() {
+# The accounts hyperd needs (docs/security.md). `install-deps.sh --user`
+# creates only these (make install).
+# - group "hyper": its members may use hyperd's socket, which is full
+#   control of hyperd, root's equal;
+# - user "hyper-qemu", which every jailed QEMU runs as (ADR 0012): a system
+#   user with no home and no shell, in the kvm group where there is one
+#   (/dev/kvm); hyperd's [jail] user, without which it refuses to start.
+create_accounts() {
+  getent group hyper >/dev/null || groupadd --system hyper
   local u=hyper-qemu
   if ! getent passwd "$u" >/dev/null; then
     echo "creating system user $u" >&2
@@ -18,7 +22,7 @@ create_user() {
   fi
 }
 if [[ "${1:-}" == --user ]]; then
-  create_user
+  create_accounts
   exit 0
 fi
 pkgs=(
@@ -41,7 +45,5 @@ if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# Members of "hyper" may use hyperd's socket: full control of hyperd, root's equal.
-getent group hyper >/dev/null || groupadd --system hyper
 command -v go >/dev/null || { echo "Go is required (https://go.dev/doc/install); /usr/local/go/bin must be on PATH" >&2; exit 1; }
-create_user
+create_accounts
