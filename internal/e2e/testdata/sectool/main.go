@@ -1,4 +1,4 @@
-// Command sectool is a test helper of security_test.go, copied into the
+// Package main is sectool, a test helper of security_test.go, copied into the
 // pod's image: it prints its effective user id, or makes one syscall
 // that Docker's default seccomp profile denies and prints its result.
 package main
