@@ -48,11 +48,18 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
+	// Paths given as flags are relative to the working directory (the
+	// jailer and the VMs never see it).
 	for dst, v := range map[*string]string{&cfg.Root: *root, &cfg.Socket: *socket, &cfg.RunDir: *runDir,
-		&cfg.Kernel: *kernel, &cfg.Initrd: *initrd, &cfg.Accel: *accel} {
+		&cfg.Kernel: *kernel, &cfg.Initrd: *initrd} {
 		if v != "" {
-			*dst = v
+			if *dst, err = filepath.Abs(v); err != nil {
+				fatal(err)
+			}
 		}
+	}
+	if *accel != "" {
+		cfg.Accel = *accel
 	}
 	apiFlags.apply(&cfg, set, *socket)
 	if *debug {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -251,6 +252,11 @@ func (c Config) Validate() error {
 		return errdefs.InvalidArgument("config: jail.memory_overhead_mb %d: QEMU needs at least 64 MiB beside the guest's memory", c.Jail.MemoryOverheadMB)
 	case c.Jail.Pids < 64:
 		return errdefs.InvalidArgument("config: jail.pids %d: QEMU needs at least 64 threads", c.Jail.Pids)
+	}
+	for key, p := range map[string]string{"root": c.Root, "run_dir": c.RunDir, "socket": c.Socket, "kernel": c.Kernel, "initrd": c.Initrd} {
+		if p != "" && !filepath.IsAbs(p) {
+			return errdefs.InvalidArgument("config: %s %q must be an absolute path", key, p)
+		}
 	}
 	for _, h := range c.Registry.Insecure {
 		if h == "" || strings.Contains(h, "/") {

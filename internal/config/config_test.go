@@ -105,3 +105,11 @@ func TestJail(t *testing.T) {
 		}
 	}
 }
+
+func TestRelativePathsRefused(t *testing.T) {
+	for _, text := range []string{`kernel = "out/vmlinux"`, `initrd = "initrd.img"`, `root = "var/lib/hyper"`, `run_dir = "run"`, `socket = "h.sock"`} {
+		if _, err := Parse(text); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%s: err = %v, want invalid argument", text, err)
+		}
+	}
+}

@@ -37,6 +37,7 @@ type hyperd struct {
 	netns  string // network namespace hyperd runs in ("" for the test's)
 
 	args []string // more hyperd flags
+	wd   string   // hyperd's working directory ("" for the test's)
 }
 
 func newHyperd(t testing.TB) *hyperd {
@@ -99,6 +100,7 @@ func (h *hyperd) start() {
 		args = append([]string{"ip", "netns", "exec", h.netns}, args...) // ip execs hyperd: same PID
 	}
 	h.cmd = exec.Command(args[0], args[1:]...)
+	h.cmd.Dir = h.wd
 	h.cmd.Stdout, h.cmd.Stderr = h.log, h.log
 	if err := h.cmd.Start(); err != nil {
 		h.t.Fatal(err)
