@@ -359,13 +359,17 @@ func TestPsAndInspect(t *testing.T) {
 		t.Errorf("ps -q: %+v", r)
 	}
 	r = hyperctl(t, host, "", "ps", "--format", "json")
-	var p types.Pod
-	if err := json.Unmarshal([]byte(r.out), &p); err != nil || p.ID != podID {
+	var row map[string]string
+	if err := json.Unmarshal([]byte(r.out), &row); err != nil || row["ID"] != podID[:12] || row["Names"] != "web" || row["Status"] != "Created" {
 		t.Errorf("ps json: %+v %v", r, err)
 	}
-	r = hyperctl(t, host, "", "ps", "--format", "{{.Name}} {{.State}}")
-	if r.out != "web created\n" {
+	r = hyperctl(t, host, "", "ps", "--format", "{{.Name}} {{.State}} {{.Names}} {{.Status}}")
+	if r.out != "web created web Created\n" {
 		t.Errorf("ps template: %+v", r)
+	}
+	r = hyperctl(t, host, "", "inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.Name}} {{.Config.Image}}", "web")
+	if r.code != 0 || r.out != "created 0 web busybox\n" {
+		t.Errorf("inspect template: %+v", r)
 	}
 	r = hyperctl(t, host, "", "inspect", "web", "busybox", "nothing")
 	var objs []map[string]any

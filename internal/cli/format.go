@@ -140,7 +140,10 @@ func normalizeImageName(s string) string {
 }
 
 // podCommand is a pod's first container's command line.
-func podCommand(p types.Pod) string {
+func podCommand(p types.Pod) string { return strings.Join(podArgs(p), " ") }
+
+// podArgs is a pod's first container's command: what ran, else the spec's.
+func podArgs(p types.Pod) []string {
 	var args []string
 	if len(p.Containers) > 0 && len(p.Containers[0].Command) > 0 {
 		args = p.Containers[0].Command
@@ -148,7 +151,7 @@ func podCommand(p types.Pod) string {
 		c := p.Spec.Containers[0]
 		args = append(append(args, c.Entrypoint...), c.Cmd...)
 	}
-	return strings.Join(args, " ")
+	return args
 }
 
 // podImage is the pod's image(s), familiar names, comma separated.
@@ -273,9 +276,12 @@ func writeImages(w io.Writer, imgs []types.Image, noTrunc bool, now time.Time) e
 
 // formatter prints items for --format: "json" (one compact object a line,
 // or an indented array with jsonArray), or a Go template per item.
+// A "table " prefix aligns the template's tab-separated columns under a
+// header row (tabular).
 type formatter struct {
-	format string
-	tmpl   *template.Template
+	format  string
+	tmpl    *template.Template
+	tabular bool
 }
 
 func newFormatter(format string) (*formatter, error) {
@@ -283,6 +289,10 @@ func newFormatter(format string) (*formatter, error) {
 	if format == "" || format == "json" || format == "table" {
 		return f, nil
 	}
+	if rest, ok := strings.CutPrefix(format, "table "); ok {
+		f.tabular, format = true, rest
+	}
+	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
 	t, err := template.New("format").Funcs(template.FuncMap{
 		"json": func(v any) (string, error) {
 			b, err := json.Marshal(v)
@@ -321,12 +331,34 @@ func (f *formatter) line(w io.Writer, v any) error {
 
 // writeLines prints each item with f.line.
 func writeLines[T any](f *formatter, w io.Writer, items []T) error {
+	return writeRows(f, w, items, nil)
+}
+
+// writeRows prints each item with f.line; a tabular formatter aligns the
+// columns under a header row: the template run on headers (field name ->
+// title), when it runs on a map.
+func writeRows[T any](f *formatter, w io.Writer, items []T, headers map[string]string) error {
+	if !f.tabular {
+		for _, v := range items {
+			if err := f.line(w, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := newTable(w)
+	if headers != nil {
+		var b strings.Builder
+		if f.tmpl.Execute(&b, headers) == nil {
+			fmt.Fprintln(tw, b.String())
+		}
+	}
 	for _, v := range items {
-		if err := f.line(w, v); err != nil {
+		if err := f.line(tw, v); err != nil {
 			return err
 		}
 	}
-	return nil
+	return tw.Flush()
 }
 
 // displayID is an ID as tables and -q show it: short unless noTrunc.

@@ -22,8 +22,12 @@ func newPsCommand(h *cli) *cobra.Command {
 		Short:   "List pods",
 		Long: `List pods: running ones, or all with -a.
 
---format json prints one JSON object (the API's Pod) per line; any other
---format is a Go template applied to each Pod (e.g. '{{.ID}} {{.State}}').`,
+--format json prints one JSON object per line with docker's keys; any other
+--format is a Go template applied to each pod, with docker's fields
+(.ID .Names .Image .Command .CreatedAt .RunningFor .Status .State .Ports
+.Labels .Networks, .Label "KEY") over the API's Pod (.Spec, .VM, ...);
+"table " before the template aligns its tab-separated columns under a
+header: --format 'table {{.ID}}\t{{.Names}}\t{{.Status}}'.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f, c, err := h.formatClient(cmd, format)
@@ -45,7 +49,12 @@ func newPsCommand(h *cli) *cobra.Command {
 			case f.table():
 				return writePods(out, pods, noTrunc, time.Now())
 			}
-			return writeLines(f, out, pods)
+			now := time.Now()
+			rows := make([]psRow, len(pods))
+			for i, p := range pods {
+				rows[i] = newPsRow(p, noTrunc, now)
+			}
+			return writeRows(f, out, rows, psHeaders)
 		},
 	}
 	fl := cmd.Flags()
@@ -188,7 +197,11 @@ func newInspectCommand(h *cli) *cobra.Command {
 up as pods first, then as images, unless --type says which.
 
 --format json is the default; any other --format is a Go template applied to
-each object (e.g. '{{.State}}').`,
+each object. A pod's template sees docker's fields next to Hyper's:
+.State.Status (created|running|exited) .State.Running .State.ExitCode
+.State.StartedAt .State.FinishedAt .Config.Image .NetworkSettings.IPAddress
+(e.g. '{{.State.Status}} {{.State.ExitCode}}'); .State alone prints Hyper's
+state, .Name has no leading "/".`,
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if kind != "" && kind != "pod" && kind != "image" {
@@ -230,6 +243,9 @@ each object (e.g. '{{.State}}').`,
 					fmt.Fprintf(h.streams.Err, "hyperctl: %v\n", err)
 					failed++
 					continue
+				}
+				if p, ok := obj.(types.Pod); ok && f.tmpl != nil {
+					obj = newPodInspect(p)
 				}
 				found = append(found, obj)
 			}
