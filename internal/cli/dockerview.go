@@ -61,11 +61,20 @@ func newPsRow(p types.Pod, noTrunc bool, now time.Time) psRow {
 // Label is the value of one of the pod's labels ({{.Label "tier"}}).
 func (r psRow) Label(key string) string { return podLabels(r.Pod)[key] }
 
-// psHeaders are table headers of ps's docker fields, as docker names them.
-var psHeaders = map[string]string{
-	"ID": "POD ID", "Names": "NAMES", "Image": "IMAGE", "Command": "COMMAND",
-	"CreatedAt": "CREATED AT", "RunningFor": "CREATED", "Status": "STATUS",
-	"State": "STATE", "Ports": "PORTS", "Labels": "LABELS", "Networks": "NETWORKS",
+// psHeader renders a tabular ps template's header row: each docker field
+// is its column's title, as docker names it.
+type psHeader struct {
+	ID, Name, Names, Image, Command, CreatedAt, RunningFor string
+	Status, State, Ports, Labels, Networks                 string
+}
+
+// Label is the title of a {{.Label "KEY"}} column.
+func (psHeader) Label(string) string { return "LABEL" }
+
+var psHeaders = psHeader{
+	ID: "POD ID", Name: "NAME", Names: "NAMES", Image: "IMAGE", Command: "COMMAND",
+	CreatedAt: "CREATED AT", RunningFor: "CREATED", Status: "STATUS",
+	State: "STATE", Ports: "PORTS", Labels: "LABELS", Networks: "NETWORKS",
 }
 
 // podLabels are the pod's labels, else its first container's.

@@ -10,7 +10,7 @@ import (
 )
 
 // runFormat renders rows through --format f as ps does.
-func runFormat[T any](t *testing.T, format string, rows []T, headers map[string]string) string {
+func runFormat[T any](t *testing.T, format string, rows []T, headers any) string {
 	t.Helper()
 	f, err := newFormatter(format)
 	if err != nil {
@@ -64,10 +64,14 @@ aaaabbbbccccddddeeee   new       Created
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}
-	// A header the map can't render (a method call) is left out.
-	got = runFormat(t, `table {{.Label "tier"}}`, psFixture()[:1], psHeaders)
-	if got != "fe\n" {
+	got = runFormat(t, `table {{.Label "tier"}}\t{{.Name}}`, psFixture()[:1], psHeaders)
+	if got != "LABEL     NAME\nfe        web\n" {
 		t.Errorf("label table: %q", got)
+	}
+	// A header the template can't render (a Pod field) is left out.
+	got = runFormat(t, `table {{.Spec.Hostname}}{{.Names}}`, psFixture()[:1], psHeaders)
+	if got != "web\n" {
+		t.Errorf("pod field table: %q", got)
 	}
 }
 

@@ -335,9 +335,9 @@ func writeLines[T any](f *formatter, w io.Writer, items []T) error {
 }
 
 // writeRows prints each item with f.line; a tabular formatter aligns the
-// columns under a header row: the template run on headers (field name ->
-// title), when it runs on a map.
-func writeRows[T any](f *formatter, w io.Writer, items []T, headers map[string]string) error {
+// columns under a header row: the template run on headers (a value whose
+// fields are the columns' titles), when the template runs on it.
+func writeRows[T any](f *formatter, w io.Writer, items []T, headers any) error {
 	if !f.tabular {
 		for _, v := range items {
 			if err := f.line(w, v); err != nil {

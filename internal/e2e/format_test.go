@@ -22,7 +22,7 @@ func TestDockerFormatFields(t *testing.T) {
 		t.Fatalf("ps table format:\n%s", out)
 	}
 	var row map[string]string
-	if err := json.Unmarshal([]byte(h.ok("ps", "--format", "json")), &row); err != nil || row["Names"] != "web" || row["State"] != "running" || row["Image"] != "busybox:latest" {
+	if err := json.Unmarshal([]byte(h.ok("ps", "--format", "json")), &row); err != nil || row["Names"] != "web" || row["State"] != "running" || row["Image"] != "busybox" {
 		t.Fatalf("ps json: %v %v", row, err)
 	}
 	if out := h.ok("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}} {{.State.Running}} {{.Config.Image}} {{.Name}}", "web"); out != "running 0 true busybox web\n" {
