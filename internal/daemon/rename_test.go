@@ -17,18 +17,8 @@ import (
 func TestRename(t *testing.T) {
 	root := t.TempDir()
 	var log lockedBuffer
-	d, err := openRoot(t, root, &log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openWithBusybox(t, root, &log)
 	ctx := t.Context()
-	var archive bytes.Buffer
-	if err := devimage.BusyboxArchive(&archive, "busybox:latest"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Images().Load(ctx, &archive); err != nil {
-		t.Fatal(err)
-	}
 	for _, name := range []string{"a", "other"} {
 		spec := types.PodSpec{Name: name, Containers: []types.ContainerSpec{{Image: "busybox", Cmd: []string{"true"}}}}
 		if _, err := d.Pods().Create(ctx, spec); err != nil {
@@ -80,4 +70,22 @@ func TestRename(t *testing.T) {
 	}
 	defer d.Close(context.Background())
 	check(d)
+}
+
+// openWithBusybox opens a daemon (no VM boots) on a new state root and
+// loads busybox into it.
+func openWithBusybox(t *testing.T, root string, log *lockedBuffer) *Daemon {
+	t.Helper()
+	d, err := openRoot(t, root, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var archive bytes.Buffer
+	if err := devimage.BusyboxArchive(&archive, "busybox:latest"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Images().Load(t.Context(), &archive); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
