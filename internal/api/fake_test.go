@@ -119,6 +119,11 @@ func (f *fake) Remove(ctx context.Context, id string, force bool) error {
 	return nil
 }
 
+func (f *fake) Rename(ctx context.Context, id, name string) error {
+	f.record("Rename", id, name)
+	return nil
+}
+
 func (f *fake) List(ctx context.Context, all bool) ([]types.Pod, error) {
 	f.record("List", all)
 	if f.list != nil {

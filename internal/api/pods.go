@@ -105,6 +105,15 @@ func (s *server) removePod(w http.ResponseWriter, r *http.Request) {
 	s.noContent(w, r, s.b.Pods.Remove(r.Context(), r.PathValue("id"), force))
 }
 
+func (s *server) renamePod(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("name")
+	if name == "" {
+		s.writeError(w, r, errdefs.InvalidArgument("query parameter name is required"))
+		return
+	}
+	s.noContent(w, r, s.b.Pods.Rename(r.Context(), r.PathValue("id"), name))
+}
+
 // waitPod sends the response headers as soon as the backend has registered
 // the waiter, and the body when the pod has exited. An error after the
 // headers went out is reported in the body's error field.

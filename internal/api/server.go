@@ -41,6 +41,7 @@ func NewServer(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST "+v+"/pods/{id}/kill", s.killPod)
 	mux.HandleFunc("DELETE "+v+"/pods/{id}", s.removePod)
 	mux.HandleFunc("POST "+v+"/pods/{id}/wait", s.waitPod)
+	mux.HandleFunc("POST "+v+"/pods/{id}/rename", s.renamePod)
 	mux.HandleFunc("POST "+v+"/pods/{id}/attach", s.attachPod)
 	mux.HandleFunc("POST "+v+"/pods/{id}/resize", s.resizePod)
 	mux.HandleFunc("GET "+v+"/pods/{id}/logs", s.podLogs)

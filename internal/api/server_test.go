@@ -205,6 +205,16 @@ func TestPodLifecycle(t *testing.T) {
 		}
 	}
 
+	if err := e.c.RenamePod(ctx, "web", "web2"); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := e.f.last("Rename"); c.Args[0] != "web" || c.Args[1] != "web2" {
+		t.Errorf("rename %v", c.Args)
+	}
+	if err := e.c.RenamePod(ctx, "web", ""); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("rename without a name: %v", err)
+	}
+
 	for sig, want := range map[string]int{"": 9, "TERM": 15, "SIGINT": 2, "hup": 1, "10": 10, "SIGRTMIN+1": 35} {
 		if err := e.c.KillPod(ctx, "web", sig); err != nil {
 			t.Fatalf("kill %q: %v", sig, err)

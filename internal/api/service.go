@@ -39,6 +39,8 @@ type Pods interface {
 	Remove(ctx context.Context, id string, force bool) error
 	List(ctx context.Context, all bool) ([]types.Pod, error)
 	Get(ctx context.Context, id string) (types.Pod, error)
+	// Rename gives the pod a new name (Conflict if another pod has it).
+	Rename(ctx context.Context, id, name string) error
 	// Wait blocks until the pod's next exit (or returns at once if it has
 	// exited and is not being started). ready is called once the waiter is
 	// registered, so that a client may wait before it starts the pod.

@@ -195,7 +195,10 @@ func newRootCommand(h *cli) *cobra.Command {
 		newPsCommand(h),
 		newLogsCommand(h),
 		newStopCommand(h),
+		newRestartCommand(h),
 		newKillCommand(h),
+		newWaitCommand(h),
+		newRenameCommand(h),
 		newRmCommand(h),
 		newInspectCommand(h),
 		newPortCommand(h),
@@ -253,16 +256,23 @@ func plural(n int) string {
 }
 
 // forEach runs fn for every argument, printing each failure, and fails
-// (status 1) if any did, as docker's multi-argument commands do.
+// (status 1) if any did, as docker's multi-argument commands do. Each
+// success prints its argument.
 func (h *cli) forEach(args []string, fn func(arg string) error) error {
+	return h.forEachResult(args, func(a string) (string, error) { return a, fn(a) })
+}
+
+// forEachResult is forEach printing what fn returns for each success.
+func (h *cli) forEachResult(args []string, fn func(arg string) (string, error)) error {
 	failed := 0
 	for _, a := range args {
-		if err := fn(a); err != nil {
+		out, err := fn(a)
+		if err != nil {
 			fmt.Fprintf(h.streams.Err, "hyperctl: %v\n", err)
 			failed++
 			continue
 		}
-		fmt.Fprintln(h.streams.Out, a)
+		fmt.Fprintln(h.streams.Out, out)
 	}
 	if failed > 0 {
 		return &StatusError{Code: ExitError}

@@ -127,12 +127,9 @@ func newStopCommand(h *cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			timeout := time.Duration(-1)
-			if cmd.Flags().Changed("time") {
-				if seconds < 0 {
-					return usageErrorf(cmd, "invalid --time %d: want 0 or more seconds", seconds)
-				}
-				timeout = time.Duration(seconds) * time.Second
+			timeout, err := stopTimeout(cmd, seconds)
+			if err != nil {
+				return err
 			}
 			return h.forEach(args, func(id string) error { return c.StopPod(cmd.Context(), id, timeout) })
 		},

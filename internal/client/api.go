@@ -80,6 +80,11 @@ func (c *Client) RemovePod(ctx context.Context, id string, force bool) error {
 	return c.call(ctx, http.MethodDelete, path("pods", id), flag("force", force), nil, nil)
 }
 
+// RenamePod is POST /v1/pods/{id}/rename?name=NAME.
+func (c *Client) RenamePod(ctx context.Context, id, name string) error {
+	return c.call(ctx, http.MethodPost, path("pods", id, "rename"), url.Values{"name": {name}}, nil, nil)
+}
+
 // Wait is POST /v1/pods/{id}/wait. ready (if not nil) is called as soon as
 // the server has registered the waiter, so a caller may start the pod then
 // without missing its exit. A failure reported after that comes back as an

@@ -36,8 +36,8 @@ func (x Pods) Create(ctx context.Context, spec types.PodSpec) (types.CreateRespo
 	if spec.Name == "" {
 		spec.Name = "pod-" + id[:8]
 	}
-	if !validName.MatchString(spec.Name) {
-		return types.CreateResponse{}, errdefs.InvalidArgument("invalid pod name %q: use letters, digits, '_', '.', '-' (at most 63)", spec.Name)
+	if err := checkPodName(spec.Name); err != nil {
+		return types.CreateResponse{}, err
 	}
 	if len(spec.Containers) == 0 {
 		return types.CreateResponse{}, errdefs.InvalidArgument("pod %s has no containers", spec.Name)
@@ -139,6 +139,14 @@ func (x Pods) Create(ctx context.Context, spec types.PodSpec) (types.CreateRespo
 		return types.CreateResponse{}, err
 	}
 	return types.CreateResponse{ID: id, Warnings: warnings}, nil
+}
+
+// checkPodName refuses a name a pod may not have.
+func checkPodName(name string) error {
+	if !validName.MatchString(name) {
+		return errdefs.InvalidArgument("invalid pod name %q: use letters, digits, '_', '.', '-' (at most 63)", name)
+	}
+	return nil
 }
 
 // nameFree tells whether a pod may take name. Called with d.mu held.
@@ -265,6 +273,39 @@ func (x Pods) Wait(ctx context.Context, ref string, ready func()) (types.WaitRes
 	}
 	s := p.snapshot()
 	return types.WaitResponse{ExitCode: s.ExitCode, Reason: s.Reason}, nil
+}
+
+// Rename implements api.Pods: the pod takes name, which must be valid and
+// free; the record is saved before it returns. The VM's /etc/hosts keeps
+// the old name until the pod's next start.
+func (x Pods) Rename(ctx context.Context, ref, name string) error {
+	d := x.d
+	if err := checkPodName(name); err != nil {
+		return err
+	}
+	p, err := d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	if p.name() == name {
+		d.mu.Unlock()
+		return nil
+	}
+	if err := d.nameFree(name); err != nil {
+		d.mu.Unlock()
+		return err
+	}
+	if _, ok := d.pods[p.rec.ID]; !ok {
+		d.mu.Unlock()
+		return errdefs.NotFound("no such pod: %s", ref)
+	}
+	p.mu.Lock()
+	p.rec.Name, p.rec.Spec.Name = name, name
+	p.mu.Unlock()
+	d.mu.Unlock()
+	p.save()
+	return nil
 }
 
 // Kill implements api.Pods.

@@ -20,7 +20,6 @@ import (
 
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/daemon/podrec"
-	"github.com/hyperhq/hyper/internal/devimage"
 	"github.com/hyperhq/hyper/internal/network"
 	"github.com/hyperhq/hyper/internal/protocol"
 	"github.com/hyperhq/hyper/internal/store"
@@ -373,18 +372,8 @@ func TestNewerRecordRefused(t *testing.T) {
 func TestSecuritySurvivesRestart(t *testing.T) {
 	root := t.TempDir()
 	var log lockedBuffer
-	d, err := openRoot(t, root, &log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := openWithBusybox(t, root, &log)
 	ctx := t.Context()
-	var archive bytes.Buffer
-	if err := devimage.BusyboxArchive(&archive, "busybox:latest"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := d.Images().Load(ctx, &archive); err != nil {
-		t.Fatal(err)
-	}
 	spec := types.PodSpec{Name: "sec", Containers: []types.ContainerSpec{
 		{Image: "busybox", Cmd: []string{"true"}, CapAdd: []string{"sys_admin"}, CapDrop: []string{"CHOWN"},
 			SecurityOpt: []string{"no-new-privileges", "seccomp=unconfined"}, RunAsNonRoot: true, User: "1000"},
@@ -424,7 +413,8 @@ func TestSecuritySurvivesRestart(t *testing.T) {
 	if err := d.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if d, err = openRoot(t, root, &log); err != nil {
+	d, err := openRoot(t, root, &log)
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer d.Close(context.Background())
