@@ -11,19 +11,20 @@ import (
 // TestWaitRestartRename: `wait` prints the main container's exit code,
 // `restart -t` gives a running pod a new run, `rename` moves the pod to
 // its new name (the old one is not found), as docker's commands do.
+// Names are not hexadecimal: "a" would also be an ID prefix.
 func TestWaitRestartRename(t *testing.T) {
 	h := newHyperd(t)
 	h.loadBusybox()
 
-	h.ok("run", "-d", "--name", "a", "busybox", "sh", "-c", "exit 3")
-	if out := h.ok("wait", "a"); out != "3\n" {
-		t.Errorf("wait a: %q, want 3", out)
+	h.ok("run", "-d", "--name", "first", "busybox", "sh", "-c", "exit 3")
+	if out := h.ok("wait", "first"); out != "3\n" {
+		t.Errorf("wait first: %q, want 3", out)
 	}
 	// wait blocks while the pod runs.
-	h.ok("run", "-d", "--name", "w", "busybox", "sh", "-c", "sleep 2; exit 5")
+	h.ok("run", "-d", "--name", "wait", "busybox", "sh", "-c", "sleep 2; exit 5")
 	start := time.Now()
-	if out := h.ok("wait", "w", "a"); out != "5\n3\n" {
-		t.Errorf("wait w a: %q, want 5 and 3", out)
+	if out := h.ok("wait", "wait", "first"); out != "5\n3\n" {
+		t.Errorf("wait wait first: %q, want 5 and 3", out)
 	}
 	if d := time.Since(start); d < time.Second {
 		t.Errorf("wait of a running pod returned after %v", d)
@@ -45,15 +46,15 @@ func TestWaitRestartRename(t *testing.T) {
 			after.State, after.StartedAt, before.StartedAt, after.VM.Pid, before.VM.Pid, err)
 	}
 
-	h.ok("rename", "a", "b")
-	if got := h.inspect("b", "{{.Name}} {{.ExitCode}}"); got != "b 3" {
-		t.Errorf("inspect b: %q", got)
+	h.ok("rename", "first", "second")
+	if got := h.inspect("second", "{{.Name}} {{.ExitCode}}"); got != "second 3" {
+		t.Errorf("inspect second: %q", got)
 	}
-	if _, errs, code := h.run("", "inspect", "a"); code == 0 || !strings.Contains(errs, "no such object: a") {
-		t.Errorf("inspect a after the rename: exit %d: %s", code, errs)
+	if _, errs, code := h.run("", "inspect", "first"); code == 0 || !strings.Contains(errs, "no such object: first") {
+		t.Errorf("inspect first after the rename: exit %d: %s", code, errs)
 	}
-	if _, errs, code := h.run("", "rename", "b", "sleeper"); code != 1 || !strings.Contains(errs, "already used") {
+	if _, errs, code := h.run("", "rename", "second", "sleeper"); code != 1 || !strings.Contains(errs, "already used") {
 		t.Errorf("rename to a taken name: exit %d: %s", code, errs)
 	}
-	h.ok("rm", "-f", "b", "w", "sleeper")
+	h.ok("rm", "-f", "second", "wait", "sleeper")
 }
