@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
-	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -13,51 +12,14 @@ import (
 	"github.com/hyperhq/hyper/internal/protocol"
 )
 
-// capNames are the capabilities of the guest kernel (6.1: up to
-// CAP_CHECKPOINT_RESTORE), by OCI name.
-var capNames = map[string]uint{
-	"CAP_CHOWN":              unix.CAP_CHOWN,
-	"CAP_DAC_OVERRIDE":       unix.CAP_DAC_OVERRIDE,
-	"CAP_DAC_READ_SEARCH":    unix.CAP_DAC_READ_SEARCH,
-	"CAP_FOWNER":             unix.CAP_FOWNER,
-	"CAP_FSETID":             unix.CAP_FSETID,
-	"CAP_KILL":               unix.CAP_KILL,
-	"CAP_SETGID":             unix.CAP_SETGID,
-	"CAP_SETUID":             unix.CAP_SETUID,
-	"CAP_SETPCAP":            unix.CAP_SETPCAP,
-	"CAP_LINUX_IMMUTABLE":    unix.CAP_LINUX_IMMUTABLE,
-	"CAP_NET_BIND_SERVICE":   unix.CAP_NET_BIND_SERVICE,
-	"CAP_NET_BROADCAST":      unix.CAP_NET_BROADCAST,
-	"CAP_NET_ADMIN":          unix.CAP_NET_ADMIN,
-	"CAP_NET_RAW":            unix.CAP_NET_RAW,
-	"CAP_IPC_LOCK":           unix.CAP_IPC_LOCK,
-	"CAP_IPC_OWNER":          unix.CAP_IPC_OWNER,
-	"CAP_SYS_MODULE":         unix.CAP_SYS_MODULE,
-	"CAP_SYS_RAWIO":          unix.CAP_SYS_RAWIO,
-	"CAP_SYS_CHROOT":         unix.CAP_SYS_CHROOT,
-	"CAP_SYS_PTRACE":         unix.CAP_SYS_PTRACE,
-	"CAP_SYS_PACCT":          unix.CAP_SYS_PACCT,
-	"CAP_SYS_ADMIN":          unix.CAP_SYS_ADMIN,
-	"CAP_SYS_BOOT":           unix.CAP_SYS_BOOT,
-	"CAP_SYS_NICE":           unix.CAP_SYS_NICE,
-	"CAP_SYS_RESOURCE":       unix.CAP_SYS_RESOURCE,
-	"CAP_SYS_TIME":           unix.CAP_SYS_TIME,
-	"CAP_SYS_TTY_CONFIG":     unix.CAP_SYS_TTY_CONFIG,
-	"CAP_MKNOD":              unix.CAP_MKNOD,
-	"CAP_LEASE":              unix.CAP_LEASE,
-	"CAP_AUDIT_WRITE":        unix.CAP_AUDIT_WRITE,
-	"CAP_AUDIT_CONTROL":      unix.CAP_AUDIT_CONTROL,
-	"CAP_SETFCAP":            unix.CAP_SETFCAP,
-	"CAP_MAC_OVERRIDE":       unix.CAP_MAC_OVERRIDE,
-	"CAP_MAC_ADMIN":          unix.CAP_MAC_ADMIN,
-	"CAP_SYSLOG":             unix.CAP_SYSLOG,
-	"CAP_WAKE_ALARM":         unix.CAP_WAKE_ALARM,
-	"CAP_BLOCK_SUSPEND":      unix.CAP_BLOCK_SUSPEND,
-	"CAP_AUDIT_READ":         unix.CAP_AUDIT_READ,
-	"CAP_PERFMON":            unix.CAP_PERFMON,
-	"CAP_BPF":                unix.CAP_BPF,
-	"CAP_CHECKPOINT_RESTORE": unix.CAP_CHECKPOINT_RESTORE,
-}
+// capNames numbers the guest kernel's capabilities by OCI name.
+var capNames = func() map[string]uint {
+	m := make(map[string]uint, len(protocol.CapabilityNames))
+	for c, n := range protocol.CapabilityNames {
+		m[n] = uint(c)
+	}
+	return m
+}()
 
 // lastCap is the highest capability number the guest kernel knows.
 const lastCap = unix.CAP_CHECKPOINT_RESTORE
@@ -72,12 +34,11 @@ func (s CapSet) Has(c uint) bool { return s&(1<<c) != 0 }
 // String lists the set's names, lowest number first.
 func (s CapSet) String() string {
 	var names []string
-	for n, c := range capNames {
-		if s.Has(c) {
+	for c, n := range protocol.CapabilityNames {
+		if s.Has(uint(c)) {
 			names = append(names, n)
 		}
 	}
-	sort.Slice(names, func(i, j int) bool { return capNames[names[i]] < capNames[names[j]] })
 	return strings.Join(names, ",")
 }
 
