@@ -329,6 +329,10 @@ type ExecResult struct {
 type ExitStatus struct {
 	Code   int `json:"code"`
 	Signal int `json:"signal,omitempty"`
+	// OOMKilled: the guest kernel's OOM killer killed a process of the
+	// container while this process ran (its cgroup's memory.events
+	// oom_kill grew). Set for a container's init process only.
+	OOMKilled bool `json:"oomKilled,omitempty"`
 }
 
 // SignalRequest sends a signal to one process.

@@ -137,6 +137,9 @@ type ContainerStatus struct {
 	ExitCode     int
 	Pid          int
 	RestartCount int
+	// OOMKilled: the last run of its main process ended with an OOM kill
+	// in the guest (protocol.ExitStatus.OOMKilled).
+	OOMKilled bool
 }
 
 // Sandbox is one pod VM's lifecycle.

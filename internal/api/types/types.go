@@ -260,6 +260,9 @@ type Container struct {
 	RestartCount int `json:"restartCount,omitempty"`
 	// Init marks an init container (Pod.InitContainers).
 	Init bool `json:"init,omitempty"`
+	// OOMKilled: its main process's last run ended with an OOM kill in
+	// the VM (exit code 137).
+	OOMKilled bool `json:"oomKilled,omitempty"`
 }
 
 // VMInfo describes a pod's VM.
