@@ -177,9 +177,11 @@ func (r *run) addToRun(ctx context.Context, cs ContainerSpec, rootfs Rootfs) err
 	m[cs.Image] = serial
 	s.st.serials = m
 	stopping := r.stopping
+	ev := startEvent(c)
 	s.mu.Unlock()
 	undo.Release()
 	s.save()
+	s.emit(ev)
 	r.watch(c)
 	if stopping { // Stop came while the container was being added
 		err := v.Guest.StopContainer(bg, protocol.StopRequest{Container: cs.Name, Signal: cs.StopSignal, GraceMillis: defaultStopGrace.Milliseconds()})

@@ -448,7 +448,7 @@ func (g *fakeGuest) exec(req protocol.ExecRequest) (any, *protocol.Error) {
 		return nil, err
 	}
 	args := req.Process.Args
-	if len(args) == 0 || !slices.Contains([]string{"echo", "exit", "sleep", "cat"}, args[0]) {
+	if len(args) == 0 || !slices.Contains([]string{"echo", "exit", "sleep", "cat", "oom"}, args[0]) {
 		return fail(notFound("executable file not found: %q", args))
 	}
 	g.mu.Lock()
@@ -482,6 +482,8 @@ func (g *fakeGuest) run(p *fakeProc, args []string, streams map[string]net.Conn)
 		if len(args) > 1 {
 			p.status.Code, _ = strconv.Atoi(args[1])
 		}
+	case "oom": // killed by the guest's OOM killer
+		p.status = protocol.ExitStatus{Code: 137, Signal: 9, OOMKilled: true}
 	case "sleep":
 		select {
 		case sig := <-p.sig:

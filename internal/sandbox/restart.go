@@ -139,12 +139,13 @@ func (r *run) superviseCtr(c *container) *protocol.ExitStatus {
 		if c.status.State == CtrRunning {
 			s.ctrTo(c, CtrExited)
 		}
-		c.status.ExitCode, c.status.Pid = st.Code, 0
+		c.status.ExitCode, c.status.Pid, c.status.OOMKilled = st.Code, 0, st.OOMKilled
 		restart := !r.stopping && !isClosed(cio.removed) &&
 			ShouldRestart(c.spec.RestartPolicy, s.spec.RestartPolicy, st.Code, c.status.RestartCount)
 		stopCh := r.stopCh
 		s.mu.Unlock()
 		s.save()
+		s.emit(exitEvents(c, st.Code, st.OOMKilled)...)
 		if !restart {
 			return &st
 		}
@@ -209,8 +210,10 @@ func (r *run) restartCtr(c *container) error {
 	s.ctrTo(c, CtrRunning)
 	c.status.Pid = c.io.proc.Pid
 	stopping, n := r.stopping || isClosed(c.io.removed), c.status.RestartCount
+	ev := startEvent(c)
 	s.mu.Unlock()
 	s.save()
+	s.emit(ev)
 	s.log.Info("restarted container", "pod", short(s.spec.ID), "container", name, "restarts", n)
 	if stopping { // Stop (or a removal) came while the container was being re-created
 		err := g.StopContainer(ctx, protocol.StopRequest{Container: name, Signal: c.spec.StopSignal, GraceMillis: 5000})

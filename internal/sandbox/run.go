@@ -117,13 +117,16 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 	s.to(Running)
 	s.st.reason, s.st.exitCode, s.st.startedAt = "", 0, now
 	s.st.vmPid, s.st.accel = v.Pid(), s.cfg.VM.Accel.Kind
+	var evs []Event
 	for _, c := range s.ctrs {
 		s.ctrTo(c, CtrRunning)
 		c.status.Pid = c.io.proc.Pid
+		evs = append(evs, startEvent(c))
 	}
 	pending := r.pending()
 	s.mu.Unlock()
 	s.save()
+	s.emit(evs...)
 	go r.supervise()
 	pending(ctx)
 	return nil
@@ -419,10 +422,12 @@ func (r *run) supervise() {
 	}
 	clean := first != nil
 	var ios []*ctrIO
+	var evs []Event
 	for _, c := range s.ctrs {
 		if r.refs.status[c.spec.Name] == nil && c.status.State != CtrExited {
 			s.ctrTo(c, CtrExited)
 			c.status.ExitCode = 137
+			evs = append(evs, exitEvents(c, 137, false)...)
 		}
 		c.status.Pid = 0
 		ios = append(ios, c.io)
@@ -443,6 +448,7 @@ func (r *run) supervise() {
 		}
 	}
 	s.mu.Unlock()
+	s.emit(evs...)
 	if clean {
 		awaitDelivered(ios) // attached clients and logs -f get the last output first
 		if auto {

@@ -71,6 +71,9 @@ type Spec struct {
 	// AutoRemove: once the run ends cleanly the sandbox deletes its
 	// record (Store.Delete) before its waiters hear of the exit.
 	AutoRemove bool
+	// Events, if set, receives the containers' start, oom and die events
+	// (events.go).
+	Events Sink
 }
 
 // ContainerSpec is one container as the sandbox runs it.
