@@ -213,6 +213,7 @@ func newRootCommand(h *cli) *cobra.Command {
 		newSaveCommand(h),
 		newInfoCommand(h),
 		newVersionCommand(h),
+		newEventsCommand(h),
 	)
 	root.DisableFlagsInUseLine = true
 	for _, c := range root.Commands() {

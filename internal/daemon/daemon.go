@@ -17,6 +17,7 @@ import (
 
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/events"
 	"github.com/hyperhq/hyper/internal/image"
 	"github.com/hyperhq/hyper/internal/network"
 	"github.com/hyperhq/hyper/internal/sandbox"
@@ -80,6 +81,7 @@ type Daemon struct {
 	execs    map[string]*execution
 
 	prewarmed chan struct{} // closed when the template prewarm is done
+	events    *events.Bus   // the event log (events.go)
 }
 
 const podsBucket = "pods"
@@ -113,6 +115,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	}
 	d := &Daemon{cfg: cfg, db: db, log: log, sec: secpolicy.Policy{ProfileDir: cfg.SeccompProfileDir, Log: log}, pods: map[string]*pod{}, reserved: map[string]bool{}, leaving: map[string]*pod{}, execs: map[string]*execution{},
 		sbCfg: sandbox.Config{VM: cfg.VM, Log: log, LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles}}
+	d.events = events.New(events.DefaultSize)
+	context.AfterFunc(ctx, d.events.Close) // hyperd's stop ends the event streams cleanly, first
 	if d.net, err = network.New(cfg.Bridge, db, log); err != nil {
 		db.Close()
 		return nil, err

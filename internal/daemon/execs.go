@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"strconv"
 	"sync"
 
 	"github.com/hyperhq/hyper/internal/api"
@@ -68,6 +69,7 @@ func (x Execs) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) 
 	d.mu.Lock()
 	d.execs[e.id] = e
 	d.mu.Unlock()
+	p.publish(types.ActionExecCreate, name, e.eventAttrs())
 	return types.CreateResponse{ID: e.id}, nil
 }
 
@@ -129,10 +131,17 @@ func (x Execs) StartExec(ctx context.Context, id string, stdio api.Stdio) error 
 			e.mu.Lock()
 			e.proc = proc
 			e.mu.Unlock()
+			p.publish(types.ActionExecStart, e.container, e.eventAttrs())
 		})
 	e.mu.Lock()
 	e.running, e.exitCode = false, code
+	started := e.proc != nil
 	e.mu.Unlock()
+	if started {
+		attrs := e.eventAttrs()
+		attrs["exitCode"] = strconv.Itoa(code)
+		p.publish(types.ActionExecDie, e.container, attrs)
+	}
 	return err
 }
 

@@ -103,6 +103,7 @@ func (i Images) Load(ctx context.Context, r io.Reader) ([]types.Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	i.d.publishImages(types.ActionLoad, toAPIList(ims)...)
 	return toAPIList(ims), nil
 }
 
@@ -150,6 +151,7 @@ func (i Images) Pull(ctx context.Context, ref, platform string, progress func(ty
 	if err != nil {
 		return types.Image{}, err
 	}
+	i.d.publishImages(types.ActionPull, toAPI(im))
 	return toAPI(im), nil
 }
 
@@ -168,12 +170,17 @@ func (i Images) RemoveImage(ctx context.Context, ref string, force bool) (types.
 	if err != nil {
 		return types.ImageDeleteResponse{}, err
 	}
+	i.d.publishRemoval(res)
 	return toDelete(res), nil
 }
 
 // TagImage implements api.ImageManager.
 func (i Images) TagImage(ctx context.Context, source, target string) error {
-	return i.d.imageStore.Tag(ctx, source, target)
+	if err := i.d.imageStore.Tag(ctx, source, target); err != nil {
+		return err
+	}
+	i.d.Publish(types.EventImage, types.ActionTag, source, map[string]string{"name": target})
+	return nil
 }
 
 // PruneImages implements api.ImageManager.
@@ -186,6 +193,7 @@ func (i Images) PruneImages(ctx context.Context, all bool) (types.ImagePruneResp
 	out := types.ImagePruneResponse{Images: []types.ImageDeleteResponse{}, Reclaimed: res.Reclaimed}
 	for _, r := range res.Images {
 		out.Images = append(out.Images, toDelete(r))
+		i.d.publishRemoval(r)
 	}
 	return out, nil
 }
@@ -217,5 +225,6 @@ func (i Images) PushImage(ctx context.Context, ref string, progress func(types.P
 	if err != nil {
 		return types.PushEvent{}, err
 	}
+	i.d.Publish(types.EventImage, types.ActionPush, image.FamiliarName(res.Name), map[string]string{"name": image.FamiliarName(res.Name)})
 	return types.PushEvent{Name: image.FamiliarName(res.Name), Digest: res.Digest, Size: res.Size}, nil
 }

@@ -97,7 +97,7 @@ func (d *Daemon) newPod(rec record) *pod {
 	spec := rec.Spec
 	p.sb = sandbox.New(&d.sbCfg, sandbox.Spec{ID: rec.ID, Name: rec.Name, VMID: rec.VMID, Dir: rec.Dir,
 		VCPUs: or(spec.VCPUs, d.cfg.VCPUs), MemoryMB: or(spec.MemoryMB, d.cfg.MemoryMB), ScratchMB: d.cfg.ScratchMB,
-		RestartPolicy: spec.RestartPolicy, AutoRemove: spec.AutoRemove}, inits, ctrs, last, podStore{p})
+		RestartPolicy: spec.RestartPolicy, AutoRemove: spec.AutoRemove, Events: p.sandboxEvent}, inits, ctrs, last, podStore{p})
 	return p
 }
 
@@ -192,6 +192,7 @@ func (s podStore) Delete() {
 	if err := d.forget(p); err != nil {
 		d.log.Warn("auto-removing pod", "err", err)
 	}
+	p.publish(types.ActionDestroy, "", nil)
 	go func() {
 		<-p.sb.VMGone()
 		if err := d.removeFiles(p); err != nil {

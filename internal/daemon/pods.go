@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -129,8 +130,10 @@ func (x Pods) Create(ctx context.Context, spec types.PodSpec) (types.CreateRespo
 	err = d.db.Create(podsBucket, id, stored(rec))
 	d.mu.Lock()
 	delete(d.reserved, spec.Name)
+	var p *pod
 	if err == nil {
-		d.pods[id] = d.newPod(rec)
+		p = d.newPod(rec)
+		d.pods[id] = p
 	}
 	d.mu.Unlock()
 	if err != nil {
@@ -138,6 +141,7 @@ func (x Pods) Create(ctx context.Context, spec types.PodSpec) (types.CreateRespo
 		d.images.Release(id)
 		return types.CreateResponse{}, err
 	}
+	p.publish(types.ActionCreate, "", nil)
 	return types.CreateResponse{ID: id, Warnings: warnings}, nil
 }
 
@@ -301,10 +305,12 @@ func (x Pods) Rename(ctx context.Context, ref, name string) error {
 		return errdefs.NotFound("no such pod: %s", ref)
 	}
 	p.mu.Lock()
+	old := p.rec.Name
 	p.rec.Name, p.rec.Spec.Name = name, name
 	p.mu.Unlock()
 	d.mu.Unlock()
 	p.save()
+	p.publish(types.ActionRename, "", map[string]string{"oldName": old})
 	return nil
 }
 
@@ -314,7 +320,11 @@ func (x Pods) Kill(ctx context.Context, ref string, sig int) error {
 	if err != nil {
 		return err
 	}
-	return p.sb.Kill(ctx, sig)
+	if err := p.sb.Kill(ctx, sig); err != nil {
+		return err
+	}
+	p.publish(types.ActionKill, "", map[string]string{"signal": strconv.Itoa(sig)})
+	return nil
 }
 
 // Stop implements api.Pods.
@@ -323,7 +333,11 @@ func (x Pods) Stop(ctx context.Context, ref string, timeout time.Duration) error
 	if err != nil {
 		return err
 	}
-	return p.sb.Stop(ctx, timeout)
+	if err := p.sb.Stop(ctx, timeout); err != nil {
+		return err
+	}
+	p.publish(types.ActionStop, "", nil)
+	return nil
 }
 
 // Remove implements api.Pods.
@@ -339,6 +353,7 @@ func (x Pods) Remove(ctx context.Context, ref string, force bool) error {
 	if err := d.forget(p); err != nil {
 		return err
 	}
+	p.publish(types.ActionDestroy, "", nil)
 	return d.removeFiles(p)
 }
 

@@ -398,6 +398,7 @@ func (x Volumes) CreateVolume(ctx context.Context, req types.VolumeCreateRequest
 	if err != nil {
 		return types.VolumeInfo{}, err
 	}
+	x.d.Publish(types.EventVolume, types.ActionCreate, r.Name, map[string]string{"driver": "local"})
 	return x.d.vols.info(r, x.users(r.Name)), nil
 }
 
@@ -426,7 +427,11 @@ func (x Volumes) InspectVolume(ctx context.Context, name string) (types.VolumeIn
 // RemoveVolume implements api.Volumes: a volume some pod uses (in any
 // state, as docker) is not removed.
 func (x Volumes) RemoveVolume(ctx context.Context, name string) error {
-	return x.d.vols.remove(ctx, name, x.users(name))
+	if err := x.d.vols.remove(ctx, name, x.users(name)); err != nil {
+		return err
+	}
+	x.d.Publish(types.EventVolume, types.ActionDestroy, name, map[string]string{"driver": "local"})
+	return nil
 }
 
 // users names the pods whose spec uses named volume v.

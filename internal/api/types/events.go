@@ -17,6 +17,7 @@ const (
 	ActionDie        = "die" // attribute exitCode
 	ActionOOM        = "oom"
 	ActionKill       = "kill" // attribute signal
+	ActionStop       = "stop"
 	ActionPause      = "pause"
 	ActionUnpause    = "unpause"
 	ActionDestroy    = "destroy"
