@@ -28,8 +28,9 @@ func (d *Daemon) Publish(typ, action, id string, attrs map[string]string) {
 }
 
 // publish adds a container event of pod p (hyperctl's pod is docker's
-// container): attrs gets the pod's name, and the image and name of
-// container ctr in it ("" is the first).
+// container): attrs gets the pod's name and labels, the image of
+// container ctr in it ("" is the first) and, in a pod of several
+// containers, ctr's name.
 func (p *pod) publish(action, ctr string, attrs map[string]string) {
 	if attrs == nil {
 		attrs = map[string]string{}
@@ -43,7 +44,7 @@ func (p *pod) publish(action, ctr string, attrs map[string]string) {
 	if ok {
 		attrs["image"] = m.image
 	}
-	if ctr != "" && ctr != p.rec.Name {
+	if ctr != "" && len(p.meta) > 1 { // which of the pod's containers
 		attrs["container"] = ctr
 	}
 	for _, labels := range []map[string]string{p.rec.Spec.Labels, m.spec.Labels} {

@@ -320,11 +320,10 @@ func (x Pods) Kill(ctx context.Context, ref string, sig int) error {
 	if err != nil {
 		return err
 	}
-	if err := p.sb.Kill(ctx, sig); err != nil {
-		return err
+	if p.sb.Running() && sig > 0 && sig <= 64 { // before the signal, as docker: its die may come at once
+		p.publish(types.ActionKill, "", map[string]string{"signal": strconv.Itoa(sig)})
 	}
-	p.publish(types.ActionKill, "", map[string]string{"signal": strconv.Itoa(sig)})
-	return nil
+	return p.sb.Kill(ctx, sig)
 }
 
 // Stop implements api.Pods.
