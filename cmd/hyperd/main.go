@@ -127,6 +127,13 @@ func main() {
 		fatal(err)
 	}
 	log.Info("hyperd serving", "root", cfg.Root, "version", version)
+	if cfg.Metrics.Address != "" { // plain HTTP, no auth: docs/user-guide.md
+		go func() {
+			if err := d.Metrics().Serve(ctx, cfg.Metrics.Address, log); err != nil {
+				log.Error("serving metrics", "address", cfg.Metrics.Address, "err", err)
+			}
+		}()
+	}
 	// On SIGTERM the API stops, then the daemon, within shutdown.Limit;
 	// pods keep running in their own VMs.
 	serve := func(ctx context.Context) error {

@@ -64,6 +64,9 @@ func NewServer(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET "+v+"/system/df", s.systemDF)
 	s.routeVolumes(mux, v)
 	mux.HandleFunc("GET "+v+"/events", s.events)
+	if b.Metrics != nil {
+		mux.Handle("GET /metrics", b.Metrics)
+	}
 
 	// Everything else: a JSON 404 rather than the mux's plain text.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -6,6 +6,7 @@ package api
 import (
 	"context"
 	"io"
+	"net/http"
 	"time"
 
 	"github.com/hyperhq/hyper/internal/api/types"
@@ -97,4 +98,6 @@ type Backend struct {
 	Containers Containers
 	// Events may be nil: GET /events answers 404.
 	Events Events
+	// Metrics serves GET /metrics (Prometheus); nil: 404.
+	Metrics http.Handler
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -54,6 +55,16 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Registry Registry `toml:"registry"`
 	API      API      `toml:"api"`
+	Metrics  Metrics  `toml:"metrics"`
+}
+
+// Metrics configures where else hyperd serves its Prometheus metrics:
+// they are always on the API's listeners at /metrics.
+type Metrics struct {
+	// Address, if set, serves GET /metrics on this TCP host:port too, in
+	// plain HTTP without authentication (keep it on loopback, e.g.
+	// 127.0.0.1:9323, or behind a firewall).
+	Address string `toml:"address"`
 }
 
 // API configures where hyperd serves its API and how TCP is guarded
@@ -272,6 +283,11 @@ func (c Config) Validate() error {
 	}
 	if c.Hypervisor == "" {
 		return errdefs.InvalidArgument("config: hypervisor must be set (qemu)")
+	}
+	if a := c.Metrics.Address; a != "" {
+		if _, port, err := net.SplitHostPort(a); err != nil || port == "" {
+			return errdefs.InvalidArgument("config: metrics.address %q: want host:port, e.g. 127.0.0.1:9323", a)
+		}
 	}
 	switch c.Transport {
 	case "serial", "vsock":

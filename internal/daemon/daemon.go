@@ -19,6 +19,7 @@ import (
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/events"
 	"github.com/hyperhq/hyper/internal/image"
+	"github.com/hyperhq/hyper/internal/metrics"
 	"github.com/hyperhq/hyper/internal/network"
 	"github.com/hyperhq/hyper/internal/sandbox"
 	"github.com/hyperhq/hyper/internal/secpolicy"
@@ -82,6 +83,7 @@ type Daemon struct {
 
 	prewarmed chan struct{} // closed when the template prewarm is done
 	events    *events.Bus   // the event log (events.go)
+	metrics   *metrics.Metrics
 }
 
 const podsBucket = "pods"
@@ -116,6 +118,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	d := &Daemon{cfg: cfg, db: db, log: log, sec: secpolicy.Policy{ProfileDir: cfg.SeccompProfileDir, Log: log}, pods: map[string]*pod{}, reserved: map[string]bool{}, leaving: map[string]*pod{}, execs: map[string]*execution{},
 		sbCfg: sandbox.Config{VM: cfg.VM, Log: log, LogMaxSize: cfg.LogMaxSize, LogMaxFiles: cfg.LogMaxFiles}}
 	d.events = events.New(events.DefaultSize)
+	d.metrics = metrics.New(metricsSource{d})
+	d.sbCfg.VM.GuestRPCs = d.metrics.GuestRPC
 	context.AfterFunc(ctx, d.events.Close) // hyperd's stop ends the event streams cleanly, first
 	if d.net, err = network.New(cfg.Bridge, db, log); err != nil {
 		db.Close()

@@ -69,6 +69,8 @@ func (p *pod) sandboxEvent(e sandbox.Event) {
 		p.publish(types.ActionOOM, e.Container, nil)
 	case sandbox.EventDie:
 		p.publish(types.ActionDie, e.Container, map[string]string{"exitCode": strconv.Itoa(e.ExitCode)})
+	case sandbox.EventVMExit:
+		p.d.vmExited(e.VMExit)
 	}
 }
 

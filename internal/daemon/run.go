@@ -21,7 +21,7 @@ func (x Pods) Start(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	return p.sb.Start(ctx, func(ctx context.Context) (sandbox.Run, error) { return x.d.prepareRun(ctx, p) })
+	return x.d.startObserved(ctx, p, func(ctx context.Context) (sandbox.Run, error) { return x.d.prepareRun(ctx, p) })
 }
 
 // prepareRun makes what a run of pod p needs on the host: its images'

@@ -32,6 +32,8 @@ type Client struct {
 	once  sync.Once
 	err   error // set once the session died
 	done  chan struct{}
+	// observe, if set, is told of each RPC (observe.go).
+	observe Observer
 }
 
 // bufConn reads through the buffered reader that consumed the Hello line.
@@ -173,7 +175,11 @@ func (c *Client) openStream(ctx context.Context, h protocol.StreamHeader) (*yamu
 }
 
 // call runs one RPC: req is sent, the result decoded into res (may be nil).
-func (c *Client) call(ctx context.Context, method string, req, res any) error {
+func (c *Client) call(ctx context.Context, method string, req, res any) (err error) {
+	if c.observe != nil {
+		start := time.Now()
+		defer func() { c.observe(method, time.Since(start), err) }()
+	}
 	s, stop, err := c.openStream(ctx, protocol.StreamHeader{Kind: protocol.KindRPC, Method: method})
 	if err != nil {
 		return fmt.Errorf("%s: %w", method, err)

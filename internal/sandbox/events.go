@@ -14,6 +14,24 @@ const (
 	// EventDie: the container's main process exited (ExitCode), or the
 	// VM died under it (137).
 	EventDie EventKind = "die"
+	// EventVMExit: the run's VM is gone (Container is empty), for
+	// VMExit's reason.
+	EventVMExit EventKind = "vm-exit"
+)
+
+// Why a run's VM ended (Event.VMExit).
+const (
+	// VMExitClean: every main process exited (or the pod was stopped)
+	// and the VM powered off.
+	VMExitClean = "exited"
+	// VMExitRemoved: a forced removal ended the running VM.
+	VMExitRemoved = "removed"
+	// VMExitGuestError: the guest broke its channel, and the host
+	// killed the VM.
+	VMExitGuestError = "guest_error"
+	// VMExitDied: the hypervisor ended on its own (crashed, killed from
+	// outside, or the guest powered off).
+	VMExitDied = "vm_died"
 )
 
 // Event is one container event of a sandbox.
@@ -24,6 +42,8 @@ type Event struct {
 	ExitCode  int    // EventDie
 	// Restarts is the container's restart count after an EventStart.
 	Restarts int
+	// VMExit is why the VM ended (EventVMExit): a VMExit* value.
+	VMExit string
 }
 
 // Sink receives a sandbox's events, in order, from the goroutine where

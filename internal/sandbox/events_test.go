@@ -9,13 +9,18 @@ import (
 
 // eventLog records a sandbox's events.
 type eventLog struct {
-	mu  sync.Mutex
-	evs []string
+	mu      sync.Mutex
+	evs     []string
+	vmExits []string
 }
 
 func (l *eventLog) sink(e Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if e.Kind == EventVMExit { // after the run's end: kept apart
+		l.vmExits = append(l.vmExits, e.VMExit)
+		return
+	}
 	s := fmt.Sprintf("%s %s", e.Kind, e.Container)
 	switch e.Kind {
 	case EventDie:
@@ -30,6 +35,12 @@ func (l *eventLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return fmt.Sprint(l.evs)
+}
+
+func (l *eventLog) vmExit() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return fmt.Sprint(l.vmExits)
 }
 
 func TestEventsStartDie(t *testing.T) {
@@ -72,5 +83,17 @@ func TestEventsVMDeath(t *testing.T) {
 	h.wait(h.sb.Exited(), "the run's end")
 	if got := log.String(); got != "[start a r0 die a 137]" {
 		t.Fatalf("events: %s", got)
+	}
+	h.eventually(func() bool { return log.vmExit() == "[vm_died]" }, "the vm-exit event")
+}
+
+func TestEventsCleanExitAndBoot(t *testing.T) {
+	h := newHarness(t, nil, ctr("a", "img1", "exit", "0"))
+	var log eventLog
+	h.sb.spec.Events = log.sink
+	h.start()
+	h.eventually(func() bool { return log.vmExit() == "[exited]" }, "the vm-exit event")
+	if b := h.sb.Status().Boot; b != BootCold {
+		t.Fatalf("boot %q", b)
 	}
 }

@@ -117,6 +117,10 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 	s.to(Running)
 	s.st.reason, s.st.exitCode, s.st.startedAt = "", 0, now
 	s.st.vmPid, s.st.accel = v.Pid(), s.cfg.VM.Accel.Kind
+	s.st.boot = BootCold
+	if v.Template != "" {
+		s.st.boot = BootTemplate
+	}
 	var evs []Event
 	for _, c := range s.ctrs {
 		s.ctrTo(c, CtrRunning)
@@ -130,6 +134,26 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 	go r.supervise()
 	pending(ctx)
 	return nil
+}
+
+// vmExit classifies a run's VM's end.
+func vmExit(clean, guestFailed, removing bool) string {
+	switch {
+	case clean:
+		return VMExitClean
+	case guestFailed:
+		return VMExitGuestError
+	case removing:
+		return VMExitRemoved
+	}
+	return VMExitDied
+}
+
+// isRemoving tells whether a removal has begun.
+func (s *Sandbox) isRemoving() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.removing
 }
 
 // pending is what a stop or a forced removal that came while the run's
@@ -471,6 +495,7 @@ func (r *run) supervise() {
 	v.Destroy() // removes the VM's state dir
 	r.release()
 	reason := v.ExitReason()
+	s.emit(Event{Kind: EventVMExit, VMExit: vmExit(clean, v.GuestFailed(), s.isRemoving())})
 	if !clean {
 		// The VM died: the run stays on (no Start can slip in) until its
 		// state is saved and the run closed.

@@ -115,6 +115,12 @@ type Store interface {
 	Delete()
 }
 
+// How a run's VM came up (Status.Boot).
+const (
+	BootTemplate = "template" // resumed from a VM template
+	BootCold     = "cold"     // booted
+)
+
 // Status is a snapshot of a sandbox's state.
 type Status struct {
 	// Seq orders snapshots: a larger one is newer.
@@ -126,6 +132,9 @@ type Status struct {
 	FinishedAt time.Time
 	VMPid      int
 	Accel      string
+	// Boot is how the current (or last) run's VM came up: BootTemplate
+	// or BootCold; "" if none did (or it was re-attached).
+	Boot string
 	// Serials maps the images of the current (or last) run to their
 	// disks' serials in its VM.
 	Serials    map[string]string
@@ -183,6 +192,7 @@ type podStatus struct {
 	finishedAt time.Time
 	vmPid      int
 	accel      string
+	boot       string
 	serials    map[string]string
 }
 
@@ -238,7 +248,7 @@ func (s *Sandbox) Status() Status {
 func (s *Sandbox) status() Status {
 	st := Status{Seq: s.seq, State: s.st.state, Reason: s.st.reason, ExitCode: s.st.exitCode,
 		StartedAt: s.st.startedAt, FinishedAt: s.st.finishedAt, VMPid: s.st.vmPid, Accel: s.st.accel,
-		Serials: s.st.serials}
+		Boot: s.st.boot, Serials: s.st.serials}
 	for _, c := range s.inits {
 		st.Inits = append(st.Inits, c.status)
 	}

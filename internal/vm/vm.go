@@ -36,6 +36,8 @@ type Config struct {
 	// Templates, if set, lets VMs resume a saved guest instead of booting
 	// (where the driver can: hypervisor.Templater).
 	Templates Templates
+	// GuestRPCs, if set, observes every guest RPC of the VMs.
+	GuestRPCs guest.Observer
 }
 
 // Spec describes one VM.
@@ -139,6 +141,7 @@ func Boot(ctx context.Context, cfg Config, spec Spec) (*VM, error) {
 			if err != nil {
 				return v.explain(err)
 			}
+			gc.Observe(cfg.GuestRPCs)
 			v.Guest = gc
 			v.Timings.Ready = time.Now()
 			return nil
@@ -196,6 +199,7 @@ func Attach(ctx context.Context, cfg Config, spec Spec, pid int) (*VM, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attaching vm %s: guest channel: %w", spec.ID, err)
 	}
+	v.Guest.Observe(cfg.GuestRPCs)
 	go v.monitor()
 	return v, nil
 }
@@ -278,6 +282,10 @@ func (v *VM) monitor() {
 
 // Done is closed when the VM has exited.
 func (v *VM) Done() <-chan struct{} { return v.done }
+
+// GuestFailed tells whether the host ended the VM because its guest
+// channel failed (a guest error); valid after Done is closed.
+func (v *VM) GuestFailed() bool { return v.why != nil }
 
 // ExitReason says why the VM ended; valid after Done is closed.
 func (v *VM) ExitReason() string {
