@@ -6,9 +6,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
-	"net"
 	"path/filepath"
 	"slices"
 	"strings"
