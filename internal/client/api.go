@@ -147,23 +147,7 @@ func (c *Client) Logs(ctx context.Context, id string, o types.LogOptions, fn fun
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var e types.LogEntry
-		if err := dec.Decode(&e); err != nil {
-			if err == io.EOF {
-				return trailerError(resp)
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("reading logs of %s: %w", id, unexpectedEOF(err))
-		}
-		if err := fn(e); err != nil {
-			return err
-		}
-	}
+	return readStream(ctx, resp, "logs of "+id, fn)
 }
 
 // CreateExec is POST /v1/pods/{id}/exec.

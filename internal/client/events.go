@@ -42,20 +42,27 @@ func (c *Client) Events(ctx context.Context, o EventOptions, fn func(types.Event
 	if err != nil {
 		return err
 	}
+	return readStream(ctx, resp, "events", fn)
+}
+
+// readStream calls fn with each JSON value of resp's newline-delimited
+// stream until it ends (its Hyper-Error trailer, if any), ctx ends, or
+// fn fails; what names the stream in errors. It closes resp's body.
+func readStream[T any](ctx context.Context, resp *http.Response, what string, fn func(T) error) error {
 	defer resp.Body.Close()
 	dec := json.NewDecoder(resp.Body)
 	for {
-		var e types.Event
-		if err := dec.Decode(&e); err != nil {
+		var v T
+		if err := dec.Decode(&v); err != nil {
 			if err == io.EOF {
 				return trailerError(resp)
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("reading events: %w", unexpectedEOF(err))
+			return fmt.Errorf("reading %s: %w", what, unexpectedEOF(err))
 		}
-		if err := fn(e); err != nil {
+		if err := fn(v); err != nil {
 			return err
 		}
 	}
