@@ -163,6 +163,7 @@ func TestEvents(t *testing.T) {
 	h.ok("rm", "st")
 	h.ok("volume", "create", "evvol")
 	h.ok("volume", "rm", "evvol")
+	h.ok("run", "--rm", "--name", "once", "busybox", "true")
 	end := time.Now()
 
 	wants := []want{
@@ -186,6 +187,10 @@ func TestEvents(t *testing.T) {
 		{"container", "destroy", map[string]string{"name": "st"}},
 		{"volume", "create", map[string]string{"driver": "local"}},
 		{"volume", "destroy", map[string]string{"driver": "local"}},
+		{"container", "create", map[string]string{"name": "once"}},
+		{"container", "start", map[string]string{"name": "once"}},
+		{"container", "die", map[string]string{"name": "once", "exitCode": "0"}},
+		{"container", "destroy", map[string]string{"name": "once"}},
 	}
 	waitFor(t, 30*time.Second, "the live stream's events", func() bool { return inOrder(live.events(), wants) < 0 })
 	evs := live.events()
