@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -260,5 +261,61 @@ func TestEvents(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Errorf("hyperctl events still runs after hyperd stopped")
+	}
+}
+
+// TestEventsLost: a reader that stalls while more events than hyperd
+// keeps are published gets, once it reads again, an events-lost event
+// with the count, then the newest events.
+func TestEventsLost(t *testing.T) {
+	h := newHyperd(t)
+	h.loadBusybox()
+	c, err := net.Dial("unix", h.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := fmt.Fprintf(c, "GET /v1/events?filters=%%7B%%22type%%22:[%%22image%%22]%%7D HTTP/1.1\r\nHost: hyperd\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	ctx := h.ctx()
+	const n = 2600 // 5200 events: more than the ring's 4096 beyond what the socket holds
+	for i := range n {
+		tag := "busybox:l" + strconv.Itoa(i)
+		if err := h.client.TagImage(ctx, "busybox", tag); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.client.RemoveImage(ctx, tag, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(resp.Body)
+	var read int
+	for {
+		var e types.Event
+		if err := dec.Decode(&e); err != nil {
+			t.Fatalf("after %d events: %v", read, err)
+		}
+		read++
+		if e.Type == "daemon" {
+			lost, _ := strconv.Atoi(e.Actor.Attributes["count"])
+			if e.Action != "events-lost" || lost <= 0 {
+				t.Fatalf("daemon event: %+v", e)
+			}
+			t.Logf("events-lost after %d events read: %d lost", read-1, lost)
+			if read-1+lost+4096 != 2*n {
+				t.Errorf("read %d + lost %d + kept 4096 != published %d", read-1, lost, 2*n)
+			}
+			break
+		}
+	}
+	var e types.Event
+	if err := dec.Decode(&e); err != nil || e.Type != "image" {
+		t.Fatalf("after the marker: %+v %v", e, err)
 	}
 }
