@@ -55,15 +55,7 @@ func BenchmarkEvents(b *testing.B) {
 	tagBurst := func(n int) (float64, time.Duration) {
 		c0 := cpuSeconds(b, pid)
 		start := time.Now()
-		for i := range n {
-			tag := "busybox:b" + strconv.Itoa(i)
-			if err := h.client.TagImage(ctx, "busybox", tag); err != nil {
-				b.Fatal(err)
-			}
-			if err := h.client.RemoveImage(ctx, tag, false); err != nil {
-				b.Fatal(err)
-			}
-		}
+		h.tagUntag("busybox:b", n)
 		return cpuSeconds(b, pid) - c0, time.Since(start)
 	}
 	const tags = 500 // 1000 events

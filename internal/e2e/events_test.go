@@ -113,6 +113,22 @@ func shortID(id string) string {
 	return id
 }
 
+// tagUntag tags busybox n times as prefix+i and removes each tag: two
+// cheap image events each, no VM.
+func (h *hyperd) tagUntag(prefix string, n int) {
+	h.t.Helper()
+	ctx := h.ctx()
+	for i := range n {
+		tag := prefix + strconv.Itoa(i)
+		if err := h.client.TagImage(ctx, "busybox", tag); err != nil {
+			h.t.Fatal(err)
+		}
+		if err := h.client.RemoveImage(ctx, tag, false); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+}
+
 // stalledReader opens GET /v1/events and never reads its answer.
 func (h *hyperd) stalledReader(t *testing.T) {
 	c, err := net.Dial("unix", h.sock)
@@ -139,16 +155,7 @@ func TestEvents(t *testing.T) {
 	h.loadBusybox()
 	// Enough events to fill the stalled reader's socket: hyperd must not
 	// wait for it.
-	ctx := h.ctx()
-	for i := range 600 {
-		tag := "busybox:t" + strconv.Itoa(i)
-		if err := h.client.TagImage(ctx, "busybox", tag); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.client.RemoveImage(ctx, tag, false); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.tagUntag("busybox:t", 600)
 	start := time.Now()
 	web := strings.TrimSpace(h.ok("run", "-d", "--name", "web", "--label", "app=events", "busybox", "sleep", "1000"))
 	runTook := time.Since(start)
@@ -278,17 +285,8 @@ func TestEventsLost(t *testing.T) {
 	if _, err := fmt.Fprintf(c, "GET /v1/events?filters=%%7B%%22type%%22:[%%22image%%22]%%7D HTTP/1.1\r\nHost: hyperd\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	ctx := h.ctx()
 	const n = 2600 // 5200 events: more than the ring's 4096 beyond what the socket holds
-	for i := range n {
-		tag := "busybox:l" + strconv.Itoa(i)
-		if err := h.client.TagImage(ctx, "busybox", tag); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.client.RemoveImage(ctx, tag, false); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.tagUntag("busybox:l", n)
 	c.SetReadDeadline(time.Now().Add(30 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
