@@ -47,6 +47,7 @@ func NewServer(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET "+v+"/pods/{id}/logs", s.podLogs)
 	mux.HandleFunc("POST "+v+"/pods/{id}/containers", s.addContainer)
 	mux.HandleFunc("DELETE "+v+"/pods/{id}/containers/{name}", s.removeContainer)
+	mux.HandleFunc("GET "+v+"/containers/{ref}", s.resolveContainer)
 
 	mux.HandleFunc("POST "+v+"/pods/{id}/exec", s.createExec)
 	mux.HandleFunc("POST "+v+"/exec/{id}/start", s.startExec)

@@ -69,12 +69,14 @@ func newLogsCommand(h *cli) *cobra.Command {
 	var o types.LogOptions
 	var tail, since string
 	cmd := &cobra.Command{
-		Use:   "logs [OPTIONS] POD",
+		Use:   "logs [OPTIONS] POD|CONTAINER|POD/CONTAINER",
 		Short: "Print a pod's output",
 		Long: `Print a pod's stored output: its stdout to stdout and its stderr to stderr.
 
 --since takes a duration back from now (10m, 1h30m), an RFC 3339 time, or
-unix seconds.`,
+unix seconds.
+
+` + refHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error

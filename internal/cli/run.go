@@ -422,8 +422,9 @@ func (h *cli) startAttached(ctx context.Context, c *client.Client, id string, st
 func newAttachCommand(h *cli) *cobra.Command {
 	var noStdin, sigProxy bool
 	cmd := &cobra.Command{
-		Use:   "attach [OPTIONS] POD",
-		Short: "Attach to a running pod's main process",
+		Use:   "attach [OPTIONS] POD|CONTAINER|POD/CONTAINER",
+		Short: "Attach to a running pod's main process (or one container's)",
+		Long:  "Attach to a running pod's main process (or one container's).\n\n" + refHelp,
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -431,22 +432,18 @@ func newAttachCommand(h *cli) *cobra.Command {
 			if err != nil {
 				return withStatus(ExitDaemonError, err)
 			}
-			pod, err := c.GetPod(ctx, args[0])
+			pod, spec, err := h.resolveContainer(ctx, c, args[0], "")
 			if err != nil {
 				return withStatus(ExitDaemonError, err)
 			}
 			if pod.State != types.StateRunning {
 				return withStatus(ExitDaemonError, fmt.Errorf("pod %s is %s: you cannot attach to a pod that is not running, start it first", args[0], pod.State))
 			}
-			var spec types.ContainerSpec
-			if len(pod.Spec.Containers) > 0 {
-				spec = pod.Spec.Containers[0]
-			}
 			stdin := spec.OpenStdin && !noStdin
 			if spec.Tty && stdin && !isTerminal(h.streams.In) {
 				return withStatus(ExitDaemonError, errors.New("the input device is not a TTY"))
 			}
-			code, err := h.runSession(ctx, c, session{pod: pod.ID, stdin: stdin, tty: spec.Tty, sigProxy: sigProxy})
+			code, err := h.runSession(ctx, c, session{pod: pod.ID, container: spec.Name, stdin: stdin, tty: spec.Tty, sigProxy: sigProxy})
 			if err != nil {
 				return withStatus(ExitDaemonError, err)
 			}

@@ -428,3 +428,12 @@ const (
 // HeaderError is the HTTP trailer that reports an error after a streamed
 // body (logs, image save) began.
 const HeaderError = "Hyper-Error"
+
+// ContainerRef answers GET /v1/containers/{ref}: the pod and container a
+// reference names (a pod, POD/CONTAINER, or a container name unique
+// across pods).
+type ContainerRef struct {
+	PodID     string `json:"podId"`
+	PodName   string `json:"podName,omitempty"`
+	Container string `json:"container"`
+}
