@@ -80,6 +80,9 @@ type Daemon struct {
 	execs    map[string]*execution
 
 	prewarmed chan struct{} // closed when the template prewarm is done
+	// bootStarts are the starts of pods under their restart policy at
+	// hyperd's start (restartpolicy.go).
+	bootStarts sync.WaitGroup
 }
 
 const podsBucket = "pods"
@@ -137,6 +140,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	d.vols.reconcileShares(running)
 	d.prewarmed = make(chan struct{})
 	go d.prewarm(ctx)
+	d.startRestartable()
 	return d, nil
 }
 
@@ -169,6 +173,7 @@ func (d *Daemon) Close(ctx context.Context) error {
 				<-p.sb.VMGone()
 			}
 		}},
+		{"pods starting under their restart policy", d.bootStarts.Wait},
 		{"the template prewarm", func() {
 			if d.prewarmed != nil {
 				<-d.prewarmed

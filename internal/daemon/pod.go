@@ -37,6 +37,9 @@ type record struct {
 	// Serials maps the image IDs of the current (or last) run's VM to
 	// their disks' serials (runSerials; nil in an older hyperd's records).
 	Serials map[string]string
+	// UserStopped: stopped or killed by its user, not started since
+	// (restartpolicy.go).
+	UserStopped bool
 }
 
 // ctrMeta is what hyperd keeps of a container beside the sandbox: its

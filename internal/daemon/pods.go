@@ -314,6 +314,9 @@ func (x Pods) Kill(ctx context.Context, ref string, sig int) error {
 	if err != nil {
 		return err
 	}
+	if sig == 9 { // docker kill's: the user stopped the pod
+		p.markUserStopped(true)
+	}
 	return p.sb.Kill(ctx, sig)
 }
 
@@ -323,7 +326,8 @@ func (x Pods) Stop(ctx context.Context, ref string, timeout time.Duration) error
 	if err != nil {
 		return err
 	}
-	return p.sb.Stop(ctx, timeout)
+	p.markUserStopped(true)
+	return p.sb.Stop(ctx, stopGrace(p, timeout))
 }
 
 // Remove implements api.Pods.

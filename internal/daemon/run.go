@@ -21,6 +21,12 @@ func (x Pods) Start(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
+	p.markUserStopped(false)
+	return x.start(ctx, p)
+}
+
+// start boots pod p's VM and starts its containers.
+func (x Pods) start(ctx context.Context, p *pod) error {
 	return p.sb.Start(ctx, func(ctx context.Context) (sandbox.Run, error) { return x.d.prepareRun(ctx, p) })
 }
 
@@ -56,9 +62,13 @@ func (d *Daemon) prepareRun(ctx context.Context, p *pod) (run sandbox.Run, err e
 	if err != nil {
 		return run, err
 	}
+	aliases, err := nw.hostAliases(rec.Spec.HostAliases)
+	if err != nil {
+		return run, err
+	}
 	run.NICs = nw.nics
 	run.Pod = protocol.PodSpec{Hostname: rec.Spec.Hostname, DNS: nw.dns(rec.Spec.DNS), Interfaces: nw.ifaces,
-		Sysctls: sysctls, Hosts: nw.hosts(rec.Spec.Hostname, rec.Name)}
+		Sysctls: sysctls, Hosts: append(nw.hosts(rec.Spec.Hostname, rec.Name), aliases...)}
 	p.mu.Lock()
 	p.rec.Network, p.rec.Ports = nw.mode, nw.bindings
 	p.rec.IPAddress = ""

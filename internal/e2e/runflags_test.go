@@ -1,7 +1,11 @@
 package e2e
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -43,5 +47,165 @@ func TestContainerAddressing(t *testing.T) {
 	}
 	if _, stderr, code := h.run("", "exec", "nosuch", "true"); code == 0 || !strings.Contains(stderr, "no such pod or container") {
 		t.Errorf("exec nosuch: code %d, %q", code, stderr)
+	}
+}
+
+// TestRunFlags: run's docker flags reach the pod: /etc/hosts entries
+// (host-gateway included), rlimits, tmpfs and --mount mounts, groups, the
+// stop settings, the restart policy and --cidfile; what a VM cannot do is
+// refused clearly.
+func TestRunFlags(t *testing.T) {
+	h := newHyperd(t)
+	h.loadBusybox()
+	tmp := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tmp, "hello"), []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cid := filepath.Join(tmp, "cid")
+	id := strings.TrimSpace(h.ok("run", "-d", "--name", "rf", "--init", "--cidfile", cid,
+		"--add-host", "db.local:10.1.2.3", "--add-host", "gw.local:host-gateway",
+		"--ulimit", "nofile=1024:2048", "--group-add", "123",
+		"--tmpfs", "/scratch:size=16m", "--mount", "type=tmpfs,target=/t2,tmpfs-size=8388608",
+		"--mount", "type=volume,source=rfvol,target=/vol", "--mount", "type=bind,source="+tmp+",target=/hostdir,readonly",
+		"--restart", "on-failure:2", "--stop-signal", "SIGINT", "--stop-timeout", "3",
+		"--log-driver", "json-file", "busybox", "sleep", "3600"))
+	if b, err := os.ReadFile(cid); err != nil || string(b) != id {
+		t.Errorf("--cidfile: %q, %v; want %q", b, err, id)
+	}
+	hosts := h.ok("exec", "rf", "cat", "/etc/hosts")
+	if !regexp.MustCompile(`(?m)^10\.1\.2\.3\s+db\.local$`).MatchString(hosts) ||
+		!regexp.MustCompile(`(?m)^10\.0\.2\.2\s+gw\.local$`).MatchString(hosts) {
+		t.Errorf("/etc/hosts:\n%s", hosts)
+	}
+	// The main process has them, and an exec inherits them (as docker's).
+	for _, proc := range []string{"$(pidof sleep)", "self"} {
+		out := h.ok("exec", "rf", "sh", "-c", "grep 'open files' /proc/"+proc+"/limits; grep Groups /proc/"+proc+"/status")
+		if !regexp.MustCompile(`1024\s+2048`).MatchString(out) || !regexp.MustCompile(`Groups:.*\b123\b`).MatchString(out) {
+			t.Errorf("--ulimit nofile=1024:2048 --group-add 123, /proc/%s: %q", proc, out)
+		}
+	}
+	mounts := h.ok("exec", "rf", "cat", "/proc/mounts")
+	for _, want := range []string{`/scratch tmpfs rw\S*size=16384k`, `/t2 tmpfs rw\S*size=8192k`, `/hostdir \S+ ro`} {
+		if !regexp.MustCompile(want).MatchString(mounts) {
+			t.Errorf("no mount %s in:\n%s", want, mounts)
+		}
+	}
+	if out := h.ok("exec", "rf", "cat", "/hostdir/hello"); out != "from the host\n" {
+		t.Errorf("bind mount: %q", out)
+	}
+	if _, _, code := h.run("", "exec", "rf", "touch", "/hostdir/x"); code == 0 {
+		t.Error("a readonly bind mount was written")
+	}
+	h.ok("exec", "rf", "sh", "-c", "echo kept > /vol/f")
+	if out := h.ok("volume", "ls", "-q"); !strings.Contains(out, "rfvol") {
+		t.Errorf("--mount type=volume created no volume rfvol: %q", out)
+	}
+	p, err := h.client.GetPod(h.ctx(), "rf")
+	if err != nil || p.Spec.RestartPolicy != "onFailure:2" || p.Spec.StopTimeout != 3 || p.Spec.Containers[0].StopSignal != "SIGINT" {
+		t.Errorf("inspect: %+v, %v", p.Spec, err)
+	}
+
+	// --stop-signal and --stop-timeout: stop without -t sends SIGINT and
+	// waits 3 s, not 10.
+	h.ok("run", "-d", "--name", "sig", "--stop-signal", "SIGINT", "busybox", "sh", "-c",
+		`trap "echo got-int; exit 0" INT; while true; do sleep 1; done`)
+	h.ok("run", "-d", "--name", "deaf", "--stop-timeout", "2", "busybox", "sh", "-c",
+		`trap "" TERM INT; while true; do sleep 1; done`)
+	time.Sleep(time.Second) // the traps are set
+	h.ok("stop", "sig")
+	if out, _, _ := h.run("", "logs", "sig"); out != "got-int\n" {
+		t.Errorf("--stop-signal SIGINT: logs %q", out)
+	}
+	start := time.Now()
+	h.ok("stop", "deaf")
+	took := time.Since(start)
+	t.Logf("stop of a pod ignoring SIGTERM with --stop-timeout 2: %v", took)
+	if took < 2*time.Second || took > 8*time.Second {
+		t.Errorf("stop with --stop-timeout 2 took %v", took)
+	}
+
+	// --restart on-failure:2: two restarts, then the pod exits.
+	h.ok("run", "-d", "--name", "fail", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 3")
+	waitFor(t, 2*time.Minute, "the failing pod to exit", func() bool {
+		p, err := h.client.GetPod(h.ctx(), "fail")
+		return err == nil && p.State == "exited"
+	})
+	p, _ = h.client.GetPod(h.ctx(), "fail")
+	if p.ExitCode != 3 || p.Containers[0].RestartCount != 2 {
+		t.Errorf("on-failure:2: exit %d, restarts %d", p.ExitCode, p.Containers[0].RestartCount)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--device", "/dev/kvm"}, "a VM has no host devices; --device is not supported"},
+		{[]string{"--gpus", "all"}, "--gpus is not supported"},
+		{[]string{"--log-driver", "syslog"}, "only json-file and local"},
+		{[]string{"--cidfile", cid}, "container ID file found"},
+		{[]string{"--restart", "always", "--rm"}, "conflicting options"},
+		{[]string{"--restart", "sometimes"}, "invalid restart policy"},
+		{[]string{"--mount", "type=bind,source=/tmp,target=/x,bind-propagation=shared"}, `unknown key "bind-propagation"`},
+		{[]string{"--tmpfs", "/x:noexec"}, `option "noexec" is not supported`},
+		{[]string{"--ulimit", "nofile=10:5"}, "above the hard limit"},
+		{[]string{"--add-host", "x:not-an-ip"}, "is not an IP address"},
+		{[]string{"--network", "none", "--add-host", "x:host-gateway"}, "no host-gateway"},
+		{[]string{"--stop-signal", "SIGNOPE"}, "stopSignal"},
+	} {
+		_, stderr, code := h.run("", append(append([]string{"run", "-d"}, tc.args...), "busybox", "true")...)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("run %v: exit %d, %q; want %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// TestRestartPolicyAtHyperdStart: when hyperd starts, an always pod that
+// its user stopped is started again, an unless-stopped one is not; an
+// unless-stopped pod whose VM died while hyperd was down is.
+func TestRestartPolicyAtHyperdStart(t *testing.T) {
+	h := newHyperd(t)
+	h.loadBusybox()
+	for _, p := range []struct{ name, policy string }{{"al", "always"}, {"us", "unless-stopped"}, {"crash", "unless-stopped"}, {"plain", "no"}} {
+		h.ok("run", "-d", "--name", p.name, "--restart", p.policy, "busybox", "sleep", "3600")
+	}
+	h.ok("stop", "-t", "0", "al", "us")
+	// Their VMs are gone before hyperd dies (else a stale VM directory
+	// makes the next start fail: see the report).
+	waitFor(t, time.Minute, "the stopped pods' VMs to end", func() bool { return len(podQemusUnder(h.dir)) == 2 })
+	crashed, err := h.client.GetPod(h.ctx(), "crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.kill9()
+	// The VM of "crash" dies while hyperd is down (a host reboot would do
+	// the same); plain's lives on.
+	if err := syscall.Kill(crashed.VM.Pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("killing the VM of crash: %v", err)
+	}
+	h.start()
+	state := func(name string) string {
+		p, err := h.client.GetPod(h.ctx(), name)
+		if err != nil {
+			return err.Error()
+		}
+		return p.State
+	}
+	waitFor(t, 2*time.Minute, "al and crash to run again", func() bool {
+		return state("al") == "running" && state("crash") == "running"
+	})
+	if s := state("us"); s != "exited" {
+		t.Errorf("an unless-stopped pod stopped by its user is %s after hyperd's start", s)
+	}
+	if s := state("plain"); s != "running" {
+		t.Errorf("a pod whose VM lived is %s after hyperd's start (re-attached)", s)
+	}
+	if out := h.ok("exec", "crash", "echo", "up"); out != "up\n" {
+		t.Errorf("exec in the restarted pod: %q", out)
+	}
+	// Started again by its user, an unless-stopped pod is restartable again.
+	h.ok("start", "us")
+	p, _ := h.client.GetPod(h.ctx(), "us")
+	if p.State != "running" {
+		t.Errorf("us after start: %s", p.State)
 	}
 }

@@ -86,6 +86,9 @@ const (
 	RestartPolicyNever     = "never"
 	RestartPolicyOnFailure = "onFailure"
 	RestartPolicyAlways    = "always"
+	// RestartPolicyUnlessStopped is always, but a pod stopped by its user
+	// is not started again when hyperd starts (docker's unless-stopped).
+	RestartPolicyUnlessStopped = "unlessStopped"
 )
 
 // VolumeMount mounts the pod volume Name at MountPath.
@@ -201,6 +204,21 @@ type PodSpec struct {
 	// Network is the pod's network mode: NetworkUser, NetworkBridge or
 	// NetworkNone; "" takes hyperd's default (configuration key network).
 	Network string `json:"network,omitempty"`
+	// HostAliases are extra /etc/hosts entries (run --add-host).
+	HostAliases []HostAlias `json:"hostAliases,omitempty"`
+	// StopTimeout is the grace period in seconds of a stop that names
+	// none (run --stop-timeout); 0 is 10 s.
+	StopTimeout int `json:"stopTimeout,omitempty"`
+}
+
+// HostGateway, as a HostAlias's IP, is the host's address as the pod
+// reaches it in its network mode (docker's --add-host NAME:host-gateway).
+const HostGateway = "host-gateway"
+
+// HostAlias is one /etc/hosts entry of a pod (Kubernetes' hostAliases).
+type HostAlias struct {
+	IP        string   `json:"ip"` // an IP address, or HostGateway
+	Hostnames []string `json:"hostnames"`
 }
 
 // Network modes of a pod (docs/networking.md).

@@ -55,6 +55,14 @@ type PodSpec struct {
 	Ports         []PortMapping     `json:"ports,omitempty"`
 	DNS           *DNS              `json:"dns,omitempty"`
 	Network       string            `json:"network,omitempty"` // "": the daemon's default
+	HostAliases   []HostAlias       `json:"hostAliases,omitempty"`
+	StopTimeout   int               `json:"stopTimeout,omitempty"` // seconds; 0: the default
+}
+
+// HostAlias is an extra /etc/hosts entry.
+type HostAlias struct {
+	IP        string   `json:"ip"`
+	Hostnames []string `json:"hostnames"`
 }
 
 // Volume is a pod volume; one source is set.
@@ -229,6 +237,9 @@ type PodStatus struct {
 	// Serials maps the run's image IDs to their disks' serials; nil in
 	// records older than serials (omitzero keeps nil apart from empty).
 	Serials map[string]string `json:"serials,omitzero"`
+	// UserStopped: the pod's user stopped (or killed) it and has not
+	// started it since (restart policy unlessStopped).
+	UserStopped bool `json:"userStopped,omitempty"`
 }
 
 // VM is the run's VM.

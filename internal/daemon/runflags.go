@@ -1,0 +1,66 @@
+package daemon
+
+import (
+	"net/netip"
+	"regexp"
+
+	"github.com/hyperhq/hyper/internal/api/types"
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/protocol"
+)
+
+// This file checks and carries out the pod settings of run's docker
+// flags that have no older home: --add-host (HostAliases) and
+// --stop-timeout (StopTimeout; stoptimeout.go).
+
+// validHostname is one /etc/hosts name (RFC 1123 labels, dots between).
+var validHostname = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*$`)
+
+// maxHostAliases bounds a pod's extra /etc/hosts entries.
+const maxHostAliases = 256
+
+// checkRunFlags refuses what checkSpec's older checks do not cover.
+func checkRunFlags(spec types.PodSpec) error {
+	if spec.StopTimeout < 0 {
+		return errdefs.InvalidArgument("stopTimeout %d: want 0 or more seconds", spec.StopTimeout)
+	}
+	if len(spec.HostAliases) > maxHostAliases {
+		return errdefs.InvalidArgument("hostAliases: %d entries, at most %d", len(spec.HostAliases), maxHostAliases)
+	}
+	for i, a := range spec.HostAliases {
+		if a.IP != types.HostGateway {
+			if _, err := netip.ParseAddr(a.IP); err != nil {
+				return errdefs.InvalidArgument("hostAliases[%d]: ip %q: want an IP address or %s", i, a.IP, types.HostGateway)
+			}
+		} else if spec.Network == types.NetworkNone {
+			return errdefs.InvalidArgument("hostAliases[%d]: a pod without network has no %s", i, types.HostGateway)
+		}
+		if len(a.Hostnames) == 0 {
+			return errdefs.InvalidArgument("hostAliases[%d]: no hostnames", i)
+		}
+		for _, h := range a.Hostnames {
+			if len(h) > 253 || !validHostname.MatchString(h) {
+				return errdefs.InvalidArgument("hostAliases[%d]: invalid hostname %q", i, h)
+			}
+		}
+	}
+	return nil
+}
+
+// hostAliases are the pod's extra /etc/hosts entries; host-gateway is the
+// gateway of the pod's interface (the host: slirp's in user mode, the
+// bridge's address in bridge mode).
+func (n podNetwork) hostAliases(aliases []types.HostAlias) ([]protocol.HostEntry, error) {
+	var out []protocol.HostEntry
+	for _, a := range aliases {
+		ip := a.IP
+		if ip == types.HostGateway {
+			if len(n.ifaces) == 0 || n.ifaces[0].Gateway == "" {
+				return nil, errdefs.InvalidArgument("--add-host %s: network %s has no gateway to the host", types.HostGateway, n.mode)
+			}
+			ip = n.ifaces[0].Gateway
+		}
+		out = append(out, protocol.HostEntry{IP: ip, Names: a.Hostnames})
+	}
+	return out, nil
+}
