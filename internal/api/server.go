@@ -35,6 +35,7 @@ func NewServer(b Backend, log *slog.Logger) http.Handler {
 
 	mux.HandleFunc("POST "+v+"/pods", s.createPod)
 	mux.HandleFunc("GET "+v+"/pods", s.listPods)
+	mux.HandleFunc("POST "+v+"/pods/prune", s.prunePods)
 	mux.HandleFunc("GET "+v+"/pods/{id}", s.getPod)
 	mux.HandleFunc("POST "+v+"/pods/{id}/start", s.startPod)
 	mux.HandleFunc("POST "+v+"/pods/{id}/stop", s.stopPod)

@@ -213,7 +213,9 @@ func newRootCommand(h *cli) *cobra.Command {
 		newSaveCommand(h),
 		newInfoCommand(h),
 		newVersionCommand(h),
+		newCompletionCommand(),
 	)
+	addDynamicCompletion(h, root)
 	root.DisableFlagsInUseLine = true
 	for _, c := range root.Commands() {
 		c.DisableFlagsInUseLine = true

@@ -34,3 +34,11 @@ func (c *Client) ResolveContainer(ctx context.Context, ref, container string) (t
 	err := c.call(ctx, http.MethodGet, path("containers", ref), q, nil, &v)
 	return v, err
 }
+
+// PrunePods is POST /v1/pods/prune: every pod that does not run is
+// removed.
+func (c *Client) PrunePods(ctx context.Context) (types.PodPruneResponse, error) {
+	var v types.PodPruneResponse
+	err := c.call(ctx, http.MethodPost, path("pods", "prune"), nil, nil, &v)
+	return v, err
+}

@@ -455,3 +455,9 @@ type ContainerRef struct {
 	PodName   string `json:"podName,omitempty"`
 	Container string `json:"container"`
 }
+
+// PodPruneResponse answers POST /v1/pods/prune.
+type PodPruneResponse struct {
+	Deleted   []string `json:"deleted"`   // pod IDs
+	Reclaimed int64    `json:"reclaimed"` // bytes their directories held
+}
