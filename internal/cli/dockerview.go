@@ -143,6 +143,7 @@ type dockerState struct {
 	Error      string
 	StartedAt  string // RFC 3339, "0001-01-01T00:00:00Z" if never
 	FinishedAt string
+	Health     *types.Health // nil without a health check
 	hyper      string
 }
 
@@ -192,6 +193,7 @@ func newPodInspect(p types.Pod) podInspect {
 		ExitCode:   p.ExitCode,
 		StartedAt:  p.StartedAt.UTC().Format(time.RFC3339Nano),
 		FinishedAt: p.FinishedAt.UTC().Format(time.RFC3339Nano),
+		Health:     podHealth(p),
 		hyper:      p.State,
 	}
 	if len(p.Containers) > 0 && v.State.Running {

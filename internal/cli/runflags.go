@@ -33,6 +33,7 @@ type runFlags struct {
 	init        bool
 	cidfile     string
 	logDriver   string
+	health      healthFlags
 }
 
 func addRunFlagsMore(f *pflag.FlagSet, o *runFlags) {
@@ -49,6 +50,7 @@ func addRunFlagsMore(f *pflag.FlagSet, o *runFlags) {
 	f.BoolVar(&o.init, "init", false, "accepted, changes nothing: hyperstart already reaps zombies and forwards signals as an init does")
 	f.StringVar(&o.cidfile, "cidfile", "", "write the pod's ID to FILE (which must not exist)")
 	f.StringVar(&o.logDriver, "log-driver", "", "logging driver: json-file or local (the only one: hyperd's own log files)")
+	addHealthFlags(f, &o.health)
 }
 
 // setInFile names the flags given that a pod file should declare.
@@ -60,7 +62,7 @@ func (o *runFlags) setInFile() []string {
 	}{
 		{"--restart", o.restart != ""}, {"--add-host", len(o.addHosts) > 0}, {"--ulimit", len(o.ulimits) > 0},
 		{"--tmpfs", len(o.tmpfs) > 0}, {"--mount", len(o.mounts) > 0}, {"--stop-signal", o.stopSignal != ""},
-		{"--stop-timeout", o.stopTimeout != 0}, {"--group-add", len(o.groupAdd) > 0},
+		{"--stop-timeout", o.stopTimeout != 0}, {"--group-add", len(o.groupAdd) > 0}, {"--health-*", o.health.set()},
 	} {
 		if f.set {
 			set = append(set, f.name)
@@ -121,6 +123,9 @@ func (o *runFlags) apply(spec *types.PodSpec, rm bool) ([]volumeMount, error) {
 	}
 	c.StopSignal, spec.StopTimeout = o.stopSignal, o.stopTimeout
 	c.AdditionalGroups = o.groupAdd
+	if c.Healthcheck, err = o.health.config(); err != nil {
+		return nil, err
+	}
 	var vms []volumeMount
 	for _, t := range o.tmpfs {
 		vm, err := parseTmpfs(t)

@@ -83,6 +83,8 @@ type Daemon struct {
 	// bootStarts are the starts of pods under their restart policy at
 	// hyperd's start (restartpolicy.go).
 	bootStarts sync.WaitGroup
+	// health holds the containers' health checks' results (health.go).
+	health healthBoard
 }
 
 const podsBucket = "pods"

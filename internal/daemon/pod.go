@@ -137,8 +137,10 @@ func (p *pod) name() string {
 func (p *pod) snapshot() types.Pod {
 	st := p.sb.Status()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.record(st).Pod
+	pod := p.record(st).Pod
+	p.mu.Unlock()
+	p.d.health.fill(&pod)
+	return pod
 }
 
 // record is the pod's record with the sandbox's status st. Called with

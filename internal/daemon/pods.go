@@ -180,6 +180,7 @@ func (d *Daemon) resolveContainer(ctx context.Context, cs *types.ContainerSpec) 
 	}
 	sec.Apply(&proc)
 	imageDefaults(cs, img.Config.StopSignal, img.Config.Labels)
+	healthDefaults(cs, imageHealthcheck(img.Config.Healthcheck))
 	return proc, types.Container{Name: cs.Name, Image: cs.Image, ImageID: img.ID, State: stateCreated, Command: proc.Args}, nil
 }
 

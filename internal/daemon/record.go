@@ -160,6 +160,7 @@ func storedCtrSpec(c types.ContainerSpec) podrec.ContainerSpec {
 		AdditionalGroups: c.AdditionalGroups, RestartPolicy: c.RestartPolicy, Sysctls: c.Sysctls, StopSignal: c.StopSignal,
 		ReadOnlyRootfs: c.ReadOnlyRootfs, CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged,
 		SecurityOpt: c.SecurityOpt, RunAsNonRoot: c.RunAsNonRoot,
+		Healthcheck:  ptr(c.Healthcheck, func(h types.HealthConfig) podrec.Healthcheck { return podrec.Healthcheck(h) }),
 		VolumeMounts: each(c.VolumeMounts, func(m types.VolumeMount) podrec.VolumeMount { return podrec.VolumeMount(m) }),
 		Files:        each(c.Files, func(f types.FileMount) podrec.FileMount { return podrec.FileMount(f) }),
 		Ulimits:      each(c.Ulimits, func(u types.Ulimit) podrec.Ulimit { return podrec.Ulimit(u) })}
@@ -171,6 +172,7 @@ func loadedCtrSpec(c podrec.ContainerSpec) types.ContainerSpec {
 		AdditionalGroups: c.AdditionalGroups, RestartPolicy: c.RestartPolicy, Sysctls: c.Sysctls, StopSignal: c.StopSignal,
 		ReadOnlyRootfs: c.ReadOnlyRootfs, CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged,
 		SecurityOpt: c.SecurityOpt, RunAsNonRoot: c.RunAsNonRoot,
+		Healthcheck:  ptr(c.Healthcheck, func(h podrec.Healthcheck) types.HealthConfig { return types.HealthConfig(h) }),
 		VolumeMounts: each(c.VolumeMounts, func(m podrec.VolumeMount) types.VolumeMount { return types.VolumeMount(m) }),
 		Files:        each(c.Files, func(f podrec.FileMount) types.FileMount { return types.FileMount(f) }),
 		Ulimits:      each(c.Ulimits, func(u podrec.Ulimit) types.Ulimit { return types.Ulimit(u) })}

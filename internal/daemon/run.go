@@ -27,7 +27,11 @@ func (x Pods) Start(ctx context.Context, ref string) error {
 
 // start boots pod p's VM and starts its containers.
 func (x Pods) start(ctx context.Context, p *pod) error {
-	return p.sb.Start(ctx, func(ctx context.Context) (sandbox.Run, error) { return x.d.prepareRun(ctx, p) })
+	if err := p.sb.Start(ctx, func(ctx context.Context) (sandbox.Run, error) { return x.d.prepareRun(ctx, p) }); err != nil {
+		return err
+	}
+	x.d.watchHealth(p)
+	return nil
 }
 
 // prepareRun makes what a run of pod p needs on the host: its images'
@@ -117,6 +121,7 @@ func (d *Daemon) recoverRunning(ctx context.Context, p *pod) {
 		d.vols.release(rec.ID)
 		d.releaseNetwork(p)
 	})
+	d.watchHealth(p)
 }
 
 // shortID shortens "sha256:<hex>" to docker's 12 hex digits.

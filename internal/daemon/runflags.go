@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"net/netip"
 	"regexp"
 
@@ -23,6 +24,11 @@ const maxHostAliases = 256
 func checkRunFlags(spec types.PodSpec) error {
 	if spec.StopTimeout < 0 {
 		return errdefs.InvalidArgument("stopTimeout %d: want 0 or more seconds", spec.StopTimeout)
+	}
+	for i, c := range spec.Containers {
+		if err := checkHealthConfig(fmt.Sprintf("containers[%d]", i), c.Healthcheck); err != nil {
+			return err
+		}
 	}
 	if len(spec.HostAliases) > maxHostAliases {
 		return errdefs.InvalidArgument("hostAliases: %d entries, at most %d", len(spec.HostAliases), maxHostAliases)

@@ -78,6 +78,42 @@ type ContainerSpec struct {
 	// image's) is root or not numeric, so cannot be verified as not root
 	// (Kubernetes' runAsNonRoot).
 	RunAsNonRoot bool `json:"runAsNonRoot,omitempty"`
+	// Healthcheck is the container's health check (run --health-*);
+	// nil takes the image's HEALTHCHECK, Test ["NONE"] disables it.
+	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
+}
+
+// HealthConfig is docker's health check: Test is ["CMD", args...],
+// ["CMD-SHELL", command] or ["NONE"]; zero durations and retries take
+// docker's defaults (30 s, 30 s, 0 s, 3).
+type HealthConfig struct {
+	Test        []string      `json:"test,omitempty"`
+	Interval    time.Duration `json:"interval,omitempty"`
+	Timeout     time.Duration `json:"timeout,omitempty"`
+	StartPeriod time.Duration `json:"startPeriod,omitempty"`
+	Retries     int           `json:"retries,omitempty"`
+}
+
+// Health states (docker's).
+const (
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// Health is a container's health (docker's .State.Health).
+type Health struct {
+	Status        string         `json:"Status"`
+	FailingStreak int            `json:"FailingStreak"`
+	Log           []HealthResult `json:"Log"` // the last 5 checks
+}
+
+// HealthResult is one check.
+type HealthResult struct {
+	Start    time.Time `json:"Start"`
+	End      time.Time `json:"End"`
+	ExitCode int       `json:"ExitCode"`
+	Output   string    `json:"Output"`
 }
 
 // Restart policies of a pod or container. RestartPolicyOnFailure may carry
@@ -281,6 +317,8 @@ type Container struct {
 	// OOMKilled: its main process's last run ended with an OOM kill in
 	// the VM (exit code 137).
 	OOMKilled bool `json:"oomKilled,omitempty"`
+	// Health is the container's health while its pod runs with a check.
+	Health *Health `json:"health,omitempty"`
 }
 
 // VMInfo describes a pod's VM.

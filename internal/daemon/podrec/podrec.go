@@ -153,6 +153,16 @@ type ContainerSpec struct {
 	Privileged       bool              `json:"privileged,omitempty"`
 	SecurityOpt      []string          `json:"securityOpt,omitempty"`
 	RunAsNonRoot     bool              `json:"runAsNonRoot,omitempty"`
+	Healthcheck      *Healthcheck      `json:"healthcheck,omitempty"`
+}
+
+// Healthcheck is a container's health check (docker's).
+type Healthcheck struct {
+	Test        []string      `json:"test,omitempty"`
+	Interval    time.Duration `json:"interval,omitempty"`
+	Timeout     time.Duration `json:"timeout,omitempty"`
+	StartPeriod time.Duration `json:"startPeriod,omitempty"`
+	Retries     int           `json:"retries,omitempty"`
 }
 
 // VolumeMount mounts the pod volume Name at MountPath.
