@@ -33,6 +33,7 @@ type runFlags struct {
 	init        bool
 	cidfile     string
 	logDriver   string
+	logOpts     []string
 	health      healthFlags
 }
 
@@ -50,6 +51,7 @@ func addRunFlagsMore(f *pflag.FlagSet, o *runFlags) {
 	f.BoolVar(&o.init, "init", false, "accepted, changes nothing: hyperstart already reaps zombies and forwards signals as an init does")
 	f.StringVar(&o.cidfile, "cidfile", "", "write the pod's ID to FILE (which must not exist)")
 	f.StringVar(&o.logDriver, "log-driver", "", "logging driver: json-file or local (the only one: hyperd's own log files)")
+	f.StringArrayVar(&o.logOpts, "log-opt", nil, "log rotation of the pod: max-size=SIZE (10m), max-file=N")
 	addHealthFlags(f, &o.health)
 }
 
@@ -63,6 +65,7 @@ func (o *runFlags) setInFile() []string {
 		{"--restart", o.restart != ""}, {"--add-host", len(o.addHosts) > 0}, {"--ulimit", len(o.ulimits) > 0},
 		{"--tmpfs", len(o.tmpfs) > 0}, {"--mount", len(o.mounts) > 0}, {"--stop-signal", o.stopSignal != ""},
 		{"--stop-timeout", o.stopTimeout != 0}, {"--group-add", len(o.groupAdd) > 0}, {"--health-*", o.health.set()},
+		{"--log-opt", len(o.logOpts) > 0},
 	} {
 		if f.set {
 			set = append(set, f.name)
@@ -124,6 +127,9 @@ func (o *runFlags) apply(spec *types.PodSpec, rm bool) ([]volumeMount, error) {
 	c.StopSignal, spec.StopTimeout = o.stopSignal, o.stopTimeout
 	c.AdditionalGroups = o.groupAdd
 	if c.Healthcheck, err = o.health.config(); err != nil {
+		return nil, err
+	}
+	if spec.Log, err = parseLogOpts(o.logOpts); err != nil {
 		return nil, err
 	}
 	var vms []volumeMount
@@ -361,4 +367,47 @@ func parseMount(s string) (volumeMount, error) {
 		return bad("type %q: want bind, volume or tmpfs", typ)
 	}
 	return vm, nil
+}
+
+// parseLogOpts parses --log-opt max-size= and max-file= (json-file's).
+func parseLogOpts(opts []string) (*types.LogConfig, error) {
+	if len(opts) == 0 {
+		return nil, nil
+	}
+	var l types.LogConfig
+	for _, o := range opts {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "max-size":
+			n, err := parseBytes(v)
+			if err != nil {
+				return nil, errdefs.InvalidArgument("--log-opt max-size: %w", err)
+			}
+			l.MaxSize = n
+		case "max-file":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return nil, errdefs.InvalidArgument("--log-opt max-file=%s: want a count of 1 or more", v)
+			}
+			l.MaxFiles = n
+		default:
+			return nil, errdefs.InvalidArgument("--log-opt %q: only max-size and max-file are supported", o)
+		}
+	}
+	return &l, nil
+}
+
+// parseBytes parses a size with docker's units (a bare number is bytes).
+func parseBytes(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	i := len(t) - len(strings.TrimLeft(t, "0123456789"))
+	n, err := strconv.ParseInt(t[:i], 10, 64)
+	mult, ok := sizeUnits[t[i:]]
+	if t[i:] == "" {
+		mult, ok = 1, true
+	}
+	if err != nil || !ok || n <= 0 || float64(n)*mult > 1<<50 {
+		return 0, fmt.Errorf("invalid size %q: want a positive whole number with an optional unit (k, m, g)", s)
+	}
+	return int64(float64(n) * mult), nil
 }

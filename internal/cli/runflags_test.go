@@ -118,3 +118,18 @@ func TestRunFlagsRefused(t *testing.T) {
 		t.Errorf("setInFile: %v", got)
 	}
 }
+
+func TestParseLogOpts(t *testing.T) {
+	l, err := parseLogOpts([]string{"max-size=10m", "max-file=3"})
+	if err != nil || *l != (types.LogConfig{MaxSize: 10 << 20, MaxFiles: 3}) {
+		t.Errorf("%+v %v", l, err)
+	}
+	if l, err := parseLogOpts([]string{"max-size=4096"}); err != nil || l.MaxSize != 4096 {
+		t.Errorf("bytes: %+v %v", l, err)
+	}
+	for _, bad := range []string{"max-size=big", "max-size=1.5m", "max-file=0", "compress=true", "max-size=10x"} {
+		if _, err := parseLogOpts([]string{bad}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

@@ -100,7 +100,8 @@ func (d *Daemon) newPod(rec record) *pod {
 	spec := rec.Spec
 	p.sb = sandbox.New(&d.sbCfg, sandbox.Spec{ID: rec.ID, Name: rec.Name, VMID: rec.VMID, Dir: rec.Dir,
 		VCPUs: or(spec.VCPUs, d.cfg.VCPUs), MemoryMB: or(spec.MemoryMB, d.cfg.MemoryMB), ScratchMB: d.cfg.ScratchMB,
-		RestartPolicy: spec.RestartPolicy, AutoRemove: spec.AutoRemove}, inits, ctrs, last, podStore{p})
+		RestartPolicy: spec.RestartPolicy, AutoRemove: spec.AutoRemove,
+		LogMaxSize: logMaxSize(spec), LogMaxFiles: logMaxFiles(spec)}, inits, ctrs, last, podStore{p})
 	return p
 }
 

@@ -11,8 +11,8 @@ import (
 )
 
 // This file checks and carries out the pod settings of run's docker
-// flags that have no older home: --add-host (HostAliases) and
-// --stop-timeout (StopTimeout; stoptimeout.go).
+// flags that have no older home: --add-host (HostAliases), --log-opt
+// (Log) and --stop-timeout (StopTimeout; stoptimeout.go).
 
 // validHostname is one /etc/hosts name (RFC 1123 labels, dots between).
 var validHostname = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9-]{0,62})(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,62}))*$`)
@@ -29,6 +29,9 @@ func checkRunFlags(spec types.PodSpec) error {
 		if err := checkHealthConfig(fmt.Sprintf("containers[%d]", i), c.Healthcheck); err != nil {
 			return err
 		}
+	}
+	if l := spec.Log; l != nil && (l.MaxSize < 0 || l.MaxFiles < 0 || l.MaxFiles > maxLogFiles || l.MaxSize > 0 && l.MaxSize < minLogSize) {
+		return errdefs.InvalidArgument("log: maxSize %d (0, or %d bytes or more), maxFiles %d (0 to %d)", l.MaxSize, minLogSize, l.MaxFiles, maxLogFiles)
 	}
 	if len(spec.HostAliases) > maxHostAliases {
 		return errdefs.InvalidArgument("hostAliases: %d entries, at most %d", len(spec.HostAliases), maxHostAliases)
@@ -69,4 +72,26 @@ func (n podNetwork) hostAliases(aliases []types.HostAlias) ([]protocol.HostEntry
 		out = append(out, protocol.HostEntry{IP: ip, Names: a.Hostnames})
 	}
 	return out, nil
+}
+
+// Bounds of a pod's own log rotation.
+const (
+	minLogSize  = 4 << 10
+	maxLogFiles = 100
+)
+
+// logMaxSize and logMaxFiles are the pod's own log rotation, 0 for
+// hyperd's.
+func logMaxSize(spec types.PodSpec) int64 {
+	if spec.Log == nil {
+		return 0
+	}
+	return spec.Log.MaxSize
+}
+
+func logMaxFiles(spec types.PodSpec) int {
+	if spec.Log == nil {
+		return 0
+	}
+	return spec.Log.MaxFiles
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/hyperhq/hyper/internal/api"
@@ -42,7 +43,10 @@ func (x Streams) Logs(ctx context.Context, ref string, o types.LogOptions, fn fu
 	if err != nil {
 		return err
 	}
-	return logs.Read(ctx, path, d.cfg.LogMaxFiles,
+	p.mu.Lock()
+	maxFiles := cmp.Or(logMaxFiles(p.rec.Spec), d.cfg.LogMaxFiles)
+	p.mu.Unlock()
+	return logs.Read(ctx, path, maxFiles,
 		logs.ReadOptions{Tail: o.Tail, Since: o.Since, Follow: o.Follow, Done: done},
 		func(e logs.Entry) error {
 			return fn(types.LogEntry{Container: cs.Name, Stream: e.Stream, Time: e.Time, Log: e.Log})

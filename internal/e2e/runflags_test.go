@@ -209,3 +209,26 @@ func TestRestartPolicyAtHyperdStart(t *testing.T) {
 		t.Errorf("us after start: %s", p.State)
 	}
 }
+
+// TestLogOpts: --log-opt max-size and max-file rotate this pod's logs
+// (hyperd's configuration keeps 10 MB and 3 files for the others).
+func TestLogOpts(t *testing.T) {
+	h := newHyperd(t)
+	h.loadBusybox()
+	id := strings.TrimSpace(h.ok("run", "-d", "--log-opt", "max-size=4k", "--log-opt", "max-file=2", "busybox", "sh", "-c",
+		`i=0; while [ $i -lt 400 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done`))
+	h.ok("wait", id)
+	out := h.ok("logs", id)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	t.Logf("%d of 400 lines kept", len(lines))
+	if len(lines) >= 400 || len(lines) < 20 || !strings.HasPrefix(lines[len(lines)-1], "line-399-") {
+		t.Errorf("logs after rotation: %d lines, last %q", len(lines), lines[len(lines)-1])
+	}
+	files, _ := filepath.Glob(filepath.Join(h.dir, "root", "pods", id, "logs", "*"))
+	if len(files) == 0 || len(files) > 2 {
+		t.Errorf("log files: %v", files)
+	}
+	if _, stderr, code := h.run("", "run", "-d", "--log-opt", "compress=true", "busybox"); code == 0 || !strings.Contains(stderr, "only max-size and max-file") {
+		t.Errorf("--log-opt compress: %d %q", code, stderr)
+	}
+}

@@ -245,6 +245,16 @@ type PodSpec struct {
 	// StopTimeout is the grace period in seconds of a stop that names
 	// none (run --stop-timeout); 0 is 10 s.
 	StopTimeout int `json:"stopTimeout,omitempty"`
+	// Log rotates the pod's container logs (run --log-opt); nil or zero
+	// fields take hyperd's configuration.
+	Log *LogConfig `json:"log,omitempty"`
+}
+
+// LogConfig is a pod's log rotation: a container's log file is rotated
+// at MaxSize bytes, MaxFiles files kept (the current one included).
+type LogConfig struct {
+	MaxSize  int64 `json:"maxSize,omitempty"`
+	MaxFiles int   `json:"maxFiles,omitempty"`
 }
 
 // HostGateway, as a HostAlias's IP, is the host's address as the pod

@@ -57,6 +57,13 @@ type PodSpec struct {
 	Network       string            `json:"network,omitempty"` // "": the daemon's default
 	HostAliases   []HostAlias       `json:"hostAliases,omitempty"`
 	StopTimeout   int               `json:"stopTimeout,omitempty"` // seconds; 0: the default
+	Log           *LogConfig        `json:"log,omitempty"`
+}
+
+// LogConfig is the pod's own log rotation.
+type LogConfig struct {
+	MaxSize  int64 `json:"maxSize,omitempty"`
+	MaxFiles int   `json:"maxFiles,omitempty"`
 }
 
 // HostAlias is an extra /etc/hosts entry.
