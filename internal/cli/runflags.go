@@ -34,6 +34,7 @@ type runFlags struct {
 	cidfile     string
 	logDriver   string
 	logOpts     []string
+	publishAll  bool
 	health      healthFlags
 }
 
@@ -52,6 +53,7 @@ func addRunFlagsMore(f *pflag.FlagSet, o *runFlags) {
 	f.StringVar(&o.cidfile, "cidfile", "", "write the pod's ID to FILE (which must not exist)")
 	f.StringVar(&o.logDriver, "log-driver", "", "logging driver: json-file or local (the only one: hyperd's own log files)")
 	f.StringArrayVar(&o.logOpts, "log-opt", nil, "log rotation of the pod: max-size=SIZE (10m), max-file=N")
+	f.BoolVarP(&o.publishAll, "publish-all", "P", false, "publish every port the image EXPOSEs on a free host port (chosen at create)")
 	addHealthFlags(f, &o.health)
 }
 
@@ -65,7 +67,7 @@ func (o *runFlags) setInFile() []string {
 		{"--restart", o.restart != ""}, {"--add-host", len(o.addHosts) > 0}, {"--ulimit", len(o.ulimits) > 0},
 		{"--tmpfs", len(o.tmpfs) > 0}, {"--mount", len(o.mounts) > 0}, {"--stop-signal", o.stopSignal != ""},
 		{"--stop-timeout", o.stopTimeout != 0}, {"--group-add", len(o.groupAdd) > 0}, {"--health-*", o.health.set()},
-		{"--log-opt", len(o.logOpts) > 0},
+		{"--log-opt", len(o.logOpts) > 0}, {"--publish-all", o.publishAll},
 	} {
 		if f.set {
 			set = append(set, f.name)
@@ -106,7 +108,7 @@ func (o *runFlags) apply(spec *types.PodSpec, rm bool) ([]volumeMount, error) {
 	if rm && policy != "" && policy != types.RestartPolicyNever {
 		return nil, errdefs.InvalidArgument("conflicting options: --restart %s and --rm", o.restart)
 	}
-	spec.RestartPolicy = policy
+	spec.RestartPolicy, spec.PublishAll = policy, o.publishAll
 	for _, h := range o.addHosts {
 		a, err := parseAddHost(h)
 		if err != nil {

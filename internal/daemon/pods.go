@@ -104,6 +104,9 @@ func (x Pods) Create(ctx context.Context, spec types.PodSpec) (types.CreateRespo
 		return types.CreateResponse{}, errdefs.InvalidArgument("pod %s uses %d distinct images: at most %d per pod",
 			spec.Name, len(images), maxImagesPerPod)
 	}
+	if err := d.publishAll(ctx, &rec.Spec); err != nil {
+		return types.CreateResponse{}, err
+	}
 	if err := d.vols.ensure(id, rec.Volumes); err != nil { // last: named volumes are created on first use
 		return types.CreateResponse{}, err
 	}

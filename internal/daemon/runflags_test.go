@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -75,5 +76,22 @@ func TestStopGrace(t *testing.T) {
 	}
 	if g := stopGrace(p, 0); g != 0 {
 		t.Errorf("the request's: %v", g)
+	}
+}
+
+func TestParseExposed(t *testing.T) {
+	for in, want := range map[string]string{"80/tcp": "80/tcp", "53/UDP": "53/udp", "8080": "8080/tcp"} {
+		n, proto, err := parseExposed(in)
+		if err != nil || fmt.Sprintf("%d/%s", n, proto) != want {
+			t.Errorf("%q: %d %s %v", in, n, proto, err)
+		}
+	}
+	for _, bad := range []string{"", "x/tcp", "0/tcp", "70000", "80/sctp"} {
+		if _, _, err := parseExposed(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if p, err := freePort("tcp"); err != nil || p == 0 {
+		t.Errorf("freePort: %d %v", p, err)
 	}
 }

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -8,6 +10,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
 // TestContainerAddressing: exec and logs reach a pod's second container
@@ -230,5 +235,45 @@ func TestLogOpts(t *testing.T) {
 	}
 	if _, stderr, code := h.run("", "run", "-d", "--log-opt", "compress=true", "busybox"); code == 0 || !strings.Contains(stderr, "only max-size and max-file") {
 		t.Errorf("--log-opt compress: %d %q", code, stderr)
+	}
+}
+
+// TestPublishAll: -P publishes the image's EXPOSE ports on free host
+// ports, beside -p's; the port answers from the host.
+func TestPublishAll(t *testing.T) {
+	h := newHyperd(t)
+	h.loadBusybox()
+	im, err := mutate.Config(busyboxImage(t), v1.Config{Cmd: []string{"httpd", "-f", "-p", "8080", "-h", "/etc"},
+		ExposedPorts: map[string]struct{}{"8080/tcp": {}, "9999/udp": {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.loadImage("exposer:latest", im)
+	h.ok("run", "-d", "--name", "pa", "-P", "exposer")
+	p, err := h.client.GetPod(h.ctx(), "pa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tcp int
+	for _, b := range p.Ports {
+		if b.ContainerPort == 8080 && b.Protocol == "tcp" {
+			tcp = b.HostPort
+		}
+	}
+	if len(p.Ports) != 2 || tcp == 0 {
+		t.Fatalf("-P published %+v", p.Ports)
+	}
+	out := h.ok("port", "pa")
+	t.Logf("port pa:\n%s", out)
+	waitFor(t, time.Minute, "the published port to answer", func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/hostname", tcp))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if _, stderr, code := h.run("", "run", "-d", "-P", "--network", "none", "exposer"); code == 0 || !strings.Contains(stderr, "cannot publish") {
+		t.Errorf("-P --network none: %d %q", code, stderr)
 	}
 }

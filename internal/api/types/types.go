@@ -245,6 +245,10 @@ type PodSpec struct {
 	// StopTimeout is the grace period in seconds of a stop that names
 	// none (run --stop-timeout); 0 is 10 s.
 	StopTimeout int `json:"stopTimeout,omitempty"`
+	// PublishAll publishes every port its containers' images EXPOSE and
+	// Ports does not, each on a free host port chosen at create (run -P);
+	// the chosen ones are added to Ports.
+	PublishAll bool `json:"publishAll,omitempty"`
 	// Log rotates the pod's container logs (run --log-opt); nil or zero
 	// fields take hyperd's configuration.
 	Log *LogConfig `json:"log,omitempty"`
