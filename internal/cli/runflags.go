@@ -35,6 +35,7 @@ type runFlags struct {
 	logDriver   string
 	logOpts     []string
 	publishAll  bool
+	shmSize     string
 	health      healthFlags
 }
 
@@ -54,6 +55,7 @@ func addRunFlagsMore(f *pflag.FlagSet, o *runFlags) {
 	f.StringVar(&o.logDriver, "log-driver", "", "logging driver: json-file or local (the only one: hyperd's own log files)")
 	f.StringArrayVar(&o.logOpts, "log-opt", nil, "log rotation of the pod: max-size=SIZE (10m), max-file=N")
 	f.BoolVarP(&o.publishAll, "publish-all", "P", false, "publish every port the image EXPOSEs on a free host port (chosen at create)")
+	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm: 128m, 1g (a bare number is MB; default 64m)")
 	addHealthFlags(f, &o.health)
 }
 
@@ -68,6 +70,7 @@ func (o *runFlags) setInFile() []string {
 		{"--tmpfs", len(o.tmpfs) > 0}, {"--mount", len(o.mounts) > 0}, {"--stop-signal", o.stopSignal != ""},
 		{"--stop-timeout", o.stopTimeout != 0}, {"--group-add", len(o.groupAdd) > 0}, {"--health-*", o.health.set()},
 		{"--log-opt", len(o.logOpts) > 0}, {"--publish-all", o.publishAll},
+		{"--shm-size", o.shmSize != ""},
 	} {
 		if f.set {
 			set = append(set, f.name)
@@ -133,6 +136,11 @@ func (o *runFlags) apply(spec *types.PodSpec, rm bool) ([]volumeMount, error) {
 	}
 	if spec.Log, err = parseLogOpts(o.logOpts); err != nil {
 		return nil, err
+	}
+	if o.shmSize != "" {
+		if c.ShmSizeMB, err = parseMemoryMB(o.shmSize); err != nil {
+			return nil, errdefs.InvalidArgument("--shm-size: %w", err)
+		}
 	}
 	var vms []volumeMount
 	for _, t := range o.tmpfs {

@@ -133,3 +133,13 @@ func TestParseLogOpts(t *testing.T) {
 		}
 	}
 }
+
+func TestShmSize(t *testing.T) {
+	spec := types.PodSpec{Containers: []types.ContainerSpec{{Image: "x"}}}
+	if _, err := (&runFlags{shmSize: "1g"}).apply(&spec, false); err != nil || spec.Containers[0].ShmSizeMB != 1024 {
+		t.Errorf("--shm-size 1g: %d %v", spec.Containers[0].ShmSizeMB, err)
+	}
+	if _, err := (&runFlags{shmSize: "-1"}).apply(&spec, false); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("--shm-size -1: %v", err)
+	}
+}

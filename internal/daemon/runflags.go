@@ -29,6 +29,9 @@ func checkRunFlags(spec types.PodSpec) error {
 		if err := checkHealthConfig(fmt.Sprintf("containers[%d]", i), c.Healthcheck); err != nil {
 			return err
 		}
+		if c.ShmSizeMB < 0 || c.ShmSizeMB > maxShmSizeMB {
+			return errdefs.InvalidArgument("containers[%d].shmSizeMB %d: want 0 to %d", i, c.ShmSizeMB, maxShmSizeMB)
+		}
 	}
 	if l := spec.Log; l != nil && (l.MaxSize < 0 || l.MaxFiles < 0 || l.MaxFiles > maxLogFiles || l.MaxSize > 0 && l.MaxSize < minLogSize) {
 		return errdefs.InvalidArgument("log: maxSize %d (0, or %d bytes or more), maxFiles %d (0 to %d)", l.MaxSize, minLogSize, l.MaxFiles, maxLogFiles)
@@ -73,6 +76,10 @@ func (n podNetwork) hostAliases(aliases []types.HostAlias) ([]protocol.HostEntry
 	}
 	return out, nil
 }
+
+// maxShmSizeMB bounds a container's /dev/shm (a tmpfs: it takes the VM's
+// memory only as it fills).
+const maxShmSizeMB = 1 << 20
 
 // Bounds of a pod's own log rotation.
 const (

@@ -73,7 +73,7 @@ func TestRunFlags(t *testing.T) {
 		"--tmpfs", "/scratch:size=16m", "--mount", "type=tmpfs,target=/t2,tmpfs-size=8388608",
 		"--mount", "type=volume,source=rfvol,target=/vol", "--mount", "type=bind,source="+tmp+",target=/hostdir,readonly",
 		"--restart", "on-failure:2", "--stop-signal", "SIGINT", "--stop-timeout", "3",
-		"--log-driver", "json-file", "busybox", "sleep", "3600"))
+		"--log-driver", "json-file", "--shm-size", "128m", "busybox", "sleep", "3600"))
 	if b, err := os.ReadFile(cid); err != nil || string(b) != id {
 		t.Errorf("--cidfile: %q, %v; want %q", b, err, id)
 	}
@@ -90,7 +90,7 @@ func TestRunFlags(t *testing.T) {
 		}
 	}
 	mounts := h.ok("exec", "rf", "cat", "/proc/mounts")
-	for _, want := range []string{`/scratch tmpfs rw\S*size=16384k`, `/t2 tmpfs rw\S*size=8192k`, `/hostdir \S+ ro`} {
+	for _, want := range []string{`/scratch tmpfs rw\S*size=16384k`, `/t2 tmpfs rw\S*size=8192k`, `/hostdir \S+ ro`, `/dev/shm tmpfs \S*size=131072k`} {
 		if !regexp.MustCompile(want).MatchString(mounts) {
 			t.Errorf("no mount %s in:\n%s", want, mounts)
 		}
@@ -117,6 +117,9 @@ func TestRunFlags(t *testing.T) {
 	h.ok("run", "-d", "--name", "deaf", "--stop-timeout", "2", "busybox", "sh", "-c",
 		`trap "" TERM INT; while true; do sleep 1; done`)
 	time.Sleep(time.Second) // the traps are set
+	if out := h.ok("exec", "sig", "grep", "/dev/shm", "/proc/mounts"); !strings.Contains(out, "size=65536k") {
+		t.Errorf("the default /dev/shm: %q", out)
+	}
 	h.ok("stop", "sig")
 	if out, _, _ := h.run("", "logs", "sig"); out != "got-int\n" {
 		t.Errorf("--stop-signal SIGINT: logs %q", out)
@@ -156,6 +159,7 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"--add-host", "x:not-an-ip"}, "is not an IP address"},
 		{[]string{"--network", "none", "--add-host", "x:host-gateway"}, "no host-gateway"},
 		{[]string{"--stop-signal", "SIGNOPE"}, "stopSignal"},
+		{[]string{"--shm-size", "lots"}, "--shm-size"},
 	} {
 		_, stderr, code := h.run("", append(append([]string{"run", "-d"}, tc.args...), "busybox", "true")...)
 		if code == 0 || !strings.Contains(stderr, tc.want) {

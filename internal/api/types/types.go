@@ -78,6 +78,9 @@ type ContainerSpec struct {
 	// image's) is root or not numeric, so cannot be verified as not root
 	// (Kubernetes' runAsNonRoot).
 	RunAsNonRoot bool `json:"runAsNonRoot,omitempty"`
+	// ShmSizeMB is the size of the container's /dev/shm (run --shm-size);
+	// 0 is 64.
+	ShmSizeMB int `json:"shmSizeMB,omitempty"`
 	// Healthcheck is the container's health check (run --health-*);
 	// nil takes the image's HEALTHCHECK, Test ["NONE"] disables it.
 	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`

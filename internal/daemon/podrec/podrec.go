@@ -161,6 +161,7 @@ type ContainerSpec struct {
 	SecurityOpt      []string          `json:"securityOpt,omitempty"`
 	RunAsNonRoot     bool              `json:"runAsNonRoot,omitempty"`
 	Healthcheck      *Healthcheck      `json:"healthcheck,omitempty"`
+	ShmSizeMB        int               `json:"shmSizeMB,omitempty"`
 }
 
 // Healthcheck is a container's health check (docker's).
