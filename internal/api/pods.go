@@ -11,9 +11,6 @@ import (
 	"github.com/hyperhq/hyper/internal/errdefs"
 )
 
-// defaultStopTimeout is stop's grace period when t is absent (docker's).
-const defaultStopTimeout = 10 * time.Second
-
 func (s *server) version(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.b.System.Version())
 }
@@ -74,12 +71,16 @@ func (s *server) startPod(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) stopPod(w http.ResponseWriter, r *http.Request) {
 	q := newQuery(r)
-	t := q.int("t", int64(defaultStopTimeout/time.Second), 0, math.MaxInt32)
+	t := q.int("t", -1, 0, math.MaxInt32)
 	if q.err != nil {
 		s.writeError(w, r, q.err)
 		return
 	}
-	s.noContent(w, r, s.b.Pods.Stop(r.Context(), r.PathValue("id"), time.Duration(t)*time.Second))
+	grace := time.Duration(t) * time.Second
+	if t < 0 {
+		grace = -1 // the pod's own (run --stop-timeout), else 10 s
+	}
+	s.noContent(w, r, s.b.Pods.Stop(r.Context(), r.PathValue("id"), grace))
 }
 
 func (s *server) killPod(w http.ResponseWriter, r *http.Request) {

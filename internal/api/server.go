@@ -35,6 +35,7 @@ func NewServer(b Backend, log *slog.Logger) http.Handler {
 
 	mux.HandleFunc("POST "+v+"/pods", s.createPod)
 	mux.HandleFunc("GET "+v+"/pods", s.listPods)
+	mux.HandleFunc("POST "+v+"/pods/prune", s.prunePods)
 	mux.HandleFunc("GET "+v+"/pods/{id}", s.getPod)
 	mux.HandleFunc("POST "+v+"/pods/{id}/start", s.startPod)
 	mux.HandleFunc("POST "+v+"/pods/{id}/stop", s.stopPod)
@@ -47,6 +48,7 @@ func NewServer(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET "+v+"/pods/{id}/logs", s.podLogs)
 	mux.HandleFunc("POST "+v+"/pods/{id}/containers", s.addContainer)
 	mux.HandleFunc("DELETE "+v+"/pods/{id}/containers/{name}", s.removeContainer)
+	mux.HandleFunc("GET "+v+"/containers/{ref}", s.resolveContainer)
 
 	mux.HandleFunc("POST "+v+"/pods/{id}/exec", s.createExec)
 	mux.HandleFunc("POST "+v+"/exec/{id}/start", s.startExec)

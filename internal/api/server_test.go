@@ -196,7 +196,7 @@ func TestPodLifecycle(t *testing.T) {
 	for _, tc := range []struct {
 		in   time.Duration
 		want time.Duration
-	}{{-1, 10 * time.Second}, {0, 0}, {3 * time.Second, 3 * time.Second}, {1500 * time.Millisecond, 2 * time.Second}} {
+	}{{-1, -1}, {0, 0}, {3 * time.Second, 3 * time.Second}, {1500 * time.Millisecond, 2 * time.Second}} {
 		if err := e.c.StopPod(ctx, "web", tc.in); err != nil {
 			t.Fatal(err)
 		}

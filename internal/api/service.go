@@ -33,7 +33,8 @@ type Pods interface {
 	Create(ctx context.Context, spec types.PodSpec) (types.CreateResponse, error)
 	Start(ctx context.Context, id string) error
 	// Stop stops the containers (signal, then SIGKILL after timeout) and
-	// powers the VM off.
+	// powers the VM off; a negative timeout is the pod's own grace period
+	// (its spec's StopTimeout, else 10 s).
 	Stop(ctx context.Context, id string, timeout time.Duration) error
 	// Kill sends a signal to the pod's containers' main processes.
 	Kill(ctx context.Context, id string, signal int) error

@@ -214,7 +214,9 @@ func newRootCommand(h *cli) *cobra.Command {
 		newInfoCommand(h),
 		newVersionCommand(h),
 		newEventsCommand(h),
+		newCompletionCommand(),
 	)
+	addDynamicCompletion(h, root)
 	root.DisableFlagsInUseLine = true
 	for _, c := range root.Commands() {
 		c.DisableFlagsInUseLine = true

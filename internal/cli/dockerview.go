@@ -28,6 +28,8 @@ type psRow struct {
 	Ports      string `json:"Ports"`
 	Labels     string `json:"Labels"`
 	Networks   string `json:"Networks"`
+	// Size is docker's writable layer size: N/A (ps -s).
+	Size string `json:"Size"`
 }
 
 // dockerTime is how docker ps prints CreatedAt.
@@ -55,6 +57,7 @@ func newPsRow(p types.Pod, noTrunc bool, now time.Time) psRow {
 		Ports:      dockerPorts(p.Ports),
 		Labels:     joinLabels(podLabels(p)),
 		Networks:   p.Network,
+		Size:       "N/A",
 	}
 }
 
@@ -65,7 +68,7 @@ func (r psRow) Label(key string) string { return podLabels(r.Pod)[key] }
 // is its column's title, as docker names it.
 type psHeader struct {
 	ID, Name, Names, Image, Command, CreatedAt, RunningFor string
-	Status, State, Ports, Labels, Networks                 string
+	Status, State, Ports, Labels, Networks, Size           string
 }
 
 // Label is the title of a {{.Label "KEY"}} column.
@@ -74,8 +77,11 @@ func (psHeader) Label(string) string { return "LABEL" }
 var psHeaders = psHeader{
 	ID: "POD ID", Name: "NAME", Names: "NAMES", Image: "IMAGE", Command: "COMMAND",
 	CreatedAt: "CREATED AT", RunningFor: "CREATED", Status: "STATUS",
-	State: "STATE", Ports: "PORTS", Labels: "LABELS", Networks: "NETWORKS",
+	State: "STATE", Ports: "PORTS", Labels: "LABELS", Networks: "NETWORKS", Size: "SIZE",
 }
+
+// psSizeTable is ps -s's table: the default columns and SIZE.
+const psSizeTable = "table {{.ID}}\t{{.Names}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Size}}"
 
 // podLabels are the pod's labels, else its first container's.
 func podLabels(p types.Pod) map[string]string {
@@ -137,6 +143,7 @@ type dockerState struct {
 	Error      string
 	StartedAt  string // RFC 3339, "0001-01-01T00:00:00Z" if never
 	FinishedAt string
+	Health     *types.Health // nil without a health check
 	hyper      string
 }
 
@@ -186,6 +193,7 @@ func newPodInspect(p types.Pod) podInspect {
 		ExitCode:   p.ExitCode,
 		StartedAt:  p.StartedAt.UTC().Format(time.RFC3339Nano),
 		FinishedAt: p.FinishedAt.UTC().Format(time.RFC3339Nano),
+		Health:     podHealth(p),
 		hyper:      p.State,
 	}
 	if len(p.Containers) > 0 && v.State.Running {

@@ -81,12 +81,12 @@ func TestPsJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &m); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	for _, k := range []string{"ID", "Names", "Image", "Command", "CreatedAt", "RunningFor", "Status", "State", "Ports", "Labels", "Networks"} {
+	for _, k := range []string{"ID", "Names", "Image", "Command", "CreatedAt", "RunningFor", "Status", "State", "Ports", "Labels", "Networks", "Size"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("json lacks %q: %s", k, out)
 		}
 	}
-	if len(m) != 11 || m["Status"] != "Up 3 minutes" || m["Names"] != "web" {
+	if len(m) != 12 || m["Status"] != "Up 3 minutes" || m["Names"] != "web" {
 		t.Errorf("json: %s", out)
 	}
 }

@@ -31,14 +31,16 @@ type execOptions struct {
 func newExecCommand(h *cli) *cobra.Command {
 	o := &execOptions{}
 	cmd := &cobra.Command{
-		Use:   "exec [OPTIONS] POD COMMAND [ARG...]",
+		Use:   "exec [OPTIONS] POD|CONTAINER|POD/CONTAINER COMMAND [ARG...]",
 		Short: "Run a command in a running pod",
 		Long: `Run a command in a running pod's container, or with --vm in the pod's VM
 itself: outside every container, as root, in the VM's own root filesystem,
 which holds hyperstart and busybox (sh, ls, ps, cat, mount, ip, ...).
 
 hyperctl exits with the command's exit status: 126 if it could not be run,
-125 if hyperctl or hyperd failed. Flags after POD belong to the command.`,
+125 if hyperctl or hyperd failed. Flags after POD belong to the command.
+
+` + refHelp,
 		Args: minArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStatus(ExitDaemonError, h.exec(cmd.Context(), o, args[0], args[1:]))

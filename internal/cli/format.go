@@ -172,7 +172,7 @@ func podImage(p types.Pod) string {
 // podStatus is docker's STATUS column, with the containers' restarts
 // when there were any: "Up 3 minutes (2 restarts)".
 func podStatus(p types.Pod, now time.Time) string {
-	s := podState(p, now)
+	s := podState(p, now) + healthSuffix(p)
 	restarts := 0
 	for _, c := range p.Containers {
 		restarts += c.RestartCount

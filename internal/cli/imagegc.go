@@ -160,7 +160,7 @@ func newSystemCommand(h *cli) *cobra.Command {
 		Args:  noArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(newSystemDFCommand(h))
+	cmd.AddCommand(newSystemDFCommand(h), newSystemPruneCommand(h))
 	return cmd
 }
 

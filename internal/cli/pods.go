@@ -14,8 +14,10 @@ import (
 )
 
 func newPsCommand(h *cli) *cobra.Command {
-	var all, quiet, noTrunc bool
+	var all, quiet, noTrunc, latest, size bool
 	var format string
+	var filters []string
+	last := -1
 	cmd := &cobra.Command{
 		Use:     "ps [OPTIONS]",
 		Aliases: []string{"list"},
@@ -27,18 +29,35 @@ func newPsCommand(h *cli) *cobra.Command {
 (.ID .Names .Image .Command .CreatedAt .RunningFor .Status .State .Ports
 .Labels .Networks, .Label "KEY") over the API's Pod (.Spec, .VM, ...);
 "table " before the template aligns its tab-separated columns under a
-header: --format 'table {{.ID}}\t{{.Names}}\t{{.Status}}'.`,
+header: --format 'table {{.ID}}\t{{.Names}}\t{{.Status}}'.
+
+--filter KEY=VALUE (status=, name=, label=KEY[=VALUE], ancestor=IMAGE,
+id=PREFIX) keeps matching pods: values of one key match if any does,
+different keys must all match; a status filter, -n and -l look at every
+pod. -s shows SIZE as N/A: a pod's writable layers live on its scratch
+disk inside the VM, not measured from the host.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			pf, err := parsePsFilter(filters)
+			if err != nil {
+				return usageErrorf(cmd, "%v", err)
+			}
+			if latest {
+				last = 1
+			}
+			if size && format == "" && !quiet {
+				format = psSizeTable
+			}
 			f, c, err := h.formatClient(cmd, format)
 			if err != nil {
 				return err
 			}
-			pods, err := c.ListPods(cmd.Context(), all)
+			pods, err := c.ListPods(cmd.Context(), all || pf.needsAll() || last >= 0)
 			if err != nil {
 				return err
 			}
 			sortPods(pods)
+			pods = selectPods(pods, pf, last)
 			out := h.streams.Out
 			switch {
 			case quiet:
@@ -62,6 +81,10 @@ header: --format 'table {{.ID}}\t{{.Names}}\t{{.Status}}'.`,
 	fl.BoolVarP(&quiet, "quiet", "q", false, "only print pod IDs")
 	fl.BoolVar(&noTrunc, "no-trunc", false, "do not truncate IDs and commands")
 	fl.StringVar(&format, "format", "", "json, or a Go template")
+	fl.StringArrayVarP(&filters, "filter", "f", nil, "filter: status=, name=, label=, ancestor=, id=")
+	fl.IntVarP(&last, "last", "n", -1, "show the last N created pods, of every state")
+	fl.BoolVarP(&latest, "latest", "l", false, "show the latest created pod, of every state")
+	fl.BoolVarP(&size, "size", "s", false, "show a SIZE column (N/A: see above)")
 	return cmd
 }
 
@@ -69,12 +92,14 @@ func newLogsCommand(h *cli) *cobra.Command {
 	var o types.LogOptions
 	var tail, since string
 	cmd := &cobra.Command{
-		Use:   "logs [OPTIONS] POD",
+		Use:   "logs [OPTIONS] POD|CONTAINER|POD/CONTAINER",
 		Short: "Print a pod's output",
 		Long: `Print a pod's stored output: its stdout to stdout and its stderr to stderr.
 
 --since takes a duration back from now (10m, 1h30m), an RFC 3339 time, or
-unix seconds.`,
+unix seconds.
+
+` + refHelp,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error

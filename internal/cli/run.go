@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -43,6 +44,7 @@ type runOptions struct {
 	dnsSearch   []string
 	dnsOptions  []string
 	security    securityOptions
+	more        runFlags // runflags.go
 }
 
 func addRunFlags(cmd *cobra.Command, o *runOptions) {
@@ -68,6 +70,7 @@ func addRunFlags(cmd *cobra.Command, o *runOptions) {
 	f.VarP(publishOrPod{o}, "publish", "p", "publish ports: [HOSTIP:]HOSTPORT[-END]:CONTAINERPORT[-END][/tcp|udp]; -p FILE (not a port spec) is --pod FILE")
 	addNetworkFlags(cmd, o)
 	addSecurityFlags(f, &o.security)
+	addRunFlagsMore(f, &o.more)
 	f.StringArrayVarP(&o.volumes, "volume", "v", nil, "mount a volume: /host/path:/path[:ro], NAME:/path[:ro] (a named volume, created on first use), or /path (a new empty volume)")
 }
 
@@ -78,6 +81,9 @@ func (o *runOptions) fileSpec(h *cli) (types.PodSpec, error) {
 	}
 	if o.security.set() {
 		return types.PodSpec{}, errdefs.InvalidArgument("--cap-add, --cap-drop, --privileged, --security-opt, --read-only and a pod file: declare them in the pod file")
+	}
+	if set := o.more.setInFile(); len(set) > 0 {
+		return types.PodSpec{}, errdefs.InvalidArgument("%s and a pod file: declare them in the pod file", strings.Join(set, ", "))
 	}
 	data, err := os.ReadFile(o.podFile)
 	if err != nil {
@@ -141,7 +147,11 @@ func (o *runOptions) podSpec(image string, args []string) (types.PodSpec, error)
 		Labels:     labels,
 		AutoRemove: o.rm,
 	}
-	if err := addVolumeFlags(&spec, o.volumes); err != nil {
+	more, err := o.more.apply(&spec, o.rm)
+	if err != nil {
+		return spec, err
+	}
+	if err := addVolumeFlags(&spec, o.volumes, more); err != nil {
 		return spec, err
 	}
 	if o.cpus < 0 || o.cpus > 1024 {
@@ -240,6 +250,9 @@ func newCreateCommand(h *cli) *cobra.Command {
 // lists its images.
 func (h *cli) specFor(o *runOptions, args []string) (types.PodSpec, []string, error) {
 	var spec types.PodSpec
+	if err := o.more.check(); err != nil {
+		return spec, nil, err
+	}
 	var err error
 	if o.podFile != "" {
 		spec, err = o.fileSpec(h)
@@ -270,7 +283,11 @@ func (h *cli) create(ctx context.Context, o *runOptions, spec types.PodSpec, ima
 	if err != nil {
 		return types.CreateResponse{}, err
 	}
-	return h.pulling(ctx, c, o, images, func() (types.CreateResponse, error) { return c.CreatePod(ctx, spec) })
+	created, err := h.pulling(ctx, c, o, images, func() (types.CreateResponse, error) { return c.CreatePod(ctx, spec) })
+	if err == nil {
+		err = o.more.writeCID(created.ID)
+	}
+	return created, err
 }
 
 // pulling runs create, pulling images first as --pull says.
@@ -422,8 +439,9 @@ func (h *cli) startAttached(ctx context.Context, c *client.Client, id string, st
 func newAttachCommand(h *cli) *cobra.Command {
 	var noStdin, sigProxy bool
 	cmd := &cobra.Command{
-		Use:   "attach [OPTIONS] POD",
-		Short: "Attach to a running pod's main process",
+		Use:   "attach [OPTIONS] POD|CONTAINER|POD/CONTAINER",
+		Short: "Attach to a running pod's main process (or one container's)",
+		Long:  "Attach to a running pod's main process (or one container's).\n\n" + refHelp,
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -431,22 +449,18 @@ func newAttachCommand(h *cli) *cobra.Command {
 			if err != nil {
 				return withStatus(ExitDaemonError, err)
 			}
-			pod, err := c.GetPod(ctx, args[0])
+			pod, spec, err := h.resolveContainer(ctx, c, args[0], "")
 			if err != nil {
 				return withStatus(ExitDaemonError, err)
 			}
 			if pod.State != types.StateRunning {
 				return withStatus(ExitDaemonError, fmt.Errorf("pod %s is %s: you cannot attach to a pod that is not running, start it first", args[0], pod.State))
 			}
-			var spec types.ContainerSpec
-			if len(pod.Spec.Containers) > 0 {
-				spec = pod.Spec.Containers[0]
-			}
 			stdin := spec.OpenStdin && !noStdin
 			if spec.Tty && stdin && !isTerminal(h.streams.In) {
 				return withStatus(ExitDaemonError, errors.New("the input device is not a TTY"))
 			}
-			code, err := h.runSession(ctx, c, session{pod: pod.ID, stdin: stdin, tty: spec.Tty, sigProxy: sigProxy})
+			code, err := h.runSession(ctx, c, session{pod: pod.ID, container: spec.Name, stdin: stdin, tty: spec.Tty, sigProxy: sigProxy})
 			if err != nil {
 				return withStatus(ExitDaemonError, err)
 			}

@@ -181,17 +181,33 @@ var volumeName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 // absolute host path (a host path volume) or a volume name (a named
 // volume, created on first use); a lone absolute DST is a new empty
 // volume of the pod. Each source becomes one pod volume.
-func addVolumeFlags(spec *types.PodSpec, flags []string) error {
-	if len(flags) == 0 {
-		return nil
-	}
-	byKey := map[string]string{} // source -> pod volume name
-	c := &spec.Containers[0]
+func addVolumeFlags(spec *types.PodSpec, flags []string, more []volumeMount) error {
+	var vms []volumeMount
 	for _, f := range flags {
 		v, m, err := parseVolumeFlag(f)
 		if err != nil {
 			return err
 		}
+		vms = append(vms, volumeMount{v, m})
+	}
+	addVolumes(spec, append(vms, more...))
+	return nil
+}
+
+// volumeMount is a pod volume (not named yet) and its mount in the
+// container: a -v, --mount or --tmpfs flag.
+type volumeMount struct {
+	v types.Volume
+	m types.VolumeMount
+}
+
+// addVolumes adds the volumes to spec and their mounts to its container;
+// mounts of the same host path or named volume share one pod volume.
+func addVolumes(spec *types.PodSpec, vms []volumeMount) {
+	byKey := map[string]string{} // source -> pod volume name
+	c := &spec.Containers[0]
+	for _, vm := range vms {
+		v, m := vm.v, vm.m
 		key := ""
 		switch {
 		case v.HostPath != nil:
@@ -211,7 +227,6 @@ func addVolumeFlags(spec *types.PodSpec, flags []string) error {
 		m.Name = name
 		c.VolumeMounts = append(c.VolumeMounts, m)
 	}
-	return nil
 }
 
 // parseVolumeFlag parses one -v value; the volume has no name yet.

@@ -34,7 +34,7 @@ func TestParseVolumeFlag(t *testing.T) {
 
 func TestAddVolumeFlags(t *testing.T) {
 	spec := types.PodSpec{Containers: []types.ContainerSpec{{Image: "busybox"}}}
-	if err := addVolumeFlags(&spec, []string{"data:/a", "/srv:/b:ro", "data:/c:ro", "/tmp2"}); err != nil {
+	if err := addVolumeFlags(&spec, []string{"data:/a", "/srv:/b:ro", "data:/c:ro", "/tmp2"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(spec.Volumes) != 3 {

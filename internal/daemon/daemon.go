@@ -84,6 +84,11 @@ type Daemon struct {
 	prewarmed chan struct{} // closed when the template prewarm is done
 	events    *events.Bus   // the event log (events.go)
 	metrics   *metrics.Metrics
+	// bootStarts are the starts of pods under their restart policy at
+	// hyperd's start (restartpolicy.go).
+	bootStarts sync.WaitGroup
+	// health holds the containers' health checks' results (health.go).
+	health healthBoard
 }
 
 const podsBucket = "pods"
@@ -145,6 +150,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Daemon, error) {
 	d.vols.reconcileShares(running)
 	d.prewarmed = make(chan struct{})
 	go d.prewarm(ctx)
+	d.startRestartable()
 	return d, nil
 }
 
@@ -177,6 +183,7 @@ func (d *Daemon) Close(ctx context.Context) error {
 				<-p.sb.VMGone()
 			}
 		}},
+		{"pods starting under their restart policy", d.bootStarts.Wait},
 		{"the template prewarm", func() {
 			if d.prewarmed != nil {
 				<-d.prewarmed

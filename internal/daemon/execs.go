@@ -59,9 +59,11 @@ func (x Execs) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) 
 		return types.CreateResponse{}, errdefs.InvalidArgument("an exec in the VM runs as hyperstart's root already: --privileged is for containers")
 	}
 	// As docker exec: the container's capabilities (all with
-	// --privileged), seccomp filter and no-new-privileges.
+	// --privileged), seccomp filter, no-new-privileges, rlimits and
+	// extra groups.
 	e := &execution{id: newID(), pod: podID, container: name, spec: protocol.ProcessSpec{
 		Args: spec.Cmd, Env: mergeEnv(base.Env, spec.Env), Cwd: cwd, User: user,
+		Rlimits: base.Rlimits, AdditionalGroups: base.AdditionalGroups,
 		Terminal: spec.Tty, Stdin: spec.Stdin,
 		Capabilities:    secpolicy.ExecCaps(base.Capabilities, spec.Privileged),
 		NoNewPrivileges: base.NoNewPrivileges, Seccomp: base.Seccomp,

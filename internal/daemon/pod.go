@@ -37,6 +37,9 @@ type record struct {
 	// Serials maps the image IDs of the current (or last) run's VM to
 	// their disks' serials (runSerials; nil in an older hyperd's records).
 	Serials map[string]string
+	// UserStopped: stopped or killed by its user, not started since
+	// (restartpolicy.go).
+	UserStopped bool
 }
 
 // ctrMeta is what hyperd keeps of a container beside the sandbox: its
@@ -97,7 +100,8 @@ func (d *Daemon) newPod(rec record) *pod {
 	spec := rec.Spec
 	p.sb = sandbox.New(&d.sbCfg, sandbox.Spec{ID: rec.ID, Name: rec.Name, VMID: rec.VMID, Dir: rec.Dir,
 		VCPUs: or(spec.VCPUs, d.cfg.VCPUs), MemoryMB: or(spec.MemoryMB, d.cfg.MemoryMB), ScratchMB: d.cfg.ScratchMB,
-		RestartPolicy: spec.RestartPolicy, AutoRemove: spec.AutoRemove, Events: p.sandboxEvent}, inits, ctrs, last, podStore{p})
+		RestartPolicy: spec.RestartPolicy, AutoRemove: spec.AutoRemove, Events: p.sandboxEvent,
+		LogMaxSize: logMaxSize(spec), LogMaxFiles: logMaxFiles(spec)}, inits, ctrs, last, podStore{p})
 	return p
 }
 
@@ -112,7 +116,7 @@ func sandboxContainer(rec record, cs types.ContainerSpec, imageID string, proc p
 	return sandbox.ContainerSpec{Name: cs.Name, Image: imageID, Process: proc,
 		Guest: protocol.ContainerSpec{ID: cs.Name, Rootfs: protocol.RootfsSpec{ReadOnly: cs.ReadOnlyRootfs},
 			Mounts: containerMounts(rec, cs), Files: containerFiles(rec.Spec.Files, cs),
-			MaskedPaths: masked, ReadonlyPaths: readonly, Privileged: cs.Privileged},
+			MaskedPaths: masked, ReadonlyPaths: readonly, Privileged: cs.Privileged, ShmSizeMB: cs.ShmSizeMB},
 		RestartPolicy: cs.RestartPolicy, StopSignal: stopSignal(cs)}
 }
 
@@ -134,8 +138,10 @@ func (p *pod) name() string {
 func (p *pod) snapshot() types.Pod {
 	st := p.sb.Status()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.record(st).Pod
+	pod := p.record(st).Pod
+	p.mu.Unlock()
+	p.d.health.fill(&pod)
+	return pod
 }
 
 // record is the pod's record with the sandbox's status st. Called with

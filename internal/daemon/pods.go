@@ -105,6 +105,9 @@ func (x Pods) Create(ctx context.Context, spec types.PodSpec) (types.CreateRespo
 		return types.CreateResponse{}, errdefs.InvalidArgument("pod %s uses %d distinct images: at most %d per pod",
 			spec.Name, len(images), maxImagesPerPod)
 	}
+	if err := d.publishAll(ctx, &rec.Spec); err != nil {
+		return types.CreateResponse{}, err
+	}
 	if err := d.vols.ensure(id, rec.Volumes); err != nil { // last: named volumes are created on first use
 		return types.CreateResponse{}, err
 	}
@@ -184,6 +187,7 @@ func (d *Daemon) resolveContainer(ctx context.Context, cs *types.ContainerSpec) 
 	}
 	sec.Apply(&proc)
 	imageDefaults(cs, img.Config.StopSignal, img.Config.Labels)
+	healthDefaults(cs, imageHealthcheck(img.Config.Healthcheck))
 	return proc, types.Container{Name: cs.Name, Image: cs.Image, ImageID: img.ID, State: stateCreated, Command: proc.Args}, nil
 }
 
@@ -320,6 +324,9 @@ func (x Pods) Kill(ctx context.Context, ref string, sig int) error {
 	if err != nil {
 		return err
 	}
+	if sig == 9 { // docker kill's: the user stopped the pod
+		p.markUserStopped(true)
+	}
 	if p.sb.Running() && sig > 0 && sig <= 64 { // before the signal, as docker: its die may come at once
 		p.publish(types.ActionKill, "", map[string]string{"signal": strconv.Itoa(sig)})
 	}
@@ -332,7 +339,8 @@ func (x Pods) Stop(ctx context.Context, ref string, timeout time.Duration) error
 	if err != nil {
 		return err
 	}
-	if err := p.sb.Stop(ctx, timeout); err != nil {
+	p.markUserStopped(true)
+	if err := p.sb.Stop(ctx, stopGrace(p, timeout)); err != nil {
 		return err
 	}
 	p.publish(types.ActionStop, "", nil)

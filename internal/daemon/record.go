@@ -70,13 +70,14 @@ func stored(rec record) podrec.Pod {
 		VolumePlan:     each(rec.Volumes, func(v podVolume) podrec.VolumePlan { return podrec.VolumePlan(v) }),
 		Status: podrec.PodStatus{State: rec.State, Reason: rec.Reason, ExitCode: rec.ExitCode, StartedAt: rec.StartedAt,
 			FinishedAt: rec.FinishedAt, VM: podrec.VM(rec.VM), Network: rec.Network, IPAddress: rec.IPAddress, Serials: rec.Serials,
-			Ports: each(rec.Ports, func(b types.PortBinding) podrec.PortBinding { return podrec.PortBinding(b) })}}
+			UserStopped: rec.UserStopped,
+			Ports:       each(rec.Ports, func(b types.PortBinding) podrec.PortBinding { return podrec.PortBinding(b) })}}
 }
 
 // loaded is the record that s stores.
 func loaded(s podrec.Pod) record {
 	st := s.Status
-	rec := record{Dir: s.Dir, VMID: s.VMID, Serials: st.Serials,
+	rec := record{Dir: s.Dir, VMID: s.VMID, Serials: st.Serials, UserStopped: st.UserStopped,
 		Volumes: each(s.VolumePlan, func(v podrec.VolumePlan) podVolume { return podVolume(v) }),
 		Pod: types.Pod{ID: s.ID, Name: s.Name, Created: s.Created, Spec: loadedSpec(s.Name, s.Spec),
 			State: st.State, Reason: st.Reason, ExitCode: st.ExitCode, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
@@ -119,20 +120,26 @@ func loadedContainer(c podrec.Container, init bool) types.Container {
 func storedSpec(spec types.PodSpec) podrec.PodSpec {
 	return podrec.PodSpec{Hostname: spec.Hostname, VCPUs: spec.VCPUs, MemoryMB: spec.MemoryMB, Labels: spec.Labels,
 		AutoRemove: spec.AutoRemove, RestartPolicy: spec.RestartPolicy, Network: spec.Network,
-		Volumes: each(spec.Volumes, storedVolume),
-		Files:   each(spec.Files, func(f types.File) podrec.File { return podrec.File(f) }),
-		Ports:   each(spec.Ports, func(p types.PortMapping) podrec.PortMapping { return podrec.PortMapping(p) }),
-		DNS:     ptr(spec.DNS, func(d types.DNSConfig) podrec.DNS { return podrec.DNS(d) })}
+		StopTimeout: spec.StopTimeout,
+		Log:         ptr(spec.Log, func(l types.LogConfig) podrec.LogConfig { return podrec.LogConfig(l) }),
+		HostAliases: each(spec.HostAliases, func(a types.HostAlias) podrec.HostAlias { return podrec.HostAlias(a) }),
+		Volumes:     each(spec.Volumes, storedVolume),
+		Files:       each(spec.Files, func(f types.File) podrec.File { return podrec.File(f) }),
+		Ports:       each(spec.Ports, func(p types.PortMapping) podrec.PortMapping { return podrec.PortMapping(p) }),
+		DNS:         ptr(spec.DNS, func(d types.DNSConfig) podrec.DNS { return podrec.DNS(d) })}
 }
 
 // loadedSpec is the spec of pod name without its containers.
 func loadedSpec(name string, spec podrec.PodSpec) types.PodSpec {
 	return types.PodSpec{Name: name, Hostname: spec.Hostname, VCPUs: spec.VCPUs, MemoryMB: spec.MemoryMB, Labels: spec.Labels,
 		AutoRemove: spec.AutoRemove, RestartPolicy: spec.RestartPolicy, Network: spec.Network,
-		Volumes: each(spec.Volumes, loadedVolume),
-		Files:   each(spec.Files, func(f podrec.File) types.File { return types.File(f) }),
-		Ports:   each(spec.Ports, func(p podrec.PortMapping) types.PortMapping { return types.PortMapping(p) }),
-		DNS:     ptr(spec.DNS, func(d podrec.DNS) types.DNSConfig { return types.DNSConfig(d) })}
+		StopTimeout: spec.StopTimeout,
+		Log:         ptr(spec.Log, func(l podrec.LogConfig) types.LogConfig { return types.LogConfig(l) }),
+		HostAliases: each(spec.HostAliases, func(a podrec.HostAlias) types.HostAlias { return types.HostAlias(a) }),
+		Volumes:     each(spec.Volumes, loadedVolume),
+		Files:       each(spec.Files, func(f podrec.File) types.File { return types.File(f) }),
+		Ports:       each(spec.Ports, func(p podrec.PortMapping) types.PortMapping { return types.PortMapping(p) }),
+		DNS:         ptr(spec.DNS, func(d podrec.DNS) types.DNSConfig { return types.DNSConfig(d) })}
 }
 
 func storedVolume(v types.Volume) podrec.Volume {
@@ -154,7 +161,8 @@ func storedCtrSpec(c types.ContainerSpec) podrec.ContainerSpec {
 		WorkingDir: c.WorkingDir, User: c.User, Tty: c.Tty, OpenStdin: c.OpenStdin, Labels: c.Labels,
 		AdditionalGroups: c.AdditionalGroups, RestartPolicy: c.RestartPolicy, Sysctls: c.Sysctls, StopSignal: c.StopSignal,
 		ReadOnlyRootfs: c.ReadOnlyRootfs, CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged,
-		SecurityOpt: c.SecurityOpt, RunAsNonRoot: c.RunAsNonRoot,
+		SecurityOpt: c.SecurityOpt, RunAsNonRoot: c.RunAsNonRoot, ShmSizeMB: c.ShmSizeMB,
+		Healthcheck:  ptr(c.Healthcheck, func(h types.HealthConfig) podrec.Healthcheck { return podrec.Healthcheck(h) }),
 		VolumeMounts: each(c.VolumeMounts, func(m types.VolumeMount) podrec.VolumeMount { return podrec.VolumeMount(m) }),
 		Files:        each(c.Files, func(f types.FileMount) podrec.FileMount { return podrec.FileMount(f) }),
 		Ulimits:      each(c.Ulimits, func(u types.Ulimit) podrec.Ulimit { return podrec.Ulimit(u) })}
@@ -165,7 +173,8 @@ func loadedCtrSpec(c podrec.ContainerSpec) types.ContainerSpec {
 		WorkingDir: c.WorkingDir, User: c.User, Tty: c.Tty, OpenStdin: c.OpenStdin, Labels: c.Labels,
 		AdditionalGroups: c.AdditionalGroups, RestartPolicy: c.RestartPolicy, Sysctls: c.Sysctls, StopSignal: c.StopSignal,
 		ReadOnlyRootfs: c.ReadOnlyRootfs, CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged,
-		SecurityOpt: c.SecurityOpt, RunAsNonRoot: c.RunAsNonRoot,
+		SecurityOpt: c.SecurityOpt, RunAsNonRoot: c.RunAsNonRoot, ShmSizeMB: c.ShmSizeMB,
+		Healthcheck:  ptr(c.Healthcheck, func(h podrec.Healthcheck) types.HealthConfig { return types.HealthConfig(h) }),
 		VolumeMounts: each(c.VolumeMounts, func(m podrec.VolumeMount) types.VolumeMount { return types.VolumeMount(m) }),
 		Files:        each(c.Files, func(f podrec.FileMount) types.FileMount { return types.FileMount(f) }),
 		Ulimits:      each(c.Ulimits, func(u podrec.Ulimit) types.Ulimit { return types.Ulimit(u) })}

@@ -21,7 +21,17 @@ func (x Pods) Start(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	return x.d.startObserved(ctx, p, func(ctx context.Context) (sandbox.Run, error) { return x.d.prepareRun(ctx, p) })
+	p.markUserStopped(false)
+	return x.start(ctx, p)
+}
+
+// start boots pod p's VM and starts its containers.
+func (x Pods) start(ctx context.Context, p *pod) error {
+	if err := x.d.startObserved(ctx, p, func(ctx context.Context) (sandbox.Run, error) { return x.d.prepareRun(ctx, p) }); err != nil {
+		return err
+	}
+	x.d.watchHealth(p)
+	return nil
 }
 
 // prepareRun makes what a run of pod p needs on the host: its images'
@@ -56,9 +66,13 @@ func (d *Daemon) prepareRun(ctx context.Context, p *pod) (run sandbox.Run, err e
 	if err != nil {
 		return run, err
 	}
+	aliases, err := nw.hostAliases(rec.Spec.HostAliases)
+	if err != nil {
+		return run, err
+	}
 	run.NICs = nw.nics
 	run.Pod = protocol.PodSpec{Hostname: rec.Spec.Hostname, DNS: nw.dns(rec.Spec.DNS), Interfaces: nw.ifaces,
-		Sysctls: sysctls, Hosts: nw.hosts(rec.Spec.Hostname, rec.Name)}
+		Sysctls: sysctls, Hosts: append(nw.hosts(rec.Spec.Hostname, rec.Name), aliases...)}
 	p.mu.Lock()
 	p.rec.Network, p.rec.Ports = nw.mode, nw.bindings
 	p.rec.IPAddress = ""
@@ -107,6 +121,7 @@ func (d *Daemon) recoverRunning(ctx context.Context, p *pod) {
 		d.vols.release(rec.ID)
 		d.releaseNetwork(p)
 	})
+	d.watchHealth(p)
 }
 
 // shortID shortens "sha256:<hex>" to docker's 12 hex digits.

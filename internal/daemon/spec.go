@@ -35,6 +35,9 @@ func checkSpec(spec types.PodSpec) ([]string, error) {
 	if err := checkFiles(spec); err != nil {
 		return nil, err
 	}
+	if err := checkRunFlags(spec); err != nil {
+		return nil, err
+	}
 	if _, err := podSysctls(spec); err != nil {
 		return nil, err
 	}

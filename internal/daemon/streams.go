@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 
 	"github.com/hyperhq/hyper/internal/api"
@@ -30,19 +31,22 @@ func (x Streams) Attach(ctx context.Context, ref, container string, stdio api.St
 // Logs implements api.Streams.
 func (x Streams) Logs(ctx context.Context, ref string, o types.LogOptions, fn func(types.LogEntry) error) error {
 	d := x.d
-	p, err := d.lookup(ref)
+	p, name, err := d.findContainer(ref, o.Container, true)
 	if err != nil {
 		return err
 	}
-	cs, _, ok := p.sb.Container(o.Container)
+	cs, _, ok := p.sb.Container(name)
 	if !ok {
-		return errdefs.NotFound("pod %s has no container %q", ref, o.Container)
+		return errdefs.NotFound("pod %s has no container %q", ref, name)
 	}
 	path, done, err := p.sb.LogFile(cs.Name)
 	if err != nil {
 		return err
 	}
-	return logs.Read(ctx, path, d.cfg.LogMaxFiles,
+	p.mu.Lock()
+	maxFiles := cmp.Or(logMaxFiles(p.rec.Spec), d.cfg.LogMaxFiles)
+	p.mu.Unlock()
+	return logs.Read(ctx, path, maxFiles,
 		logs.ReadOptions{Tail: o.Tail, Since: o.Since, Follow: o.Follow, Done: done},
 		func(e logs.Entry) error {
 			return fn(types.LogEntry{Container: cs.Name, Stream: e.Stream, Time: e.Time, Log: e.Log})
@@ -58,16 +62,8 @@ func (x Streams) Resize(ctx context.Context, ref, container string, rows, cols u
 	return p.sb.Resize(ctx, name, rows, cols)
 }
 
-// lookupContainer finds a pod and the name of its main container name
-// ("" is the first).
+// lookupContainer finds a pod and the name of one of its main containers
+// (name "" is the first, or the one ref names: findContainer).
 func (d *Daemon) lookupContainer(ref, name string) (*pod, string, error) {
-	p, err := d.lookup(ref)
-	if err != nil {
-		return nil, "", err
-	}
-	cs, init, ok := p.sb.Container(name)
-	if !ok || init {
-		return nil, "", errdefs.NotFound("pod %s has no container %q", ref, name)
-	}
-	return p, cs.Name, nil
+	return d.findContainer(ref, name, false)
 }

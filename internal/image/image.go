@@ -31,6 +31,8 @@ type Config struct {
 	ExposedPorts []string // "80/tcp", sorted
 	StopSignal   string
 	Labels       map[string]string
+	// Healthcheck is the image's HEALTHCHECK, nil if none.
+	Healthcheck *v1.HealthConfig
 }
 
 // ShortID is the first 12 hex digits of the ID, as Docker shows it.
@@ -106,6 +108,7 @@ func (r *record) image() Image {
 			ExposedPorts: ports,
 			StopSignal:   r.Run.StopSignal,
 			Labels:       labels,
+			Healthcheck:  r.Run.Healthcheck,
 		},
 	}
 }

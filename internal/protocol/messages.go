@@ -169,6 +169,8 @@ type ContainerSpec struct {
 	// Privileged mounts /sys read-write and gives /dev the VM's devices;
 	// otherwise /sys is read-only and /dev has only the standard nodes.
 	Privileged bool `json:"privileged,omitempty"`
+	// ShmSizeMB is the size of the container's /dev/shm (0: 64).
+	ShmSizeMB int `json:"shmSizeMB,omitempty"`
 }
 
 // Mount kinds: where a volume's content comes from.

@@ -12,6 +12,9 @@ const (
 	PolicyNever     = "never"
 	PolicyOnFailure = "onFailure"
 	PolicyAlways    = "always"
+	// PolicyUnlessStopped restarts as PolicyAlways does; it differs only
+	// in what hyperd does when it starts (the daemon's business).
+	PolicyUnlessStopped = "unlessStopped"
 )
 
 // ParsePolicy parses a restart policy: never (""), always, onFailure or
@@ -21,9 +24,9 @@ func ParsePolicy(s string) (name string, max int, err error) {
 	switch name {
 	case "", PolicyNever:
 		name = PolicyNever
-	case PolicyAlways, PolicyOnFailure:
+	case PolicyAlways, PolicyOnFailure, PolicyUnlessStopped:
 	default:
-		return "", 0, fmt.Errorf("unknown restart policy %q: use never, onFailure[:N] or always", s)
+		return "", 0, fmt.Errorf("unknown restart policy %q: use never, onFailure[:N], always or unlessStopped", s)
 	}
 	if !hasN {
 		return name, -1, nil
@@ -48,7 +51,7 @@ func ShouldRestart(ctrPolicy, podPolicy string, code, restarts int) bool {
 		return false
 	}
 	switch name {
-	case PolicyAlways:
+	case PolicyAlways, PolicyUnlessStopped:
 		return true
 	case PolicyOnFailure:
 		return code != 0 && (max < 0 || restarts < max)

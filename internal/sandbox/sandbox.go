@@ -28,6 +28,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"errors"
 	"log/slog"
 	"slices"
@@ -74,6 +75,10 @@ type Spec struct {
 	// Events, if set, receives the containers' start, oom and die events
 	// (events.go).
 	Events Sink
+	// LogMaxSize and LogMaxFiles, when > 0, rotate this pod's logs
+	// instead of Config's (run --log-opt).
+	LogMaxSize  int64
+	LogMaxFiles int
 }
 
 // ContainerSpec is one container as the sandbox runs it.
@@ -206,7 +211,7 @@ func New(cfg *Config, spec Spec, inits, ctrs []ContainerSpec, last Status, store
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.logs = logFiles{dir: spec.Dir, maxSize: cfg.LogMaxSize, maxFiles: cfg.LogMaxFiles, log: s.log}
+	s.logs = logFiles{dir: spec.Dir, maxSize: cmp.Or(spec.LogMaxSize, cfg.LogMaxSize), maxFiles: cmp.Or(spec.LogMaxFiles, cfg.LogMaxFiles), log: s.log}
 	close(s.vmGone)
 	s.seq = last.Seq
 	s.st = podStatus{state: last.State, reason: last.Reason, exitCode: last.ExitCode, startedAt: last.StartedAt,

@@ -78,6 +78,45 @@ type ContainerSpec struct {
 	// image's) is root or not numeric, so cannot be verified as not root
 	// (Kubernetes' runAsNonRoot).
 	RunAsNonRoot bool `json:"runAsNonRoot,omitempty"`
+	// ShmSizeMB is the size of the container's /dev/shm (run --shm-size);
+	// 0 is 64.
+	ShmSizeMB int `json:"shmSizeMB,omitempty"`
+	// Healthcheck is the container's health check (run --health-*);
+	// nil takes the image's HEALTHCHECK, Test ["NONE"] disables it.
+	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
+}
+
+// HealthConfig is docker's health check: Test is ["CMD", args...],
+// ["CMD-SHELL", command] or ["NONE"]; zero durations and retries take
+// docker's defaults (30 s, 30 s, 0 s, 3).
+type HealthConfig struct {
+	Test        []string      `json:"test,omitempty"`
+	Interval    time.Duration `json:"interval,omitempty"`
+	Timeout     time.Duration `json:"timeout,omitempty"`
+	StartPeriod time.Duration `json:"startPeriod,omitempty"`
+	Retries     int           `json:"retries,omitempty"`
+}
+
+// Health states (docker's).
+const (
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// Health is a container's health (docker's .State.Health).
+type Health struct {
+	Status        string         `json:"Status"`
+	FailingStreak int            `json:"FailingStreak"`
+	Log           []HealthResult `json:"Log"` // the last 5 checks
+}
+
+// HealthResult is one check.
+type HealthResult struct {
+	Start    time.Time `json:"Start"`
+	End      time.Time `json:"End"`
+	ExitCode int       `json:"ExitCode"`
+	Output   string    `json:"Output"`
 }
 
 // Restart policies of a pod or container. RestartPolicyOnFailure may carry
@@ -86,6 +125,9 @@ const (
 	RestartPolicyNever     = "never"
 	RestartPolicyOnFailure = "onFailure"
 	RestartPolicyAlways    = "always"
+	// RestartPolicyUnlessStopped is always, but a pod stopped by its user
+	// is not started again when hyperd starts (docker's unless-stopped).
+	RestartPolicyUnlessStopped = "unlessStopped"
 )
 
 // VolumeMount mounts the pod volume Name at MountPath.
@@ -201,6 +243,35 @@ type PodSpec struct {
 	// Network is the pod's network mode: NetworkUser, NetworkBridge or
 	// NetworkNone; "" takes hyperd's default (configuration key network).
 	Network string `json:"network,omitempty"`
+	// HostAliases are extra /etc/hosts entries (run --add-host).
+	HostAliases []HostAlias `json:"hostAliases,omitempty"`
+	// StopTimeout is the grace period in seconds of a stop that names
+	// none (run --stop-timeout); 0 is 10 s.
+	StopTimeout int `json:"stopTimeout,omitempty"`
+	// PublishAll publishes every port its containers' images EXPOSE and
+	// Ports does not, each on a free host port chosen at create (run -P);
+	// the chosen ones are added to Ports.
+	PublishAll bool `json:"publishAll,omitempty"`
+	// Log rotates the pod's container logs (run --log-opt); nil or zero
+	// fields take hyperd's configuration.
+	Log *LogConfig `json:"log,omitempty"`
+}
+
+// LogConfig is a pod's log rotation: a container's log file is rotated
+// at MaxSize bytes, MaxFiles files kept (the current one included).
+type LogConfig struct {
+	MaxSize  int64 `json:"maxSize,omitempty"`
+	MaxFiles int   `json:"maxFiles,omitempty"`
+}
+
+// HostGateway, as a HostAlias's IP, is the host's address as the pod
+// reaches it in its network mode (docker's --add-host NAME:host-gateway).
+const HostGateway = "host-gateway"
+
+// HostAlias is one /etc/hosts entry of a pod (Kubernetes' hostAliases).
+type HostAlias struct {
+	IP        string   `json:"ip"` // an IP address, or HostGateway
+	Hostnames []string `json:"hostnames"`
 }
 
 // Network modes of a pod (docs/networking.md).
@@ -263,6 +334,8 @@ type Container struct {
 	// OOMKilled: its main process's last run ended with an OOM kill in
 	// the VM (exit code 137).
 	OOMKilled bool `json:"oomKilled,omitempty"`
+	// Health is the container's health while its pod runs with a check.
+	Health *Health `json:"health,omitempty"`
 }
 
 // VMInfo describes a pod's VM.
@@ -428,3 +501,18 @@ const (
 // HeaderError is the HTTP trailer that reports an error after a streamed
 // body (logs, image save) began.
 const HeaderError = "Hyper-Error"
+
+// ContainerRef answers GET /v1/containers/{ref}: the pod and container a
+// reference names (a pod, POD/CONTAINER, or a container name unique
+// across pods).
+type ContainerRef struct {
+	PodID     string `json:"podId"`
+	PodName   string `json:"podName,omitempty"`
+	Container string `json:"container"`
+}
+
+// PodPruneResponse answers POST /v1/pods/prune.
+type PodPruneResponse struct {
+	Deleted   []string `json:"deleted"`   // pod IDs
+	Reclaimed int64    `json:"reclaimed"` // bytes their directories held
+}

@@ -55,6 +55,21 @@ type PodSpec struct {
 	Ports         []PortMapping     `json:"ports,omitempty"`
 	DNS           *DNS              `json:"dns,omitempty"`
 	Network       string            `json:"network,omitempty"` // "": the daemon's default
+	HostAliases   []HostAlias       `json:"hostAliases,omitempty"`
+	StopTimeout   int               `json:"stopTimeout,omitempty"` // seconds; 0: the default
+	Log           *LogConfig        `json:"log,omitempty"`
+}
+
+// LogConfig is the pod's own log rotation.
+type LogConfig struct {
+	MaxSize  int64 `json:"maxSize,omitempty"`
+	MaxFiles int   `json:"maxFiles,omitempty"`
+}
+
+// HostAlias is an extra /etc/hosts entry.
+type HostAlias struct {
+	IP        string   `json:"ip"`
+	Hostnames []string `json:"hostnames"`
 }
 
 // Volume is a pod volume; one source is set.
@@ -145,6 +160,17 @@ type ContainerSpec struct {
 	Privileged       bool              `json:"privileged,omitempty"`
 	SecurityOpt      []string          `json:"securityOpt,omitempty"`
 	RunAsNonRoot     bool              `json:"runAsNonRoot,omitempty"`
+	Healthcheck      *Healthcheck      `json:"healthcheck,omitempty"`
+	ShmSizeMB        int               `json:"shmSizeMB,omitempty"`
+}
+
+// Healthcheck is a container's health check (docker's).
+type Healthcheck struct {
+	Test        []string      `json:"test,omitempty"`
+	Interval    time.Duration `json:"interval,omitempty"`
+	Timeout     time.Duration `json:"timeout,omitempty"`
+	StartPeriod time.Duration `json:"startPeriod,omitempty"`
+	Retries     int           `json:"retries,omitempty"`
 }
 
 // VolumeMount mounts the pod volume Name at MountPath.
@@ -229,6 +255,9 @@ type PodStatus struct {
 	// Serials maps the run's image IDs to their disks' serials; nil in
 	// records older than serials (omitzero keeps nil apart from empty).
 	Serials map[string]string `json:"serials,omitzero"`
+	// UserStopped: the pod's user stopped (or killed) it and has not
+	// started it since (restart policy unlessStopped).
+	UserStopped bool `json:"userStopped,omitempty"`
 }
 
 // VM is the run's VM.

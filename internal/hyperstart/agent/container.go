@@ -107,7 +107,7 @@ func (a *Agent) CreateContainer(ctx context.Context, spec protocol.ContainerSpec
 		state:  stateCreating,
 		procs:  make(map[string]*process),
 		confinement: spawn.Confinement{MaskedPaths: spec.MaskedPaths, ReadonlyPaths: spec.ReadonlyPaths,
-			Privileged: spec.Privileged},
+			Privileged: spec.Privileged, ShmSizeMB: spec.ShmSizeMB},
 	}
 	a.containers[spec.ID] = c
 	a.mu.Unlock()

@@ -112,6 +112,9 @@ func setupRootfs(rootfs, proc string, podFiles map[string]string, conf *Confinem
 		if e.FSType == "sysfs" && conf.Privileged {
 			e.Flags &^= unix.MS_RDONLY
 		}
+		if e.Target == "/dev/shm" && conf.ShmSizeMB > 0 {
+			e.Data = fmt.Sprintf("mode=1777,size=%dm", conf.ShmSizeMB)
+		}
 		if e.FSType == "proc" && procFD >= 0 {
 			if err := attachTree(procFD, e.Target, true); err != nil {
 				return fmt.Errorf("mounting the pod's proc: %w", err)

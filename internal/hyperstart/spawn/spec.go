@@ -69,4 +69,6 @@ type Confinement struct {
 	// Privileged mounts /sys read-write and gives /dev the VM's device
 	// nodes.
 	Privileged bool `json:"privileged,omitempty"`
+	// ShmSizeMB sizes /dev/shm (0: 64 MB).
+	ShmSizeMB int `json:"shmSizeMB,omitempty"`
 }
