@@ -177,13 +177,16 @@ func newPodInspect(p types.Pod) podInspect {
 	if len(args) > 0 {
 		v.Path, v.Args = args[0], args[1:]
 	}
+	oom := false
 	for _, c := range p.Containers {
 		v.RestartCount += c.RestartCount
+		oom = oom || c.OOMKilled && !c.Init
 	}
 	v.State = dockerState{
 		Status:     dockerStatus(p.State),
 		Running:    p.State == types.StateRunning,
 		ExitCode:   p.ExitCode,
+		OOMKilled:  oom,
 		StartedAt:  p.StartedAt.UTC().Format(time.RFC3339Nano),
 		FinishedAt: p.FinishedAt.UTC().Format(time.RFC3339Nano),
 		hyper:      p.State,

@@ -103,7 +103,7 @@ func (d *Daemon) newPod(rec record) *pod {
 
 func ctrStatus(c types.Container) sandbox.ContainerStatus {
 	return sandbox.ContainerStatus{Name: c.Name, State: sandbox.CtrState(c.State), ExitCode: c.ExitCode, Pid: c.Pid,
-		RestartCount: c.RestartCount}
+		RestartCount: c.RestartCount, OOMKilled: c.OOMKilled}
 }
 
 // sandboxContainer is container cs of pod rec as its sandbox runs it.
@@ -165,7 +165,8 @@ func (p *pod) record(st sandbox.Status) record {
 
 func (m ctrMeta) container(cs sandbox.ContainerStatus, init bool) types.Container {
 	return types.Container{Name: cs.Name, Image: m.image, ImageID: m.imageID, State: string(cs.State),
-		ExitCode: cs.ExitCode, Pid: cs.Pid, Command: slices.Clone(m.command), RestartCount: cs.RestartCount, Init: init}
+		ExitCode: cs.ExitCode, Pid: cs.Pid, Command: slices.Clone(m.command), RestartCount: cs.RestartCount, Init: init,
+		OOMKilled: cs.OOMKilled}
 }
 
 // podStore is how a pod's sandbox persists its status.

@@ -103,7 +103,8 @@ func storedContainers(specs []types.ContainerSpec, ctrs []types.Container, procs
 	for i, cs := range specs {
 		c := ctrs[i]
 		out = append(out, podrec.Container{Spec: storedCtrSpec(cs), ImageID: c.ImageID, Process: storedProcess(procs[i]),
-			Status: podrec.ContainerStatus{State: c.State, ExitCode: c.ExitCode, Pid: c.Pid, RestartCount: c.RestartCount}})
+			Status: podrec.ContainerStatus{State: c.State, ExitCode: c.ExitCode, Pid: c.Pid, RestartCount: c.RestartCount,
+				OOMKilled: c.OOMKilled}})
 	}
 	return out
 }
@@ -111,7 +112,7 @@ func storedContainers(specs []types.ContainerSpec, ctrs []types.Container, procs
 func loadedContainer(c podrec.Container, init bool) types.Container {
 	st := c.Status
 	return types.Container{Name: c.Spec.Name, Image: c.Spec.Image, ImageID: c.ImageID, State: st.State, ExitCode: st.ExitCode,
-		Pid: st.Pid, Command: slices.Clone(c.Process.Args), RestartCount: st.RestartCount, Init: init}
+		Pid: st.Pid, Command: slices.Clone(c.Process.Args), RestartCount: st.RestartCount, Init: init, OOMKilled: st.OOMKilled}
 }
 
 // storedSpec is the pod-wide part of spec (its name is the pod's, its

@@ -78,7 +78,7 @@ func (r *run) runInit(ctx context.Context, c *container, v *vm.VM, serial string
 	s.ctrTo(c, CtrExited)
 	c.status.Pid = 0
 	if err == nil {
-		c.status.ExitCode = st.Code
+		c.status.ExitCode, c.status.OOMKilled = st.Code, st.OOMKilled
 	}
 	stopping = r.stopping
 	s.mu.Unlock()
@@ -139,7 +139,7 @@ func (r *run) superviseCtr(c *container) *protocol.ExitStatus {
 		if c.status.State == CtrRunning {
 			s.ctrTo(c, CtrExited)
 		}
-		c.status.ExitCode, c.status.Pid = st.Code, 0
+		c.status.ExitCode, c.status.Pid, c.status.OOMKilled = st.Code, 0, st.OOMKilled
 		restart := !r.stopping && !isClosed(cio.removed) &&
 			ShouldRestart(c.spec.RestartPolicy, s.spec.RestartPolicy, st.Code, c.status.RestartCount)
 		stopCh := r.stopCh

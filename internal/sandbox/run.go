@@ -88,13 +88,13 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 		s.restarted = make(chan struct{})
 	}
 	for _, c := range s.ctrs {
-		c.status.RestartCount = 0
+		c.status.RestartCount, c.status.OOMKilled = 0, false
 	}
 	for _, c := range s.inits {
 		if c.status.State == CtrExited {
 			s.ctrTo(c, CtrCreated)
 		}
-		c.status.ExitCode = 0
+		c.status.ExitCode, c.status.OOMKilled = 0, false
 	}
 	gone := s.vmGone
 	s.mu.Unlock()

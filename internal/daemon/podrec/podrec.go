@@ -211,6 +211,7 @@ type ContainerStatus struct {
 	ExitCode     int    `json:"exitCode"`
 	Pid          int    `json:"pid,omitempty"` // in the VM
 	RestartCount int    `json:"restartCount,omitempty"`
+	OOMKilled    bool   `json:"oomKilled,omitempty"`
 }
 
 // PodStatus is the pod's state and its current (or last) run's.
