@@ -95,4 +95,6 @@ type Backend struct {
 	Volumes Volumes // nil: the volume endpoints answer 404
 	// Containers may be nil: adding and removing containers answers 503.
 	Containers Containers
+	// Resources may be nil: stats answer 503.
+	Resources Resources
 }

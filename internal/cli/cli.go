@@ -199,6 +199,7 @@ func newRootCommand(h *cli) *cobra.Command {
 		newKillCommand(h),
 		newWaitCommand(h),
 		newRenameCommand(h),
+		newStatsCommand(h),
 		newRmCommand(h),
 		newInspectCommand(h),
 		newPortCommand(h),

@@ -147,20 +147,26 @@ func (c *Client) Logs(ctx context.Context, id string, o types.LogOptions, fn fun
 	if err != nil {
 		return err
 	}
+	return decodeStream(ctx, resp, "logs of "+id, fn)
+}
+
+// decodeStream reads an NDJSON answer into fn, one value a line, until
+// its end (the Hyper-Error trailer's error, if any) or fn's error.
+func decodeStream[T any](ctx context.Context, resp *http.Response, what string, fn func(T) error) error {
 	defer resp.Body.Close()
 	dec := json.NewDecoder(resp.Body)
 	for {
-		var e types.LogEntry
-		if err := dec.Decode(&e); err != nil {
+		var v T
+		if err := dec.Decode(&v); err != nil {
 			if err == io.EOF {
 				return trailerError(resp)
 			}
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("reading logs of %s: %w", id, unexpectedEOF(err))
+			return fmt.Errorf("reading %s: %w", what, unexpectedEOF(err))
 		}
-		if err := fn(e); err != nil {
+		if err := fn(v); err != nil {
 			return err
 		}
 	}
