@@ -16,6 +16,26 @@ type Resources interface {
 	// Stats reads a running pod's figures once (Conflict if it is not
 	// running).
 	Stats(ctx context.Context, id string) (types.PodStats, error)
+	// Pause stops a running pod's VM; Unpause runs it again (Conflict
+	// if it is not running, or already so).
+	Pause(ctx context.Context, id string) error
+	Unpause(ctx context.Context, id string) error
+}
+
+func (s *server) pausePod(w http.ResponseWriter, r *http.Request) {
+	s.pauseOp(w, r, func(ctx context.Context, id string) error { return s.b.Resources.Pause(ctx, id) })
+}
+
+func (s *server) unpausePod(w http.ResponseWriter, r *http.Request) {
+	s.pauseOp(w, r, func(ctx context.Context, id string) error { return s.b.Resources.Unpause(ctx, id) })
+}
+
+func (s *server) pauseOp(w http.ResponseWriter, r *http.Request, op func(context.Context, string) error) {
+	if s.b.Resources == nil {
+		s.writeError(w, r, errdefs.Unavailable("this hyperd cannot pause pods"))
+		return
+	}
+	s.noContent(w, r, op(r.Context(), r.PathValue("id")))
 }
 
 // StatsInterval is how often a stats stream reads its pod.

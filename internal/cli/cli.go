@@ -200,6 +200,7 @@ func newRootCommand(h *cli) *cobra.Command {
 		newWaitCommand(h),
 		newRenameCommand(h),
 		newStatsCommand(h),
+		newPauseCommand(h), newUnpauseCommand(h),
 		newRmCommand(h),
 		newInspectCommand(h),
 		newPortCommand(h),

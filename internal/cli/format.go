@@ -193,10 +193,14 @@ func podStatus(p types.Pod, now time.Time) string {
 func podState(p types.Pod, now time.Time) string {
 	switch p.State {
 	case types.StateRunning:
-		if p.StartedAt.IsZero() {
-			return "Up"
+		up := "Up"
+		if !p.StartedAt.IsZero() {
+			up += " " + humanDuration(now.Sub(p.StartedAt))
 		}
-		return "Up " + humanDuration(now.Sub(p.StartedAt))
+		if p.Paused {
+			up += " (Paused)"
+		}
+		return up
 	case types.StateExited:
 		s := fmt.Sprintf("Exited (%d)", p.ExitCode)
 		if !p.FinishedAt.IsZero() {

@@ -26,3 +26,13 @@ func (c *Client) StreamStats(ctx context.Context, id string, fn func(types.PodSt
 	}
 	return decodeStream(ctx, resp, "the stats of "+id, fn)
 }
+
+// PausePod is POST /v1/pods/{id}/pause.
+func (c *Client) PausePod(ctx context.Context, id string) error {
+	return c.call(ctx, http.MethodPost, path("pods", id, "pause"), nil, nil, nil)
+}
+
+// UnpausePod is POST /v1/pods/{id}/unpause.
+func (c *Client) UnpausePod(ctx context.Context, id string) error {
+	return c.call(ctx, http.MethodPost, path("pods", id, "unpause"), nil, nil, nil)
+}

@@ -84,7 +84,8 @@ func (d *Daemon) newPod(rec record) *pod {
 	}
 	var inits, ctrs []sandbox.ContainerSpec
 	last := sandbox.Status{State: sandbox.State(rec.State), Reason: rec.Reason, ExitCode: rec.ExitCode,
-		StartedAt: rec.StartedAt, FinishedAt: rec.FinishedAt, VMPid: rec.VM.Pid, Accel: rec.VM.Accel, Serials: runSerials(rec)}
+		StartedAt: rec.StartedAt, FinishedAt: rec.FinishedAt, VMPid: rec.VM.Pid, Accel: rec.VM.Accel, Serials: runSerials(rec),
+		Paused: rec.Paused}
 	for i, cs := range rec.Spec.InitContainers {
 		inits = append(inits, meta(cs, rec.InitContainers[i], rec.InitProcs[i]))
 		last.Inits = append(last.Inits, ctrStatus(rec.InitContainers[i]))
@@ -145,6 +146,7 @@ func (p *pod) record(st sandbox.Status) record {
 	rec.Spec.Containers, rec.Spec.InitContainers = nil, nil
 	rec.Containers, rec.InitContainers, rec.Procs, rec.InitProcs = nil, nil, nil, nil
 	rec.State, rec.Reason, rec.ExitCode = string(st.State), st.Reason, st.ExitCode
+	rec.Paused = st.Paused
 	rec.StartedAt, rec.FinishedAt = st.StartedAt, st.FinishedAt
 	rec.VM = types.VMInfo{Pid: st.VMPid, Accel: st.Accel}
 	rec.Serials = st.Serials

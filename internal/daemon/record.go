@@ -70,7 +70,7 @@ func stored(rec record) podrec.Pod {
 		VolumePlan:     each(rec.Volumes, func(v podVolume) podrec.VolumePlan { return podrec.VolumePlan(v) }),
 		Status: podrec.PodStatus{State: rec.State, Reason: rec.Reason, ExitCode: rec.ExitCode, StartedAt: rec.StartedAt,
 			FinishedAt: rec.FinishedAt, VM: podrec.VM(rec.VM), Network: rec.Network, IPAddress: rec.IPAddress, Serials: rec.Serials,
-			Ports: each(rec.Ports, func(b types.PortBinding) podrec.PortBinding { return podrec.PortBinding(b) })}}
+			Paused: rec.Paused, Ports: each(rec.Ports, func(b types.PortBinding) podrec.PortBinding { return podrec.PortBinding(b) })}}
 }
 
 // loaded is the record that s stores.
@@ -80,7 +80,7 @@ func loaded(s podrec.Pod) record {
 		Volumes: each(s.VolumePlan, func(v podrec.VolumePlan) podVolume { return podVolume(v) }),
 		Pod: types.Pod{ID: s.ID, Name: s.Name, Created: s.Created, Spec: loadedSpec(s.Name, s.Spec),
 			State: st.State, Reason: st.Reason, ExitCode: st.ExitCode, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
-			VM: types.VMInfo(st.VM), Network: st.Network, IPAddress: st.IPAddress,
+			VM: types.VMInfo(st.VM), Network: st.Network, IPAddress: st.IPAddress, Paused: st.Paused,
 			Ports: each(st.Ports, func(b podrec.PortBinding) types.PortBinding { return types.PortBinding(b) })}}
 	for _, c := range s.InitContainers {
 		rec.Spec.InitContainers = append(rec.Spec.InitContainers, loadedCtrSpec(c.Spec))

@@ -62,3 +62,21 @@ func containerStats(c protocol.ContainerStats) types.ContainerStats {
 		BlockIO: types.BlockIOStats{ReadBytes: c.IO.ReadBytes, WriteBytes: c.IO.WriteBytes, ReadOps: c.IO.ReadIOs, WriteOps: c.IO.WriteIOs},
 	}
 }
+
+// Pause implements api.Resources.
+func (x Resources) Pause(ctx context.Context, ref string) error {
+	p, err := x.d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	return p.sb.Pause(ctx)
+}
+
+// Unpause implements api.Resources.
+func (x Resources) Unpause(ctx context.Context, ref string) error {
+	p, err := x.d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	return p.sb.Unpause(ctx)
+}

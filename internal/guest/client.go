@@ -16,6 +16,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -32,6 +33,8 @@ type Client struct {
 	once  sync.Once
 	err   error // set once the session died
 	done  chan struct{}
+	// paused suspends keepalives: a paused VM cannot answer them.
+	paused atomic.Bool
 }
 
 // bufConn reads through the buffered reader that consumed the Hello line.
@@ -59,8 +62,7 @@ func Connect(ctx context.Context, conn net.Conn, log *slog.Logger) (*Client, err
 	conn.SetReadDeadline(time.Time{})
 	cfg := yamux.DefaultConfig()
 	cfg.AcceptBacklog = 4
-	cfg.EnableKeepAlive = true
-	cfg.KeepAliveInterval = 15 * time.Second
+	cfg.EnableKeepAlive = false // keepAlive's own, which a pause suspends
 	cfg.ConnectionWriteTimeout = 15 * time.Second
 	cfg.StreamOpenTimeout = 15 * time.Second
 	cfg.StreamCloseTimeout = 30 * time.Second
@@ -77,6 +79,7 @@ func Connect(ctx context.Context, conn net.Conn, log *slog.Logger) (*Client, err
 	}
 	c := &Client{sess: sess, hello: hello, done: make(chan struct{}), ylog: yl}
 	go c.refuseStreams()
+	go c.keepAlive(keepAliveInterval)
 	return c, nil
 }
 

@@ -116,6 +116,7 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 	r.vm = v
 	s.to(Running)
 	s.st.reason, s.st.exitCode, s.st.startedAt = "", 0, now
+	s.st.paused = false
 	s.st.vmPid, s.st.accel = v.Pid(), s.cfg.VM.Accel.Kind
 	for _, c := range s.ctrs {
 		s.ctrTo(c, CtrRunning)

@@ -50,10 +50,17 @@ func (s *Sandbox) Stats(ctx context.Context) (Stats, error) {
 	for _, c := range s.ctrs {
 		names = append(names, c.spec.Name)
 	}
-	pid := s.st.vmPid
+	pid, paused := s.st.vmPid, s.st.paused
 	s.mu.Unlock()
 	if !running {
 		return Stats{}, errdefs.Conflict("pod %s is not running", s.spec.Name)
+	}
+	if paused { // the guest cannot answer: the host's figures only
+		st := Stats{Read: time.Now(), Host: ReadHostCost(pid)}
+		for _, n := range names {
+			st.Guest.Containers = append(st.Guest.Containers, protocol.ContainerStats{Container: n})
+		}
+		return st, nil
 	}
 	res, err := g.Stats(ctx, nil)
 	if err != nil {

@@ -230,6 +230,8 @@ type PodStatus struct {
 	// Serials maps the run's image IDs to their disks' serials; nil in
 	// records older than serials (omitzero keeps nil apart from empty).
 	Serials map[string]string `json:"serials,omitzero"`
+	// Paused: the running pod's VM is paused.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // VM is the run's VM.
