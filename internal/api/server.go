@@ -47,6 +47,9 @@ func NewServer(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST "+v+"/pods/{id}/resize", s.resizePod)
 	mux.HandleFunc("GET "+v+"/pods/{id}/logs", s.podLogs)
 	mux.HandleFunc("POST "+v+"/pods/{id}/containers", s.addContainer)
+	mux.HandleFunc("GET "+v+"/pods/{id}/stats", s.podStats)
+	mux.HandleFunc("POST "+v+"/pods/{id}/pause", s.pausePod)
+	mux.HandleFunc("POST "+v+"/pods/{id}/unpause", s.unpausePod)
 	mux.HandleFunc("DELETE "+v+"/pods/{id}/containers/{name}", s.removeContainer)
 	mux.HandleFunc("GET "+v+"/containers/{ref}", s.resolveContainer)
 

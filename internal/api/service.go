@@ -101,4 +101,6 @@ type Backend struct {
 	Events Events
 	// Metrics serves GET /metrics (Prometheus); nil: 404.
 	Metrics http.Handler
+	// Resources may be nil: stats answer 503.
+	Resources Resources
 }

@@ -199,6 +199,8 @@ func newRootCommand(h *cli) *cobra.Command {
 		newKillCommand(h),
 		newWaitCommand(h),
 		newRenameCommand(h),
+		newStatsCommand(h),
+		newPauseCommand(h), newUnpauseCommand(h),
 		newRmCommand(h),
 		newInspectCommand(h),
 		newPortCommand(h),

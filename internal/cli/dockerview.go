@@ -53,7 +53,7 @@ func newPsRow(p types.Pod, noTrunc bool, now time.Time) psRow {
 		CreatedAt:  created,
 		RunningFor: ago(p.Created, now),
 		Status:     podStatus(p, now),
-		State:      p.State,
+		State:      psState(p),
 		Ports:      dockerPorts(p.Ports),
 		Labels:     joinLabels(podLabels(p)),
 		Networks:   p.Network,
@@ -184,17 +184,24 @@ func newPodInspect(p types.Pod) podInspect {
 	if len(args) > 0 {
 		v.Path, v.Args = args[0], args[1:]
 	}
+	oom := false
 	for _, c := range p.Containers {
 		v.RestartCount += c.RestartCount
+		oom = oom || c.OOMKilled && !c.Init
 	}
 	v.State = dockerState{
 		Status:     dockerStatus(p.State),
 		Running:    p.State == types.StateRunning,
+		Paused:     p.Paused,
 		ExitCode:   p.ExitCode,
+		OOMKilled:  oom,
 		StartedAt:  p.StartedAt.UTC().Format(time.RFC3339Nano),
 		FinishedAt: p.FinishedAt.UTC().Format(time.RFC3339Nano),
 		Health:     podHealth(p),
 		hyper:      p.State,
+	}
+	if p.Paused {
+		v.State.Status = "paused"
 	}
 	if len(p.Containers) > 0 && v.State.Running {
 		v.State.Pid = p.Containers[0].Pid
@@ -219,6 +226,14 @@ func newPodInspect(p types.Pod) podInspect {
 		}
 	}
 	return v
+}
+
+// psState is ps's .State: Hyper's, "paused" for a paused pod as docker.
+func psState(p types.Pod) string {
+	if p.Paused {
+		return "paused"
+	}
+	return p.State
 }
 
 // dockerStatus maps Hyper's state onto docker's: a failed pod is exited.

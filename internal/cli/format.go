@@ -64,11 +64,15 @@ func ago(t, now time.Time) string {
 
 // humanSize is docker's: decimal units, 4 significant digits ("1.24MB").
 func humanSize(n int64) string {
-	units := []string{"B", "kB", "MB", "GB", "TB", "PB", "EB"}
-	v := float64(n)
+	return scaledSize(float64(n), 1000, []string{"B", "kB", "MB", "GB", "TB", "PB", "EB"})
+}
+
+// scaledSize is v in the largest of units (each base times the one
+// before) that keeps it at least 1, with 4 significant digits.
+func scaledSize(v, base float64, units []string) string {
 	i := 0
-	for v >= 1000 && i < len(units)-1 {
-		v /= 1000
+	for v >= base && i < len(units)-1 {
+		v /= base
 		i++
 	}
 	return fmt.Sprintf("%.4g%s", v, units[i])
@@ -189,10 +193,14 @@ func podStatus(p types.Pod, now time.Time) string {
 func podState(p types.Pod, now time.Time) string {
 	switch p.State {
 	case types.StateRunning:
-		if p.StartedAt.IsZero() {
-			return "Up"
+		up := "Up"
+		if !p.StartedAt.IsZero() {
+			up += " " + humanDuration(now.Sub(p.StartedAt))
 		}
-		return "Up " + humanDuration(now.Sub(p.StartedAt))
+		if p.Paused {
+			up += " (Paused)"
+		}
+		return up
 	case types.StateExited:
 		s := fmt.Sprintf("Exited (%d)", p.ExitCode)
 		if !p.FinishedAt.IsZero() {

@@ -46,6 +46,9 @@ func (x Execs) CreateExec(ctx context.Context, ref string, spec types.ExecSpec) 
 	if !p.sb.CanExec(name) {
 		return types.CreateResponse{}, errdefs.Conflict("pod %s is not running", ref)
 	}
+	if p.sb.Status().Paused {
+		return types.CreateResponse{}, errdefs.Conflict("pod %s is paused: unpause it first", ref)
+	}
 	podID := p.rec.ID
 	user := base.User
 	if spec.User != "" {

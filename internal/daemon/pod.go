@@ -87,7 +87,8 @@ func (d *Daemon) newPod(rec record) *pod {
 	}
 	var inits, ctrs []sandbox.ContainerSpec
 	last := sandbox.Status{State: sandbox.State(rec.State), Reason: rec.Reason, ExitCode: rec.ExitCode,
-		StartedAt: rec.StartedAt, FinishedAt: rec.FinishedAt, VMPid: rec.VM.Pid, Accel: rec.VM.Accel, Serials: runSerials(rec)}
+		StartedAt: rec.StartedAt, FinishedAt: rec.FinishedAt, VMPid: rec.VM.Pid, Accel: rec.VM.Accel, Serials: runSerials(rec),
+		Paused: rec.Paused}
 	for i, cs := range rec.Spec.InitContainers {
 		inits = append(inits, meta(cs, rec.InitContainers[i], rec.InitProcs[i]))
 		last.Inits = append(last.Inits, ctrStatus(rec.InitContainers[i]))
@@ -107,7 +108,7 @@ func (d *Daemon) newPod(rec record) *pod {
 
 func ctrStatus(c types.Container) sandbox.ContainerStatus {
 	return sandbox.ContainerStatus{Name: c.Name, State: sandbox.CtrState(c.State), ExitCode: c.ExitCode, Pid: c.Pid,
-		RestartCount: c.RestartCount}
+		RestartCount: c.RestartCount, OOMKilled: c.OOMKilled}
 }
 
 // sandboxContainer is container cs of pod rec as its sandbox runs it.
@@ -151,6 +152,7 @@ func (p *pod) record(st sandbox.Status) record {
 	rec.Spec.Containers, rec.Spec.InitContainers = nil, nil
 	rec.Containers, rec.InitContainers, rec.Procs, rec.InitProcs = nil, nil, nil, nil
 	rec.State, rec.Reason, rec.ExitCode = string(st.State), st.Reason, st.ExitCode
+	rec.Paused = st.Paused
 	rec.StartedAt, rec.FinishedAt = st.StartedAt, st.FinishedAt
 	rec.VM = types.VMInfo{Pid: st.VMPid, Accel: st.Accel}
 	rec.Serials = st.Serials
@@ -171,7 +173,8 @@ func (p *pod) record(st sandbox.Status) record {
 
 func (m ctrMeta) container(cs sandbox.ContainerStatus, init bool) types.Container {
 	return types.Container{Name: cs.Name, Image: m.image, ImageID: m.imageID, State: string(cs.State),
-		ExitCode: cs.ExitCode, Pid: cs.Pid, Command: slices.Clone(m.command), RestartCount: cs.RestartCount, Init: init}
+		ExitCode: cs.ExitCode, Pid: cs.Pid, Command: slices.Clone(m.command), RestartCount: cs.RestartCount, Init: init,
+		OOMKilled: cs.OOMKilled}
 }
 
 // podStore is how a pod's sandbox persists its status.

@@ -70,8 +70,8 @@ func stored(rec record) podrec.Pod {
 		VolumePlan:     each(rec.Volumes, func(v podVolume) podrec.VolumePlan { return podrec.VolumePlan(v) }),
 		Status: podrec.PodStatus{State: rec.State, Reason: rec.Reason, ExitCode: rec.ExitCode, StartedAt: rec.StartedAt,
 			FinishedAt: rec.FinishedAt, VM: podrec.VM(rec.VM), Network: rec.Network, IPAddress: rec.IPAddress, Serials: rec.Serials,
-			UserStopped: rec.UserStopped,
-			Ports:       each(rec.Ports, func(b types.PortBinding) podrec.PortBinding { return podrec.PortBinding(b) })}}
+			UserStopped: rec.UserStopped, Paused: rec.Paused,
+			Ports: each(rec.Ports, func(b types.PortBinding) podrec.PortBinding { return podrec.PortBinding(b) })}}
 }
 
 // loaded is the record that s stores.
@@ -81,7 +81,7 @@ func loaded(s podrec.Pod) record {
 		Volumes: each(s.VolumePlan, func(v podrec.VolumePlan) podVolume { return podVolume(v) }),
 		Pod: types.Pod{ID: s.ID, Name: s.Name, Created: s.Created, Spec: loadedSpec(s.Name, s.Spec),
 			State: st.State, Reason: st.Reason, ExitCode: st.ExitCode, StartedAt: st.StartedAt, FinishedAt: st.FinishedAt,
-			VM: types.VMInfo(st.VM), Network: st.Network, IPAddress: st.IPAddress,
+			VM: types.VMInfo(st.VM), Network: st.Network, IPAddress: st.IPAddress, Paused: st.Paused,
 			Ports: each(st.Ports, func(b podrec.PortBinding) types.PortBinding { return types.PortBinding(b) })}}
 	for _, c := range s.InitContainers {
 		rec.Spec.InitContainers = append(rec.Spec.InitContainers, loadedCtrSpec(c.Spec))
@@ -104,7 +104,8 @@ func storedContainers(specs []types.ContainerSpec, ctrs []types.Container, procs
 	for i, cs := range specs {
 		c := ctrs[i]
 		out = append(out, podrec.Container{Spec: storedCtrSpec(cs), ImageID: c.ImageID, Process: storedProcess(procs[i]),
-			Status: podrec.ContainerStatus{State: c.State, ExitCode: c.ExitCode, Pid: c.Pid, RestartCount: c.RestartCount}})
+			Status: podrec.ContainerStatus{State: c.State, ExitCode: c.ExitCode, Pid: c.Pid, RestartCount: c.RestartCount,
+				OOMKilled: c.OOMKilled}})
 	}
 	return out
 }
@@ -112,7 +113,7 @@ func storedContainers(specs []types.ContainerSpec, ctrs []types.Container, procs
 func loadedContainer(c podrec.Container, init bool) types.Container {
 	st := c.Status
 	return types.Container{Name: c.Spec.Name, Image: c.Spec.Image, ImageID: c.ImageID, State: st.State, ExitCode: st.ExitCode,
-		Pid: st.Pid, Command: slices.Clone(c.Process.Args), RestartCount: st.RestartCount, Init: init}
+		Pid: st.Pid, Command: slices.Clone(c.Process.Args), RestartCount: st.RestartCount, Init: init, OOMKilled: st.OOMKilled}
 }
 
 // storedSpec is the pod-wide part of spec (its name is the pod's, its

@@ -16,6 +16,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -34,6 +35,8 @@ type Client struct {
 	done  chan struct{}
 	// observe, if set, is told of each RPC (observe.go).
 	observe Observer
+	// paused suspends keepalives: a paused VM cannot answer them.
+	paused atomic.Bool
 }
 
 // bufConn reads through the buffered reader that consumed the Hello line.
@@ -61,8 +64,7 @@ func Connect(ctx context.Context, conn net.Conn, log *slog.Logger) (*Client, err
 	conn.SetReadDeadline(time.Time{})
 	cfg := yamux.DefaultConfig()
 	cfg.AcceptBacklog = 4
-	cfg.EnableKeepAlive = true
-	cfg.KeepAliveInterval = 15 * time.Second
+	cfg.EnableKeepAlive = false // keepAlive's own, which a pause suspends
 	cfg.ConnectionWriteTimeout = 15 * time.Second
 	cfg.StreamOpenTimeout = 15 * time.Second
 	cfg.StreamCloseTimeout = 30 * time.Second
@@ -79,6 +81,7 @@ func Connect(ctx context.Context, conn net.Conn, log *slog.Logger) (*Client, err
 	}
 	c := &Client{sess: sess, hello: hello, done: make(chan struct{}), ylog: yl}
 	go c.refuseStreams()
+	go c.keepAlive(keepAliveInterval)
 	return c, nil
 }
 

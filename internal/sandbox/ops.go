@@ -35,6 +35,7 @@ func (s *Sandbox) Stop(ctx context.Context, grace time.Duration) error {
 	stops := s.stopRequests(grace)
 	v := r.vm
 	s.mu.Unlock()
+	s.unpauseFor(ctx, "stop")
 	if v != nil { // else init containers run (they stop), or the VM boots
 		for _, req := range stops {
 			err := v.Guest.StopContainer(ctx, req)
@@ -68,6 +69,7 @@ func (s *Sandbox) Kill(ctx context.Context, sig int) error {
 	if !running {
 		return errdefs.Conflict("pod %s is not running", s.spec.Name)
 	}
+	s.unpauseFor(ctx, "kill")
 	var errs []error
 	for _, proc := range procs {
 		if err := proc.Signal(ctx, sig); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
@@ -104,6 +106,7 @@ func (s *Sandbox) Remove(ctx context.Context, force bool) error {
 	s.mu.Unlock()
 	if r != nil {
 		if v != nil {
+			s.unpauseFor(ctx, "remove")
 			sctx, cancel := context.WithTimeout(ctx, forceGrace)
 			v.Shutdown(sctx)
 			cancel()
@@ -235,9 +238,13 @@ func (s *Sandbox) Exec(ctx context.Context, name, id string, spec protocol.Proce
 	if s.run != nil && s.run.vm != nil {
 		g = s.run.vm.Guest
 	}
+	paused := s.st.paused
 	s.mu.Unlock()
 	if g == nil {
 		return 126, errdefs.Conflict("pod %s is not running", s.spec.Name)
+	}
+	if paused {
+		return 126, errdefs.Conflict("pod %s is paused", s.spec.Name)
 	}
 	if stdio.Stdin == nil {
 		spec.Stdin = false

@@ -34,6 +34,7 @@ func (s *Sandbox) Recover(ctx context.Context, alive bool, kill func(), release 
 		err := r.reattach(ctx, pid)
 		if err == nil {
 			s.log.Info("re-attached pod", "pod", short(s.spec.ID), "name", s.spec.Name)
+			s.repause(ctx)
 			return true
 		}
 		s.log.Warn("re-attaching pod failed; stopping its VM", "pod", short(s.spec.ID), "err", err)

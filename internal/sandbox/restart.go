@@ -78,7 +78,7 @@ func (r *run) runInit(ctx context.Context, c *container, v *vm.VM, serial string
 	s.ctrTo(c, CtrExited)
 	c.status.Pid = 0
 	if err == nil {
-		c.status.ExitCode = st.Code
+		c.status.ExitCode, c.status.OOMKilled = st.Code, st.OOMKilled
 	}
 	stopping = r.stopping
 	s.mu.Unlock()

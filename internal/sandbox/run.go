@@ -88,13 +88,13 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 		s.restarted = make(chan struct{})
 	}
 	for _, c := range s.ctrs {
-		c.status.RestartCount = 0
+		c.status.RestartCount, c.status.OOMKilled = 0, false
 	}
 	for _, c := range s.inits {
 		if c.status.State == CtrExited {
 			s.ctrTo(c, CtrCreated)
 		}
-		c.status.ExitCode = 0
+		c.status.ExitCode, c.status.OOMKilled = 0, false
 	}
 	gone := s.vmGone
 	s.mu.Unlock()
@@ -116,6 +116,7 @@ func (s *Sandbox) Start(ctx context.Context, prepare Prepare) error {
 	r.vm = v
 	s.to(Running)
 	s.st.reason, s.st.exitCode, s.st.startedAt = "", 0, now
+	s.st.paused = false
 	s.st.vmPid, s.st.accel = v.Pid(), s.cfg.VM.Accel.Kind
 	s.st.boot = BootCold
 	if v.Template != "" {

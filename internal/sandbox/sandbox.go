@@ -142,7 +142,9 @@ type Status struct {
 	Boot string
 	// Serials maps the images of the current (or last) run to their
 	// disks' serials in its VM.
-	Serials    map[string]string
+	Serials map[string]string
+	// Paused: the running pod's VM is paused (State stays Running).
+	Paused     bool
 	Containers []ContainerStatus
 	Inits      []ContainerStatus
 }
@@ -199,6 +201,7 @@ type podStatus struct {
 	accel      string
 	boot       string
 	serials    map[string]string
+	paused     bool
 }
 
 // New makes the sandbox of a pod from its spec, its containers and, for
@@ -215,7 +218,8 @@ func New(cfg *Config, spec Spec, inits, ctrs []ContainerSpec, last Status, store
 	close(s.vmGone)
 	s.seq = last.Seq
 	s.st = podStatus{state: last.State, reason: last.Reason, exitCode: last.ExitCode, startedAt: last.StartedAt,
-		finishedAt: last.FinishedAt, vmPid: last.VMPid, accel: last.Accel, serials: last.Serials}
+		finishedAt: last.FinishedAt, vmPid: last.VMPid, accel: last.Accel, serials: last.Serials,
+		paused: last.Paused && last.State == Running}
 	if s.st.state == "" {
 		s.st.state = Created
 	}
@@ -253,7 +257,7 @@ func (s *Sandbox) Status() Status {
 func (s *Sandbox) status() Status {
 	st := Status{Seq: s.seq, State: s.st.state, Reason: s.st.reason, ExitCode: s.st.exitCode,
 		StartedAt: s.st.startedAt, FinishedAt: s.st.finishedAt, VMPid: s.st.vmPid, Accel: s.st.accel,
-		Boot: s.st.boot, Serials: s.st.serials}
+		Boot: s.st.boot, Serials: s.st.serials, Paused: s.st.paused && s.st.state == Running}
 	for _, c := range s.inits {
 		st.Inits = append(st.Inits, c.status)
 	}

@@ -192,6 +192,7 @@ func Attach(ctx context.Context, cfg Config, spec Spec, pid int) (*VM, error) {
 	v.hv = hv
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	resumePaused(ctx, v)
 	conn, err := hv.DialChannel(ctx, protocol.PortName)
 	if err == nil {
 		v.Guest, err = guest.Connect(ctx, conn, nil)

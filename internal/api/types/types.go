@@ -315,6 +315,9 @@ type Pod struct {
 	// InitContainers are the states of Spec.InitContainers in the last
 	// run; they ran to completion, in order, before Containers started.
 	InitContainers []Container `json:"initContainers,omitempty"`
+	// Paused: the running pod's VM is paused (State stays "running", as
+	// docker's State.Running; POST /v1/pods/{id}/unpause).
+	Paused bool `json:"paused,omitempty"`
 }
 
 // Container is one container's state.

@@ -237,6 +237,7 @@ type ContainerStatus struct {
 	ExitCode     int    `json:"exitCode"`
 	Pid          int    `json:"pid,omitempty"` // in the VM
 	RestartCount int    `json:"restartCount,omitempty"`
+	OOMKilled    bool   `json:"oomKilled,omitempty"`
 }
 
 // PodStatus is the pod's state and its current (or last) run's.
@@ -258,6 +259,8 @@ type PodStatus struct {
 	// UserStopped: the pod's user stopped (or killed) it and has not
 	// started it since (restart policy unlessStopped).
 	UserStopped bool `json:"userStopped,omitempty"`
+	// Paused: the running pod's VM is paused.
+	Paused bool `json:"paused,omitempty"`
 }
 
 // VM is the run's VM.

@@ -36,6 +36,9 @@ func (a *Agent) ExecProcess(ctx context.Context, req protocol.ExecRequest) (prot
 		return protocol.ExecResult{}, err
 	}
 	p.terminal = req.Process.Terminal
+	if isInit {
+		p.oomBase, _ = c.cg.OOMKills()
+	}
 
 	pio, sp, err := a.startProcess(ctx, c, pd, &req)
 	a.mu.Lock()

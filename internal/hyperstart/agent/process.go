@@ -31,9 +31,10 @@ type process struct {
 	stdin bool   // has a stdin stream
 	io    procIO // its pumps, for AttachProcess
 
-	status protocol.ExitStatus // valid once exited is closed
-	exited chan struct{}       // closed when the process has exited
-	done   chan struct{}       // closed when exited and its output copied
+	status  protocol.ExitStatus // valid once exited is closed
+	oomBase uint64              // an init's: its cgroup's oom_kill count when it started
+	exited  chan struct{}       // closed when the process has exited
+	done    chan struct{}       // closed when exited and its output copied
 }
 
 func newProcess(cid, eid string, isInit bool) *process {
@@ -75,6 +76,7 @@ func (a *Agent) watch(c *container, p *process, exit <-chan unix.WaitStatus, pio
 	code, sig := reaper.ExitCode(ws)
 	p.status = protocol.ExitStatus{Code: code, Signal: sig}
 	if p.isInit {
+		p.status.OOMKilled = oomKilledSince(c, p.oomBase)
 		if err := c.cg.Kill(); err != nil {
 			slog.Warn("killing container after its init exited", "container", c.id, "err", err)
 		}

@@ -1,0 +1,82 @@
+package daemon
+
+import (
+	"context"
+
+	"github.com/hyperhq/hyper/internal/api"
+	"github.com/hyperhq/hyper/internal/api/types"
+	"github.com/hyperhq/hyper/internal/protocol"
+	"github.com/hyperhq/hyper/internal/sandbox"
+)
+
+// Resources is the daemon's api.Resources: figures of running pods.
+type Resources struct{ d *Daemon }
+
+var _ api.Resources = Resources{}
+
+// Resources returns the daemon's api.Resources.
+func (d *Daemon) Resources() Resources { return Resources{d} }
+
+// Stats implements api.Resources.
+func (x Resources) Stats(ctx context.Context, ref string) (types.PodStats, error) {
+	p, err := x.d.lookup(ref)
+	if err != nil {
+		return types.PodStats{}, err
+	}
+	st, err := p.sb.Stats(ctx)
+	if err != nil {
+		return types.PodStats{}, err
+	}
+	p.mu.Lock()
+	id, name := p.rec.ID, p.rec.Name
+	p.mu.Unlock()
+	return podStats(id, name, st), nil
+}
+
+// podStats is a sandbox reading as the API shows it.
+func podStats(id, name string, st sandbox.Stats) types.PodStats {
+	g := st.Guest
+	out := types.PodStats{ID: id, Name: name, Read: st.Read, GuestNanos: g.ReadNanos,
+		VM: types.VMStats{Pid: st.Host.Pid, CPUs: g.CPUs, MemTotalBytes: g.MemTotalBytes,
+			MemAvailableBytes: g.MemAvailableBytes, HostCPUNanos: st.Host.CPUNanos, HostRSSBytes: st.Host.RSSBytes}}
+	for _, c := range g.Containers {
+		out.Containers = append(out.Containers, containerStats(c))
+	}
+	for _, n := range g.Network {
+		out.Networks = append(out.Networks, types.NetworkStats(n))
+	}
+	return out
+}
+
+func containerStats(c protocol.ContainerStats) types.ContainerStats {
+	const us = 1000 // ns
+	m := c.Memory
+	return types.ContainerStats{Name: c.Container,
+		CPU: types.CPUStats{UsageNanos: c.CPU.UsageUsec * us, UserNanos: c.CPU.UserUsec * us,
+			SystemNanos: c.CPU.SystemUsec * us, Periods: c.CPU.Periods, ThrottledPeriods: c.CPU.Throttled,
+			ThrottledNanos: c.CPU.ThrottledUsec * us},
+		Memory: types.MemoryStats{Usage: m.UsageBytes, Limit: m.LimitBytes, Anon: m.AnonBytes, File: m.FileBytes,
+			Kernel: m.KernelBytes, Shmem: m.ShmemBytes, InactiveFile: m.InactiveFile, PgFault: m.PgFault,
+			PgMajFault: m.PgMajFault, OOM: m.OOM, OOMKill: m.OOMKill},
+		Pids:    types.PidsStats{Current: c.Pids.Current, Limit: c.Pids.Limit},
+		BlockIO: types.BlockIOStats{ReadBytes: c.IO.ReadBytes, WriteBytes: c.IO.WriteBytes, ReadOps: c.IO.ReadIOs, WriteOps: c.IO.WriteIOs},
+	}
+}
+
+// Pause implements api.Resources.
+func (x Resources) Pause(ctx context.Context, ref string) error {
+	p, err := x.d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	return p.sb.Pause(ctx)
+}
+
+// Unpause implements api.Resources.
+func (x Resources) Unpause(ctx context.Context, ref string) error {
+	p, err := x.d.lookup(ref)
+	if err != nil {
+		return err
+	}
+	return p.sb.Unpause(ctx)
+}

@@ -1,0 +1,132 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/guest"
+	"github.com/hyperhq/hyper/internal/protocol"
+)
+
+// Stats is one reading of a running pod: its containers' cgroup figures
+// in the guest with the guest's network and memory, and what its VM costs
+// the host.
+type Stats struct {
+	Read time.Time
+	// Guest has the main containers only, in the pod's order; init
+	// containers and containers being added are left out.
+	Guest protocol.StatsResult
+	Host  HostCost
+}
+
+// HostCost is the hypervisor process's use of the host. Zero figures:
+// they could not be read.
+type HostCost struct {
+	Pid int
+	// CPUNanos is its user and system CPU time.
+	CPUNanos uint64
+	// RSSBytes is its resident memory (smaps_rollup's Rss: guest RAM
+	// touched, the hypervisor's own memory).
+	RSSBytes uint64
+}
+
+// Stats reads the pod's figures: one guest RPC, made without the lock.
+// The pod must be running.
+func (s *Sandbox) Stats(ctx context.Context) (Stats, error) {
+	s.mu.Lock()
+	running := s.run != nil && s.run.vm != nil && s.st.state == Running
+	var g *guest.Client
+	if running {
+		g = s.run.vm.Guest
+	}
+	var names []string
+	for _, c := range s.ctrs {
+		names = append(names, c.spec.Name)
+	}
+	pid, paused := s.st.vmPid, s.st.paused
+	s.mu.Unlock()
+	if !running {
+		return Stats{}, errdefs.Conflict("pod %s is not running", s.spec.Name)
+	}
+	if paused { // the guest cannot answer: the host's figures only
+		st := Stats{Read: time.Now(), Host: ReadHostCost(pid)}
+		for _, n := range names {
+			st.Guest.Containers = append(st.Guest.Containers, protocol.ContainerStats{Container: n})
+		}
+		return st, nil
+	}
+	res, err := g.Stats(ctx, nil)
+	if err != nil {
+		return Stats{}, fmt.Errorf("reading the stats of pod %s: %w", s.spec.Name, err)
+	}
+	st := Stats{Read: time.Now(), Guest: res, Host: ReadHostCost(pid)}
+	st.Guest.Containers = nil
+	for _, n := range names {
+		if i := slices.IndexFunc(res.Containers, func(c protocol.ContainerStats) bool { return c.Container == n }); i >= 0 {
+			st.Guest.Containers = append(st.Guest.Containers, res.Containers[i])
+		}
+	}
+	return st, nil
+}
+
+// userHZ is the unit of /proc/PID/stat's times (USER_HZ: 100 on every
+// Linux architecture Hyper runs on).
+const userHZ = 100
+
+// ReadHostCost reads process pid's CPU time and resident memory from
+// /proc. A figure that cannot be read is 0.
+func ReadHostCost(pid int) HostCost {
+	hc := HostCost{Pid: pid}
+	if pid <= 0 {
+		return hc
+	}
+	dir := "/proc/" + strconv.Itoa(pid)
+	if b, err := os.ReadFile(dir + "/stat"); err == nil {
+		hc.CPUNanos = parseProcStatCPU(b)
+	}
+	if b, err := os.ReadFile(dir + "/smaps_rollup"); err == nil {
+		hc.RSSBytes = parseRss(b)
+	}
+	return hc
+}
+
+// parseProcStatCPU returns utime+stime of a /proc/PID/stat line in
+// nanoseconds. The command name may hold spaces and parentheses: fields
+// are counted after the last ')'.
+func parseProcStatCPU(b []byte) uint64 {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// After ")": state(3) ppid ... utime is field 14, stime 15.
+	if len(f) < 13 {
+		return 0
+	}
+	u, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return (u + st) * uint64(time.Second/userHZ)
+}
+
+// parseRss returns smaps_rollup's "Rss: N kB" in bytes.
+func parseRss(b []byte) uint64 {
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Rss:"); ok {
+			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			if err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}
