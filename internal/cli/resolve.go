@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"time"
 
 	"github.com/hyperhq/hyper/internal/api/types"
 	"github.com/hyperhq/hyper/internal/client"
@@ -36,4 +37,26 @@ func (h *cli) resolveContainer(ctx context.Context, c *client.Client, ref, conta
 		}
 	}
 	return types.Pod{}, types.ContainerSpec{}, errdefs.NotFound("pod %s has no container %q", ref, r.Container)
+}
+
+// containerExit is the exit code of container name of pod, once it has
+// exited (its state may take a moment to follow the end of its output).
+func containerExit(ctx context.Context, c *client.Client, pod, name string) (int, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p, err := c.GetPod(ctx, pod)
+		if err != nil {
+			return 0, err
+		}
+		for _, ct := range p.Containers {
+			if ct.Name == name && (ct.State != types.StateRunning || time.Now().After(deadline)) {
+				return ct.ExitCode, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

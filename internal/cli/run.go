@@ -460,7 +460,8 @@ func newAttachCommand(h *cli) *cobra.Command {
 			if spec.Tty && stdin && !isTerminal(h.streams.In) {
 				return withStatus(ExitDaemonError, errors.New("the input device is not a TTY"))
 			}
-			code, err := h.runSession(ctx, c, session{pod: pod.ID, container: spec.Name, stdin: stdin, tty: spec.Tty, sigProxy: sigProxy})
+			code, err := h.runSession(ctx, c, session{pod: pod.ID, container: spec.Name, stdin: stdin, tty: spec.Tty, sigProxy: sigProxy,
+				ctrExit: len(pod.Spec.Containers) > 0 && spec.Name != pod.Spec.Containers[0].Name})
 			if err != nil {
 				return withStatus(ExitDaemonError, err)
 			}

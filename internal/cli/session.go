@@ -30,6 +30,10 @@ type session struct {
 	// registered after the start (see runSession).
 	waitAfterStart bool
 	sigProxy       bool // forward signals with kill
+	// ctrExit: the status is the container's, read once its output
+	// ended, not the pod's (attach to a container other than the first,
+	// whose end need not end the pod).
+	ctrExit bool
 	// beforeStartFailed runs if the session fails before the pod started
 	// (run --rm removes the pod).
 	beforeStartFailed func()
@@ -76,7 +80,9 @@ func (h *cli) runSession(ctx context.Context, c *client.Client, s session) (code
 			return r.err // nil: answered at once
 		}
 	}
-	if !s.start || !s.waitAfterStart {
+	if s.ctrExit {
+		// no pod wait: containerExit reads the container's status
+	} else if !s.start || !s.waitAfterStart {
 		if err := wait(); err != nil {
 			return 0, err
 		}
@@ -138,7 +144,10 @@ func (h *cli) runSession(ctx context.Context, c *client.Client, s session) (code
 		return 0, fmt.Errorf("reading output: %w", copyErr)
 	}
 
-	// 6. The exit status is the wait's.
+	// 6. The exit status is the wait's (or the container's).
+	if s.ctrExit {
+		return containerExit(ctx, c, s.pod, s.container)
+	}
 	r := <-waited
 	if r.err != nil {
 		return 0, r.err

@@ -121,7 +121,7 @@ func loadedContainer(c podrec.Container, init bool) types.Container {
 func storedSpec(spec types.PodSpec) podrec.PodSpec {
 	return podrec.PodSpec{Hostname: spec.Hostname, VCPUs: spec.VCPUs, MemoryMB: spec.MemoryMB, Labels: spec.Labels,
 		AutoRemove: spec.AutoRemove, RestartPolicy: spec.RestartPolicy, Network: spec.Network,
-		StopTimeout: spec.StopTimeout,
+		StopTimeout: spec.StopTimeout, PublishAll: spec.PublishAll,
 		Log:         ptr(spec.Log, func(l types.LogConfig) podrec.LogConfig { return podrec.LogConfig(l) }),
 		HostAliases: each(spec.HostAliases, func(a types.HostAlias) podrec.HostAlias { return podrec.HostAlias(a) }),
 		Volumes:     each(spec.Volumes, storedVolume),
@@ -134,7 +134,7 @@ func storedSpec(spec types.PodSpec) podrec.PodSpec {
 func loadedSpec(name string, spec podrec.PodSpec) types.PodSpec {
 	return types.PodSpec{Name: name, Hostname: spec.Hostname, VCPUs: spec.VCPUs, MemoryMB: spec.MemoryMB, Labels: spec.Labels,
 		AutoRemove: spec.AutoRemove, RestartPolicy: spec.RestartPolicy, Network: spec.Network,
-		StopTimeout: spec.StopTimeout,
+		StopTimeout: spec.StopTimeout, PublishAll: spec.PublishAll,
 		Log:         ptr(spec.Log, func(l podrec.LogConfig) types.LogConfig { return types.LogConfig(l) }),
 		HostAliases: each(spec.HostAliases, func(a podrec.HostAlias) types.HostAlias { return types.HostAlias(a) }),
 		Volumes:     each(spec.Volumes, loadedVolume),

@@ -42,11 +42,21 @@ func TestContainerAddressing(t *testing.T) {
 		out, _, _ := h.run("", "logs", "second")
 		return out == "from-second\n"
 	})
+	// attach to a container that is not the first: its output, then its
+	// exit status, while the pod runs on.
+	h.ok("create", "-c", "duo", "--name", "late", "busybox", "sh", "-c", "sleep 5; echo late-out; exit 7")
+	out, stderr, code := h.run("", "attach", "--no-stdin", "duo/late")
+	if out != "late-out\n" || code != 7 {
+		t.Errorf("attach duo/late: %q %q exit %d", out, stderr, code)
+	}
+	if p, _ := h.client.GetPod(h.ctx(), "duo"); p.State != "running" {
+		t.Errorf("the pod after its third container's exit: %s", p.State)
+	}
 	// A second pod with a container of the same name: the bare name is
 	// ambiguous, and the error names both.
 	h.ok("run", "-d", "--name", "other", "busybox", "sleep", "3600")
 	h.ok("create", "-c", "other", "--name", "second", "busybox", "sleep", "3600")
-	_, stderr, code := h.run("", "exec", "second", "true")
+	_, stderr, code = h.run("", "exec", "second", "true")
 	if code == 0 || !strings.Contains(stderr, "duo/second") || !strings.Contains(stderr, "other/second") {
 		t.Errorf("an ambiguous container name: code %d, %q", code, stderr)
 	}

@@ -185,8 +185,21 @@ func (s *Sandbox) Attach(ctx context.Context, name string, stdio Stdio) error {
 			}
 		}()
 	}
+	s.mu.Lock()
+	ended := cio.ended // nil (blocks) if not supervised
+	s.mu.Unlock()
 	select {
 	case <-cio.done:
+	case <-ended: // exited for good while the pod runs on
+		s.mu.Lock()
+		delivered := cio.delivered
+		s.mu.Unlock()
+		if delivered != nil { // its last output reaches the client first
+			select {
+			case <-delivered:
+			case <-time.After(deliverTimeout):
+			}
+		}
 	case <-gone:
 	case <-ctx.Done():
 	}

@@ -58,6 +58,7 @@ type PodSpec struct {
 	HostAliases   []HostAlias       `json:"hostAliases,omitempty"`
 	StopTimeout   int               `json:"stopTimeout,omitempty"` // seconds; 0: the default
 	Log           *LogConfig        `json:"log,omitempty"`
+	PublishAll    bool              `json:"publishAll,omitempty"` // its ports are in Ports already
 }
 
 // LogConfig is the pod's own log rotation.
