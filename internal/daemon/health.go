@@ -143,7 +143,9 @@ func (d *Daemon) checkHealth(p *pod, name string, hc types.HealthConfig, exited 
 		res := d.probe(p, name, hc)
 		failing := res.ExitCode != 0 && time.Since(started) >= hc.StartPeriod
 		if status, changed := d.health.record(id, name, res, failing, hc.Retries); changed {
-			d.health.changed(id, name, status) // the health_status event's one call site
+			d.health.changed(id, name, status)
+			// docker's action carries the status: "health_status: healthy"
+			p.publish(types.ActionHealth+": "+status, name, map[string]string{"health_status": status})
 		}
 		timer.Reset(hc.Interval)
 	}

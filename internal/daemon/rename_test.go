@@ -19,42 +19,42 @@ func TestRename(t *testing.T) {
 	var log lockedBuffer
 	d := openWithBusybox(t, root, &log)
 	ctx := t.Context()
-	for _, name := range []string{"a", "other"} {
+	for _, name := range []string{"old", "other"} {
 		spec := types.PodSpec{Name: name, Containers: []types.ContainerSpec{{Image: "busybox", Cmd: []string{"true"}}}}
 		if _, err := d.Pods().Create(ctx, spec); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := d.Pods().Rename(ctx, "a", "other"); !errors.Is(err, errdefs.ErrConflict) {
+	if err := d.Pods().Rename(ctx, "old", "other"); !errors.Is(err, errdefs.ErrConflict) {
 		t.Errorf("rename to a taken name: %v", err)
 	}
-	for _, bad := range []string{"", "-x", "a/b", "with space", string(make([]byte, 64))} {
-		if err := d.Pods().Rename(ctx, "a", bad); !errors.Is(err, errdefs.ErrInvalidArgument) {
+	for _, bad := range []string{"", "-x", "x/y", "with space", string(make([]byte, 64))} {
+		if err := d.Pods().Rename(ctx, "old", bad); !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("rename to %q: %v", bad, err)
 		}
 	}
 	if err := d.Pods().Rename(ctx, "nope", "c"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Errorf("rename of a missing pod: %v", err)
 	}
-	if err := d.Pods().Rename(ctx, "a", "a"); err != nil {
+	if err := d.Pods().Rename(ctx, "old", "old"); err != nil {
 		t.Errorf("rename to its own name: %v", err)
 	}
-	if err := d.Pods().Rename(ctx, "a", "b"); err != nil {
+	if err := d.Pods().Rename(ctx, "old", "new"); err != nil {
 		t.Fatal(err)
 	}
 	check := func(d *Daemon) {
 		t.Helper()
-		p, err := d.Pods().Get(ctx, "b")
-		if err != nil || p.Name != "b" || p.Spec.Name != "b" {
-			t.Fatalf("get b: %+v, %v", p, err)
+		p, err := d.Pods().Get(ctx, "new")
+		if err != nil || p.Name != "new" || p.Spec.Name != "new" {
+			t.Fatalf("get new: %+v, %v", p, err)
 		}
-		if _, err := d.Pods().Get(ctx, "a"); !errors.Is(err, errdefs.ErrNotFound) {
-			t.Errorf("get a after the rename: %v", err)
+		if _, err := d.Pods().Get(ctx, "old"); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Errorf("get old after the rename: %v", err)
 		}
 	}
 	check(d)
 	// The old name is free again.
-	spec := types.PodSpec{Name: "a", Containers: []types.ContainerSpec{{Image: "busybox", Cmd: []string{"true"}}}}
+	spec := types.PodSpec{Name: "old", Containers: []types.ContainerSpec{{Image: "busybox", Cmd: []string{"true"}}}}
 	cr, err := d.Pods().Create(ctx, spec)
 	if err != nil {
 		t.Fatalf("creating a pod with the old name: %v", err)

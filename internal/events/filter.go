@@ -93,7 +93,7 @@ func (f Filter) Match(e types.Event) bool {
 		case "type":
 			ok = anyOf(vs, func(v string) bool { return v == e.Type })
 		case "event":
-			ok = anyOf(vs, func(v string) bool { return v == e.Action })
+			ok = anyOf(vs, func(v string) bool { return v == e.Action || strings.HasPrefix(e.Action, v+": ") })
 		case "container":
 			ok = e.Type == types.EventContainer && anyOf(vs, func(v string) bool {
 				return v == a["name"] || (len(v) >= 3 && strings.HasPrefix(e.Actor.ID, v))
