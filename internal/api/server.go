@@ -63,6 +63,7 @@ func NewServer(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST "+v+"/images/push", s.pushImage)
 	mux.HandleFunc("GET "+v+"/system/df", s.systemDF)
 	s.routeVolumes(mux, v)
+	s.routeFiles(mux, v)
 
 	// Everything else: a JSON 404 rather than the mux's plain text.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -202,6 +202,7 @@ func newRootCommand(h *cli) *cobra.Command {
 		newRmCommand(h),
 		newInspectCommand(h),
 		newPortCommand(h),
+		newCpCommand(h), newDiffCommand(h),
 		newImagesCommand(h),
 		newRmiCommand(h),
 		newVolumeCommand(h),

@@ -75,5 +75,5 @@ func (x System) Version() types.Version {
 // Backend returns the daemon as everything the API serves.
 func (d *Daemon) Backend() api.Backend {
 	return api.Backend{Pods: d.Pods(), Streams: d.Streams(), Execs: d.Execs(), Images: d.Images(), System: System{d},
-		Volumes: Volumes{d}, Containers: d.Containers()}
+		Volumes: Volumes{d}, Containers: d.Containers(), Files: d.Files()}
 }

@@ -122,6 +122,7 @@ func (a *Agent) Register(m *rpc.Mux) {
 	m.Handle(protocol.MethodRemoveContainer, rpc.Method(a.RemoveContainer))
 	m.Handle(protocol.MethodShutdown, rpc.Method(a.Shutdown))
 	m.Handle(protocol.MethodResume, rpc.Method(a.Resume))
+	a.RegisterArchive(m)
 }
 
 // Ping answers.

@@ -1,0 +1,90 @@
+package client
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+
+	"github.com/hyperhq/hyper/internal/api/types"
+)
+
+func archiveQuery(container, path string) url.Values {
+	q := url.Values{"path": {path}}
+	if container != "" {
+		q.Set("container", container)
+	}
+	return q
+}
+
+func decodePathStat(resp *http.Response) (types.PathStat, error) {
+	var st types.PathStat
+	b, err := base64.StdEncoding.DecodeString(resp.Header.Get(types.PathStatHeader))
+	if err == nil {
+		err = json.Unmarshal(b, &st)
+	}
+	if err != nil {
+		return st, fmt.Errorf("decoding %s: %w", types.PathStatHeader, err)
+	}
+	return st, nil
+}
+
+// StatPath stats a path of a running pod's container.
+func (c *Client) StatPath(ctx context.Context, pod, container, path string) (types.PathStat, error) {
+	resp, err := c.do(ctx, http.MethodHead, "/"+types.APIVersion+"/pods/"+url.PathEscape(pod)+"/archive", archiveQuery(container, path), nil, "")
+	if err != nil {
+		return types.PathStat{}, err
+	}
+	resp.Body.Close()
+	return decodePathStat(resp)
+}
+
+// GetArchive returns a tar archive of path and its stat; the caller
+// closes the archive.
+func (c *Client) GetArchive(ctx context.Context, pod, container, path string, follow bool) (io.ReadCloser, types.PathStat, error) {
+	q := archiveQuery(container, path)
+	if follow {
+		q.Set("follow", "1")
+	}
+	resp, err := c.do(ctx, http.MethodGet, "/"+types.APIVersion+"/pods/"+url.PathEscape(pod)+"/archive", q, nil, "")
+	if err != nil {
+		return nil, types.PathStat{}, err
+	}
+	st, err := decodePathStat(resp)
+	if err != nil {
+		resp.Body.Close()
+		return nil, st, err
+	}
+	return resp.Body, st, nil
+}
+
+// PutArchive extracts the tar archive r into directory path.
+func (c *Client) PutArchive(ctx context.Context, pod, container, path string, o types.ArchiveOptions, r io.Reader) error {
+	q := archiveQuery(container, path)
+	if o.CopyUIDGID {
+		q.Set("copyUIDGID", "1")
+	}
+	if o.NoOverwriteDirNonDir {
+		q.Set("noOverwriteDirNonDir", "1")
+	}
+	resp, err := c.do(ctx, http.MethodPut, "/"+types.APIVersion+"/pods/"+url.PathEscape(pod)+"/archive", q, r, "application/x-tar")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// Changes lists a container's writable layer against its image.
+func (c *Client) Changes(ctx context.Context, pod, container string) ([]types.Change, error) {
+	var q url.Values
+	if container != "" {
+		q = url.Values{"container": {container}}
+	}
+	var out []types.Change
+	err := c.call(ctx, http.MethodGet, "/"+types.APIVersion+"/pods/"+url.PathEscape(pod)+"/changes", q, nil, &out)
+	return out, err
+}
