@@ -193,4 +193,3 @@ func writeTar(w io.Writer, src, name string, follow bool) error {
 	}
 	return tw.Close()
 }
-

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,9 +64,10 @@ func (a *Agent) archiveSource(req protocol.ArchiveRequest) (*inroot.Root, int, s
 	if err != nil {
 		return nil, -1, "", ps, errs.Internal("%w", err)
 	}
-	p := req.Path
+	p := path.Clean(req.Path)
 	if req.FollowLink {
-		if fd, err := root.OpenFd(p, unix.O_PATH); err == nil {
+		var fd int
+		if fd, err = root.OpenFd(p, unix.O_PATH); err == nil {
 			// The link's target, resolved in the root, read through
 			// /proc: the kernel's own path of the descriptor.
 			target, lerr := readlinkProc(fd)
@@ -75,7 +77,18 @@ func (a *Agent) archiveSource(req protocol.ArchiveRequest) (*inroot.Root, int, s
 			}
 		}
 	}
-	pfd, base, err := root.OpenParent(p)
+	if slices.Contains(podFiles, strings.TrimPrefix(p, "/etc/")) && path.Dir(p) == "/etc" && err == nil {
+		// Bound over the image's in the container (see pod.go).
+		root.Close()
+		if root, err = inroot.Open(a.cfg.Paths.pod()); err != nil {
+			return nil, -1, "", ps, errs.Internal("%w", err)
+		}
+		p = "/" + path.Base(p)
+	}
+	pfd, base := -1, ""
+	if err == nil {
+		pfd, base, err = root.OpenParent(p)
+	}
 	if err == nil {
 		ps, err = archive.Stat(pfd, base, archiveName(req.Path))
 		if err != nil {

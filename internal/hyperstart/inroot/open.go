@@ -11,7 +11,11 @@ import (
 // a final one included, resolved inside the root. The caller closes the
 // descriptor.
 func (r *Root) OpenFd(name string, flags int) (int, error) {
-	fd, err := r.openat(r.fd, clean(name), flags, 0, inRoot)
+	rel := clean(name)
+	if rel == "" {
+		rel = "."
+	}
+	fd, err := r.openat(r.fd, rel, flags, 0, inRoot)
 	if err != nil {
 		return -1, fmt.Errorf("opening %s: %w", name, err)
 	}
