@@ -212,3 +212,46 @@ as docker diff does: A added, C changed, D deleted. The pod must be running.`,
 		},
 	}
 }
+
+func newExportCommand(h *cli) *cobra.Command {
+	var output string
+	cmd := &cobra.Command{
+		Use:   "export [OPTIONS] POD[/CONTAINER]",
+		Short: "Export a running pod's container's root filesystem as a tar archive",
+		Long: `Write a tar archive of a container's whole root filesystem (its image's
+files with the container's changes) to stdout or a file, as docker export
+does. Volumes mounted in the container are not included. The pod must be
+running.`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pod, ctr, _ := strings.Cut(args[0], "/")
+			out := h.streams.Out
+			if output == "" && isTerminal(out) {
+				return errors.New("cowardly refusing to write a tar archive to a terminal: use -o or redirect")
+			}
+			c, err := h.client()
+			if err != nil {
+				return err
+			}
+			body, _, err := c.GetArchive(cmd.Context(), pod, ctr, "/", false)
+			if err != nil {
+				return err
+			}
+			defer body.Close()
+			if output != "" {
+				f, err := os.Create(output)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				out = f
+			}
+			if _, err := io.Copy(out, body); err != nil {
+				return fmt.Errorf("exporting %s: %w", args[0], err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to a file instead of stdout")
+	return cmd
+}

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"archive/tar"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,7 +12,8 @@ import (
 // TestCpDiff: hyperctl cp both ways (files, directories, modes, -a
 // owners, "-" tar streams), symlinks that would lead out of the
 // container's root stay in it, a read-only root refuses a copy, diff
-// lists a writable layer's changes and a stopped pod refuses cp. One VM.
+// lists a writable layer's changes, export archives the merged root and
+// a stopped pod refuses cp. One VM.
 func TestCpDiff(t *testing.T) {
 	h := newHyperd(t)
 	h.loadBusybox()
@@ -117,8 +120,43 @@ func TestCpDiff(t *testing.T) {
 		t.Errorf("diff of a read-only root: %q", got)
 	}
 
+	// export: the merged root, changes included.
+	exp := filepath.Join(dir, "export.tar")
+	h.ok("export", "cpp", "-o", exp)
+	names := tarNames(t, exp)
+	for _, want := range []string{"bin/busybox", "newfile", "dst/sub/b.txt", "etc/"} {
+		if !names[want] {
+			t.Errorf("export lacks %s", want)
+		}
+	}
+	if names["bin/ls"] {
+		t.Errorf("export has the deleted bin/ls")
+	}
+
 	h.ok("stop", "cpp")
 	if _, errs, code := h.run("", "cp", "cpp:/etc/hostname", out); code == 0 || !strings.Contains(errs, "is not running") {
 		t.Errorf("cp from a stopped pod: exit %d, %s", code, errs)
+	}
+}
+
+// tarNames lists the entry names of a tar file.
+func tarNames(t *testing.T, file string) map[string]bool {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	names := map[string]bool{}
+	tr := tar.NewReader(f)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatalf("reading %s: %v", file, err)
+		}
+		names[hdr.Name] = true
 	}
 }
