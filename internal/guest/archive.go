@@ -48,15 +48,12 @@ func (c *Client) ArchivePut(ctx context.Context, req protocol.ArchiveRequest, co
 
 // archive runs one archive stream: request, first reply, body, final reply.
 func (c *Client) archive(ctx context.Context, method string, req protocol.ArchiveRequest, body func(io.ReadWriter, json.RawMessage) error) error {
-	s, stop, err := c.openStream(ctx, protocol.StreamHeader{Kind: protocol.KindArchive, Method: method})
+	s, stop, err := c.request(ctx, protocol.KindArchive, method, req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
+		return err
 	}
 	defer s.Close()
 	defer stop()
-	if err := protocol.WriteFrame(s, req); err != nil {
-		return fmt.Errorf("%s: sending request: %w", method, c.ctxErr(ctx, err))
-	}
 	reply := func() (json.RawMessage, error) {
 		var resp protocol.Response
 		if err := protocol.ReadFrame(s, &resp); err != nil {
