@@ -202,7 +202,7 @@ func newRootCommand(h *cli) *cobra.Command {
 		newRmCommand(h),
 		newInspectCommand(h),
 		newPortCommand(h),
-		newCpCommand(h), newDiffCommand(h), newExportCommand(h),
+		newCpCommand(h), newDiffCommand(h), newExportCommand(h), newImportCommand(h),
 		newImagesCommand(h),
 		newRmiCommand(h),
 		newVolumeCommand(h),

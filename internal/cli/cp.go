@@ -255,3 +255,44 @@ running.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "", "write to a file instead of stdout")
 	return cmd
 }
+
+func newImportCommand(h *cli) *cobra.Command {
+	var changes []string
+	var message string
+	cmd := &cobra.Command{
+		Use:   "import [OPTIONS] FILE|- REPO[:TAG]",
+		Short: "Import a tarball's contents as a one-layer image",
+		Long: `Make a one-layer image of a tarball (plain or gzip-compressed) of a root
+filesystem, as docker import does, and load it into hyperd's image store.
+The image needs a name (docker allows none). --change takes CMD, ENTRYPOINT,
+ENV, LABEL, WORKDIR, USER, EXPOSE and STOPSIGNAL; URLs are not fetched.`,
+		Args: exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var in io.Reader = h.streams.In
+			if args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				in = f
+			}
+			c, err := h.client()
+			if err != nil {
+				return err
+			}
+			ims, err := c.ImportImage(cmd.Context(), in, args[1], message, changes)
+			if err != nil {
+				return err
+			}
+			for _, im := range ims {
+				fmt.Fprintln(h.streams.Out, im.ID)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE, STOPSIGNAL)")
+	f.StringVarP(&message, "message", "m", "", "commit message of the image's history")
+	return cmd
+}

@@ -88,3 +88,25 @@ func (c *Client) Changes(ctx context.Context, pod, container string) ([]types.Ch
 	err := c.call(ctx, http.MethodGet, "/"+types.APIVersion+"/pods/"+url.PathEscape(pod)+"/changes", q, nil, &out)
 	return out, err
 }
+
+// ImportImage makes the tarball r a one-layer image named repo (docker
+// import), with Dockerfile-like config changes ("CMD ...", "ENV K=V").
+func (c *Client) ImportImage(ctx context.Context, r io.Reader, repo, message string, changes []string) ([]types.Image, error) {
+	q := url.Values{"repo": {repo}}
+	if message != "" {
+		q.Set("message", message)
+	}
+	for _, ch := range changes {
+		q.Add("changes", ch)
+	}
+	resp, err := c.do(ctx, http.MethodPost, "/"+types.APIVersion+"/images/import", q, r, "application/x-tar")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out []types.Image
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return nil, fmt.Errorf("decoding import answer: %w", err)
+	}
+	return out, nil
+}

@@ -120,7 +120,9 @@ func TestCpDiff(t *testing.T) {
 		t.Errorf("diff of a read-only root: %q", got)
 	}
 
-	// export: the merged root, changes included.
+	// export: the merged root, changes included (without the symlinks
+	// climbing out, which the image store refuses in an import).
+	sh("rm", "/up", "/esc")
 	exp := filepath.Join(dir, "export.tar")
 	h.ok("export", "cpp", "-o", exp)
 	names := tarNames(t, exp)
@@ -131,6 +133,23 @@ func TestCpDiff(t *testing.T) {
 	}
 	if names["bin/ls"] {
 		t.Errorf("export has the deleted bin/ls")
+	}
+
+	// import: the export as a one-layer image that runs.
+	h.ok("import", "-c", `CMD ["cat", "/dst/a.txt"]`, "-m", "from cpp", exp, "fromexport:1")
+	if got := h.ok("images"); !strings.Contains(got, "fromexport") {
+		t.Errorf("images lacks the imported image:\n%s", got)
+	}
+	if got := h.ok("run", "--rm", "fromexport:1"); got != "alpha\n" {
+		t.Errorf("imported image ran: %q", got)
+	}
+	if _, _, code := h.run("", "run", "--rm", "fromexport:1", "test", "-e", "/bin/ls"); code != 1 {
+		t.Errorf("imported image has the deleted /bin/ls (exit %d)", code)
+	}
+	hostile := filepath.Join(dir, "hostile.tar")
+	writeTar(t, hostile, "../../escape")
+	if _, errs, code := h.run("", "import", hostile, "hostile"); code == 0 || errs == "" {
+		t.Errorf("import of a hostile tarball: exit %d, %s", code, errs)
 	}
 
 	h.ok("stop", "cpp")
@@ -159,4 +178,20 @@ func tarNames(t *testing.T, file string) map[string]bool {
 		}
 		names[hdr.Name] = true
 	}
+}
+
+// writeTar writes a tar file of one regular file per name.
+func writeTar(t *testing.T, file string, names ...string) {
+	t.Helper()
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	for _, n := range names {
+		tw.WriteHeader(&tar.Header{Name: n, Typeflag: tar.TypeReg, Mode: 0o644, Size: 1})
+		tw.Write([]byte("x"))
+	}
+	tw.Close()
+	f.Close()
 }
