@@ -30,6 +30,7 @@ func (s *server) routeFiles(mux *http.ServeMux, v string) {
 	mux.HandleFunc("PUT "+v+"/pods/{id}/archive", s.putArchive)
 	mux.HandleFunc("GET "+v+"/pods/{id}/changes", s.changes)
 	mux.HandleFunc("POST "+v+"/images/import", s.importImage)
+	mux.HandleFunc("POST "+v+"/pods/{id}/commit", s.commit)
 }
 
 func (s *server) files(w http.ResponseWriter, r *http.Request) (Files, bool) {

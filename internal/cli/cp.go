@@ -296,3 +296,38 @@ ENV, LABEL, WORKDIR, USER, EXPOSE and STOPSIGNAL; URLs are not fetched.`,
 	f.StringVarP(&message, "message", "m", "", "commit message of the image's history")
 	return cmd
 }
+
+func newCommitCommand(h *cli) *cobra.Command {
+	var o types.CommitOptions
+	cmd := &cobra.Command{
+		Use:   "commit [OPTIONS] POD[/CONTAINER] REPO[:TAG]",
+		Short: "Create a new image from a running pod's container's changes",
+		Long: `Make a container's writable layer a new layer on top of its image, as
+docker commit does, and add the image to hyperd's image store. The image
+needs a name (docker allows none). The container is not paused (docker's
+--pause): changes written during the commit may be half in it. --change
+takes CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE and STOPSIGNAL.`,
+		Args: exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			pod, ctr, _ := strings.Cut(args[0], "/")
+			o.Repo = args[1]
+			c, err := h.client()
+			if err != nil {
+				return err
+			}
+			ims, err := c.Commit(cmd.Context(), pod, ctr, o)
+			if err != nil {
+				return err
+			}
+			for _, im := range ims {
+				fmt.Fprintln(h.streams.Out, im.ID)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.Changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE, STOPSIGNAL)")
+	f.StringVarP(&o.Comment, "message", "m", "", "commit message")
+	f.StringVarP(&o.Author, "author", "a", "", "author (\"Name <email>\")")
+	return cmd
+}

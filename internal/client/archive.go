@@ -110,3 +110,16 @@ func (c *Client) ImportImage(ctx context.Context, r io.Reader, repo, message str
 	}
 	return out, nil
 }
+
+// Commit makes a running pod's container's changes a new image.
+func (c *Client) Commit(ctx context.Context, pod, container string, o types.CommitOptions) ([]types.Image, error) {
+	q := url.Values{"repo": {o.Repo}, "changes": o.Changes}
+	for k, v := range map[string]string{"container": container, "author": o.Author, "comment": o.Comment} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	var out []types.Image
+	err := c.call(ctx, http.MethodPost, "/"+types.APIVersion+"/pods/"+url.PathEscape(pod)+"/commit", q, nil, &out)
+	return out, err
+}

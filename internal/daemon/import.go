@@ -41,22 +41,12 @@ func (i Images) Import(ctx context.Context, r io.Reader, repo, message string, c
 			return nil, err
 		}
 	}
-	f, err := os.CreateTemp(filepath.Join(i.d.cfg.Root, "images"), "import-*.tar")
+	file, err := i.spoolTemp(r, maxImport, "import")
 	if err != nil {
-		return nil, fmt.Errorf("spooling import: %w", err)
+		return nil, err
 	}
-	defer os.Remove(f.Name())
-	n, err := io.Copy(f, io.LimitReader(r, maxImport+1))
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, fmt.Errorf("spooling import: %w", err)
-	}
-	if n > maxImport {
-		return nil, errdefs.InvalidArgument("import tarball larger than %d bytes", int64(maxImport))
-	}
-	layer, err := tarball.LayerFromFile(f.Name())
+	defer os.Remove(file)
+	layer, err := tarball.LayerFromFile(file)
 	if err != nil {
 		return nil, errdefs.InvalidArgument("import tarball: %v", err)
 	}
@@ -75,11 +65,37 @@ func (i Images) Import(ctx context.Context, r io.Reader, repo, message string, c
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return nil, fmt.Errorf("import: %w", err)
 	}
+	return i.loadBuilt(ctx, tag, img)
+}
+
+// loadBuilt loads img, built here, named tag, through the store's Load.
+func (i Images) loadBuilt(ctx context.Context, tag name.Tag, img v1.Image) ([]types.Image, error) {
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(tarball.Write(tag, img, pw)) }()
 	ims, err := i.Load(ctx, pr)
 	pr.CloseWithError(io.ErrClosedPipe)
 	return ims, err
+}
+
+// spoolTemp copies r (at most max bytes) into a new temporary file of
+// the image store's directory; the caller removes it.
+func (i Images) spoolTemp(r io.Reader, max int64, what string) (string, error) {
+	f, err := os.CreateTemp(filepath.Join(i.d.cfg.Root, "images"), what+"-*.tar")
+	if err != nil {
+		return "", fmt.Errorf("spooling %s: %w", what, err)
+	}
+	n, err := io.Copy(f, io.LimitReader(r, max+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > max {
+		err = errdefs.InvalidArgument("%s larger than %d bytes", what, max)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("spooling %s: %w", what, err)
+	}
+	return f.Name(), nil
 }
 
 // applyChange applies one Dockerfile-like instruction of import's

@@ -135,6 +135,22 @@ func TestCpDiff(t *testing.T) {
 		t.Errorf("export has the deleted bin/ls")
 	}
 
+	// commit: the writable layer on top of the image; what was deleted
+	// stays deleted.
+	h.ok("commit", "-c", `CMD ["cat", "/newdir/../dst/a.txt"]`, "-m", "committed", "-a", "me", "cpp/main", "committed:1")
+	if got := h.ok("images"); !strings.Contains(got, "committed") {
+		t.Errorf("images lacks the committed image:\n%s", got)
+	}
+	if got := h.ok("run", "--rm", "committed:1"); got != "alpha\n" {
+		t.Errorf("committed image ran: %q", got)
+	}
+	if _, _, code := h.run("", "run", "--rm", "committed:1", "test", "-e", "/bin/ls"); code != 1 {
+		t.Errorf("committed image has the deleted /bin/ls (exit %d)", code)
+	}
+	if _, _, code := h.run("", "run", "--rm", "committed:1", "test", "-f", "/newfile"); code != 0 {
+		t.Errorf("committed image lacks /newfile (exit %d)", code)
+	}
+
 	// import: the export as a one-layer image that runs.
 	h.ok("import", "-c", `CMD ["cat", "/dst/a.txt"]`, "-m", "from cpp", exp, "fromexport:1")
 	if got := h.ok("images"); !strings.Contains(got, "fromexport") {

@@ -40,6 +40,10 @@ type ArchiveRequest struct {
 	// Put: replacing a directory with a non-directory, or the reverse,
 	// is an error.
 	NoOverwriteDirNonDir bool `json:"noOverwriteDirNonDir,omitempty"`
+	// Layer: a get archives the container's writable layer (Path is
+	// ignored), overlay whiteouts as OCI ones (".wh.NAME",
+	// ".wh..wh..opq"): hyperctl commit.
+	Layer bool `json:"layer,omitempty"`
 }
 
 // MaxArchiveName bounds the names and link targets of archive entries

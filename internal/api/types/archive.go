@@ -37,3 +37,11 @@ type ArchiveOptions struct {
 	CopyUIDGID           bool // keep the archive's owners (cp -a)
 	NoOverwriteDirNonDir bool
 }
+
+// CommitOptions name and describe a committed image.
+type CommitOptions struct {
+	Repo    string   // REPO[:TAG], required
+	Author  string   // -a
+	Comment string   // -m
+	Changes []string // -c: Dockerfile-like CMD, ENV, ...
+}

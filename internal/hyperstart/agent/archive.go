@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -147,19 +148,27 @@ func (a *Agent) ArchiveGet(_ context.Context, conn net.Conn) {
 		return
 	}
 	conn.SetReadDeadline(time.Time{})
-	root, pfd, base, ps, err := a.archiveSource(req)
+	var root *inroot.Root
+	pfd, base, ps, err := -1, "", protocol.PathStat{}, error(nil)
+	if req.Layer {
+		pfd, err = a.layerDir(req.Container)
+		base, ps = ".", protocol.PathStat{Name: ".", Mode: unix.S_IFDIR | 0o755}
+	} else if root, pfd, base, ps, err = a.archiveSource(req); err == nil {
+		defer root.Close()
+	}
 	if err != nil {
 		writeReply(conn, nil, err)
 		return
 	}
-	defer root.Close()
 	defer unix.Close(pfd)
 	if !writeReply(conn, ps, nil) {
 		return
 	}
 	bw := bufio.NewWriterSize(conn, 64<<10)
 	tw := tar.NewWriter(bw)
-	err = archive.NewWriter(tw).Add(pfd, base, ps.Name)
+	aw := archive.NewWriter(tw)
+	aw.Whiteouts = req.Layer
+	err = aw.Add(pfd, base, ps.Name)
 	if err == nil {
 		err = tw.Close()
 	}
@@ -171,6 +180,23 @@ func (a *Agent) ArchiveGet(_ context.Context, conn net.Conn) {
 		err = errs.WithCode(protocol.CodeInternal, err)
 	}
 	writeReply(conn, protocol.Empty{}, err)
+}
+
+// layerDir opens the writable layer (overlay upper directory) of a
+// container.
+func (a *Agent) layerDir(id string) (int, error) {
+	c, err := a.containerFiles(id)
+	if err != nil {
+		return -1, err
+	}
+	if c.scratch == "" {
+		return -1, errs.Invalid("container %s has a read-only root: no writable layer", id)
+	}
+	fd, err := unix.Open(filepath.Join(c.scratch, "upper"), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, errs.Internal("opening the writable layer of %s: %w", id, err)
+	}
+	return fd, nil
 }
 
 // ArchivePut serves a put stream: the archive is extracted into the

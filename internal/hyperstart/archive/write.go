@@ -26,6 +26,9 @@ import (
 type Writer struct {
 	tw    *tar.Writer
 	links map[[2]uint64]string // first name of each multiply-linked file
+	// Whiteouts: the files are an overlay upper directory, whose
+	// whiteouts become OCI ones.
+	Whiteouts bool
 }
 
 // NewWriter returns a Writer onto tw.
@@ -48,6 +51,9 @@ func (w *Writer) Add(dirfd int, base, name string) error {
 
 func (w *Writer) add(dirfd int, base, name string, st *unix.Stat_t) error {
 	hdr := Header(name, st)
+	if w.Whiteouts && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
+		return w.writeHeader(whiteout(path.Join(path.Dir(name), ".wh."+path.Base(name)), hdr))
+	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		return w.addDir(dirfd, base, name, hdr)
@@ -87,6 +93,11 @@ func (w *Writer) addDir(dirfd int, base, name string, hdr *tar.Header) error {
 	}
 	if err := w.writeHeader(hdr); err != nil {
 		return err
+	}
+	if w.Whiteouts && name != "" && opaque(fd) {
+		if err := w.writeHeader(whiteout(path.Join(name, ".wh..wh..opq"), hdr)); err != nil {
+			return err
+		}
 	}
 	names, err := f.Readdirnames(-1)
 	if err != nil {
@@ -129,6 +140,19 @@ func (w *Writer) addFile(dirfd int, base, name string, hdr *tar.Header, st *unix
 		return fmt.Errorf("archiving %s (%d of %d bytes): %w", name, n, hdr.Size, err)
 	}
 	return nil
+}
+
+// whiteout is an OCI whiteout entry named name.
+func whiteout(name string, like *tar.Header) *tar.Header {
+	return &tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o600, ModTime: like.ModTime}
+}
+
+// opaque tells whether overlayfs marked directory fd opaque (its lower
+// contents hidden).
+func opaque(fd int) bool {
+	var b [1]byte
+	n, err := unix.Fgetxattr(fd, "trusted.overlay.opaque", b[:])
+	return err == nil && n == 1 && b[0] == 'y'
 }
 
 // Header is the tar header of a file named name with stat st (its
