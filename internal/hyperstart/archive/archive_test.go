@@ -139,3 +139,43 @@ func FuzzExtract(f *testing.F) {
 		checkOutside(t, dir)
 	})
 }
+
+func TestWhiteouts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for mknod and trusted xattrs")
+	}
+	upper := t.TempDir()
+	if err := unix.Mknod(filepath.Join(upper, "gone"), unix.S_IFCHR|0o600, 0); err != nil {
+		t.Skip("mknod:", err)
+	}
+	os.Mkdir(filepath.Join(upper, "opq"), 0o755)
+	os.WriteFile(filepath.Join(upper, "opq", "new"), []byte("n"), 0o644)
+	if err := unix.Setxattr(filepath.Join(upper, "opq"), "trusted.overlay.opaque", []byte("y"), 0); err != nil {
+		t.Skip("trusted xattrs:", err)
+	}
+	fd, err := unix.Open(upper, unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	var out bytes.Buffer
+	tw := tar.NewWriter(&out)
+	w := NewWriter(tw)
+	w.Whiteouts = true
+	if err := w.Add(fd, ".", "."); err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	var names []string
+	tr := tar.NewReader(&out)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		names = append(names, hdr.Name)
+	}
+	if got := strings.Join(names, " "); got != ".wh.gone opq/ opq/.wh..wh..opq opq/new" {
+		t.Errorf("layer archive %q", got)
+	}
+}
