@@ -281,18 +281,11 @@ ENV, LABEL, WORKDIR, USER, EXPOSE and STOPSIGNAL; URLs are not fetched.`,
 			if err != nil {
 				return err
 			}
-			ims, err := c.ImportImage(cmd.Context(), in, args[1], message, changes)
-			if err != nil {
-				return err
-			}
-			for _, im := range ims {
-				fmt.Fprintln(h.streams.Out, im.ID)
-			}
-			return nil
+			return h.printImageIDs(c.ImportImage(cmd.Context(), in, args[1], message, changes))
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE, STOPSIGNAL)")
+	f.StringArrayVarP(&changes, "change", "c", nil, changeHelp)
 	f.StringVarP(&message, "message", "m", "", "commit message of the image's history")
 	return cmd
 }
@@ -315,19 +308,25 @@ takes CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE and STOPSIGNAL.`,
 			if err != nil {
 				return err
 			}
-			ims, err := c.Commit(cmd.Context(), pod, ctr, o)
-			if err != nil {
-				return err
-			}
-			for _, im := range ims {
-				fmt.Fprintln(h.streams.Out, im.ID)
-			}
-			return nil
+			return h.printImageIDs(c.Commit(cmd.Context(), pod, ctr, o))
 		},
 	}
 	f := cmd.Flags()
-	f.StringArrayVarP(&o.Changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE, STOPSIGNAL)")
+	f.StringArrayVarP(&o.Changes, "change", "c", nil, changeHelp)
 	f.StringVarP(&o.Comment, "message", "m", "", "commit message")
 	f.StringVarP(&o.Author, "author", "a", "", "author (\"Name <email>\")")
 	return cmd
+}
+
+const changeHelp = "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, LABEL, WORKDIR, USER, EXPOSE, STOPSIGNAL)"
+
+// printImageIDs prints the IDs of the images an import or commit made.
+func (h *cli) printImageIDs(ims []types.Image, err error) error {
+	if err != nil {
+		return err
+	}
+	for _, im := range ims {
+		fmt.Fprintln(h.streams.Out, im.ID)
+	}
+	return nil
 }

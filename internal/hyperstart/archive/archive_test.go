@@ -88,16 +88,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	tw.Close()
-	var names []string
-	tr := tar.NewReader(&out)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		names = append(names, hdr.Name+":"+string(hdr.Typeflag))
-	}
-	if got := strings.Join(names, " "); got != "d/:5 d/f:0 d/h:1 d/l:2" {
+	if got := listTar(&out, true); got != "d/:5 d/f:0 d/h:1 d/l:2" {
 		t.Errorf("archived %q", got)
 	}
 }
@@ -166,16 +157,24 @@ func TestWhiteouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	tw.Close()
+	if got := listTar(&out, false); got != ".wh.gone opq/ opq/.wh..wh..opq opq/new" {
+		t.Errorf("layer archive %q", got)
+	}
+}
+
+// listTar lists an archive's names (with their types).
+func listTar(r io.Reader, types bool) string {
 	var names []string
-	tr := tar.NewReader(&out)
+	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
+		if err != nil {
+			return strings.Join(names, " ")
 		}
-		names = append(names, hdr.Name)
-	}
-	if got := strings.Join(names, " "); got != ".wh.gone opq/ opq/.wh..wh..opq opq/new" {
-		t.Errorf("layer archive %q", got)
+		if types {
+			names = append(names, hdr.Name+":"+string(hdr.Typeflag))
+		} else {
+			names = append(names, hdr.Name)
+		}
 	}
 }
