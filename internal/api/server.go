@@ -72,6 +72,7 @@ func NewServer(b Backend, log *slog.Logger) http.Handler {
 	if b.Metrics != nil {
 		mux.Handle("GET /metrics", b.Metrics)
 	}
+	s.routeFiles(mux, v)
 
 	// Everything else: a JSON 404 rather than the mux's plain text.
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

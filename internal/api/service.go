@@ -95,6 +95,7 @@ type Backend struct {
 	Images  Images
 	System  System
 	Volumes Volumes // nil: the volume endpoints answer 404
+	Files   Files   // nil: the archive and changes endpoints answer 404
 	// Containers may be nil: adding and removing containers answers 503.
 	Containers Containers
 	// Events may be nil: GET /events answers 404.

@@ -204,6 +204,7 @@ func newRootCommand(h *cli) *cobra.Command {
 		newRmCommand(h),
 		newInspectCommand(h),
 		newPortCommand(h),
+		newCpCommand(h), newDiffCommand(h), newExportCommand(h), newImportCommand(h), newCommitCommand(h),
 		newImagesCommand(h),
 		newRmiCommand(h),
 		newVolumeCommand(h),

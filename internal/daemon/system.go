@@ -76,5 +76,5 @@ func (x System) Version() types.Version {
 func (d *Daemon) Backend() api.Backend {
 	return api.Backend{Pods: d.Pods(), Streams: d.Streams(), Execs: d.Execs(), Images: d.Images(), System: System{d},
 		Volumes: Volumes{d}, Containers: d.Containers(), Events: d.events, Metrics: d.metricsHandler(),
-		Resources: d.Resources()}
+		Resources: d.Resources(), Files: d.Files()}
 }

@@ -177,21 +177,32 @@ func (c *Client) openStream(ctx context.Context, h protocol.StreamHeader) (*yamu
 	return s, stop, nil
 }
 
+// request opens a stream of kind for method and sends req on it.
+func (c *Client) request(ctx context.Context, kind, method string, req any) (*yamux.Stream, func() bool, error) {
+	s, stop, err := c.openStream(ctx, protocol.StreamHeader{Kind: kind, Method: method})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", method, err)
+	}
+	if err := protocol.WriteFrame(s, req); err != nil {
+		stop()
+		s.Close()
+		return nil, nil, fmt.Errorf("%s: sending request: %w", method, c.ctxErr(ctx, err))
+	}
+	return s, stop, nil
+}
+
 // call runs one RPC: req is sent, the result decoded into res (may be nil).
 func (c *Client) call(ctx context.Context, method string, req, res any) (err error) {
 	if c.observe != nil {
 		start := time.Now()
 		defer func() { c.observe(method, time.Since(start), err) }()
 	}
-	s, stop, err := c.openStream(ctx, protocol.StreamHeader{Kind: protocol.KindRPC, Method: method})
+	s, stop, err := c.request(ctx, protocol.KindRPC, method, req)
 	if err != nil {
-		return fmt.Errorf("%s: %w", method, err)
+		return err
 	}
 	defer s.Close()
 	defer stop()
-	if err := protocol.WriteFrame(s, req); err != nil {
-		return fmt.Errorf("%s: sending request: %w", method, c.ctxErr(ctx, err))
-	}
 	var resp protocol.Response
 	if err := protocol.ReadFrame(s, &resp); err != nil {
 		err = c.ctxErr(ctx, err)

@@ -44,9 +44,15 @@ func Method[Req, Res any](f func(context.Context, Req) (Res, error)) Handler {
 	}
 }
 
+// StreamHandler serves a stream of its own kind (protocol.KindArchive)
+// after its header: it reads and writes frames and data itself. The
+// stream closes when it returns.
+type StreamHandler func(ctx context.Context, conn net.Conn)
+
 // Mux dispatches streams. Register handlers before serving.
 type Mux struct {
 	handlers map[string]Handler
+	streams  map[string]StreamHandler // KindArchive, by method
 	stdio    *stdio.Registry
 	active   chan struct{}
 }
@@ -55,6 +61,7 @@ type Mux struct {
 func NewMux(reg *stdio.Registry) *Mux {
 	return &Mux{
 		handlers: make(map[string]Handler),
+		streams:  make(map[string]StreamHandler),
 		stdio:    reg,
 		active:   make(chan struct{}, MaxActiveStreams),
 	}
@@ -62,6 +69,9 @@ func NewMux(reg *stdio.Registry) *Mux {
 
 // Handle registers the handler of a method.
 func (m *Mux) Handle(method string, h Handler) { m.handlers[method] = h }
+
+// HandleStream registers the handler of a KindArchive stream method.
+func (m *Mux) HandleStream(method string, h StreamHandler) { m.streams[method] = h }
 
 // Acceptor is the part of a yamux session the Mux uses.
 type Acceptor interface {
@@ -120,6 +130,13 @@ func (m *Mux) ServeStream(ctx context.Context, conn net.Conn) {
 			return
 		}
 		keep = true
+	case protocol.KindArchive:
+		h, ok := m.streams[hdr.Method]
+		if !ok {
+			slog.Warn("unknown archive method", "method", hdr.Method)
+			return
+		}
+		h(ctx, conn)
 	default:
 		slog.Warn("unknown stream kind", "kind", hdr.Kind)
 	}
