@@ -184,3 +184,43 @@ func TestPauseUnpause(t *testing.T) {
 	h.ok("pause", "ticker")
 	h.ok("rm", "-f", "ticker")
 }
+
+// TestTop: `top POD` lists the container's processes (its init and a
+// child, with ps's default columns, by pid), -o picks columns, unsupported ps
+// options are refused; a paused pod's processes cannot be listed.
+func TestTop(t *testing.T) {
+	h := newHyperd(t)
+	h.loadBusybox()
+	h.ok("run", "-d", "--name", "tp", "busybox", "sh", "-c", "sleep 1000 & sleep 2000")
+	var out string
+	waitFor(t, 30*time.Second, "both sleeps", func() bool {
+		out = h.ok("top", "tp")
+		return strings.Count(out, "\n") == 3 // sh forks the first sleep and execs the second
+	})
+	t.Logf("top tp:\n%s", out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if f := strings.Fields(lines[0]); strings.Join(f, " ") != "UID PID PPID C STIME TTY TIME CMD" ||
+		!strings.HasSuffix(lines[1], " sleep 2000") || !strings.HasSuffix(lines[2], " sleep 1000") {
+		t.Errorf("top tp: %q", out)
+	}
+	if !strings.HasPrefix(lines[1], "root ") {
+		t.Errorf("top tp: user of the init: %q", lines[1])
+	}
+	out = h.ok("top", "tp", "-o", "pid,user,comm,rss")
+	t.Logf("top tp -o pid,user,comm,rss:\n%s", out)
+	if !strings.Contains(out, "PID") || !strings.Contains(out, "COMMAND") || !strings.Contains(out, " sleep ") {
+		t.Errorf("top -o: %q", out)
+	}
+	aux := h.ok("top", "tp", "aux")
+	if !strings.Contains(aux, "%CPU") || !strings.Contains(aux, "sleep 2000") {
+		t.Errorf("top aux: %q", aux)
+	}
+	if _, errs, code := h.run("", "top", "tp", "-o", "wchan"); code == 0 || !strings.Contains(errs, "not supported") {
+		t.Errorf("top -o wchan: exit %d: %s", code, errs)
+	}
+	h.ok("pause", "tp")
+	if _, errs, code := h.run("", "top", "tp"); code == 0 || !strings.Contains(errs, "paused") {
+		t.Errorf("top of a paused pod: exit %d: %s", code, errs)
+	}
+	h.ok("rm", "-f", "tp")
+}

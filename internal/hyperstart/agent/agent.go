@@ -123,6 +123,7 @@ func (a *Agent) Register(m *rpc.Mux) {
 	m.Handle(protocol.MethodShutdown, rpc.Method(a.Shutdown))
 	m.Handle(protocol.MethodResume, rpc.Method(a.Resume))
 	m.Handle(protocol.MethodStats, rpc.Method(a.Stats))
+	m.Handle(protocol.MethodTop, rpc.Method(a.Top))
 }
 
 // Ping answers.
