@@ -114,7 +114,7 @@ func TestStats(t *testing.T) {
 
 // TestPauseUnpause: a paused pod's VM uses (next to) no host CPU, shows
 // paused in ps and inspect, refuses execs, survives longer than the
-// guest channel's keepalive, and after unpause its
+// guest channel's keepalive and a hyperd restart, and after unpause its
 // output goes on and execs work; stop and rm -f work on a paused pod.
 func TestPauseUnpause(t *testing.T) {
 	h := newHyperd(t)
@@ -171,8 +171,20 @@ func TestPauseUnpause(t *testing.T) {
 		t.Errorf("inspect after unpause: %q", got)
 	}
 
-	// Not tested: a hyperd restart while a pod is paused (re-attaching
-	// it fails: see docs/user-guide.md, "Pausing pods").
+	// A hyperd restart keeps a paused pod paused and manageable.
+	h.ok("pause", "ticker")
+	h.kill9()
+	h.start()
+	if got := h.inspect("ticker", "{{.State.Status}} {{.State.Paused}}"); got != "paused true" {
+		t.Errorf("inspect of a paused pod after a hyperd restart: %q", got)
+	}
+	if _, errs, code := h.run("", "exec", "ticker", "true"); code == 0 || !strings.Contains(errs, "paused") {
+		t.Errorf("exec in a paused pod after a hyperd restart: exit %d: %s", code, errs)
+	}
+	h.ok("unpause", "ticker")
+	if out := h.ok("exec", "ticker", "echo", "again"); out != "again\n" {
+		t.Errorf("exec after a restart and unpause: %q", out)
+	}
 
 	// stop and rm -f of a paused pod.
 	h.ok("pause", "ticker")
