@@ -20,6 +20,22 @@ type Resources interface {
 	// if it is not running, or already so).
 	Pause(ctx context.Context, id string) error
 	Unpause(ctx context.Context, id string) error
+	// Top lists the processes of a running pod's container ("": the
+	// first).
+	Top(ctx context.Context, id, container string) (types.TopResponse, error)
+}
+
+func (s *server) topPod(w http.ResponseWriter, r *http.Request) {
+	if s.b.Resources == nil {
+		s.writeError(w, r, errdefs.Unavailable("this hyperd cannot list processes"))
+		return
+	}
+	top, err := s.b.Resources.Top(r.Context(), r.PathValue("id"), r.URL.Query().Get("container"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, top)
 }
 
 func (s *server) pausePod(w http.ResponseWriter, r *http.Request) {

@@ -201,6 +201,7 @@ func newRootCommand(h *cli) *cobra.Command {
 		newRenameCommand(h),
 		newStatsCommand(h),
 		newPauseCommand(h), newUnpauseCommand(h),
+		newTopCommand(h),
 		newRmCommand(h),
 		newInspectCommand(h),
 		newPortCommand(h),

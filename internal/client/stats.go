@@ -36,3 +36,15 @@ func (c *Client) PausePod(ctx context.Context, id string) error {
 func (c *Client) UnpausePod(ctx context.Context, id string) error {
 	return c.call(ctx, http.MethodPost, path("pods", id, "unpause"), nil, nil, nil)
 }
+
+// Top is GET /v1/pods/{id}/top: the processes of container ("": the
+// first).
+func (c *Client) Top(ctx context.Context, id, container string) (types.TopResponse, error) {
+	var v types.TopResponse
+	var q url.Values
+	if container != "" {
+		q = url.Values{"container": {container}}
+	}
+	err := c.call(ctx, http.MethodGet, path("pods", id, "top"), q, nil, &v)
+	return v, err
+}

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"time"
 
 	"github.com/hyperhq/hyper/internal/api"
 	"github.com/hyperhq/hyper/internal/api/types"
@@ -79,4 +80,29 @@ func (x Resources) Unpause(ctx context.Context, ref string) error {
 		return err
 	}
 	return p.sb.Unpause(ctx)
+}
+
+// Top implements api.Resources.
+func (x Resources) Top(ctx context.Context, ref, container string) (types.TopResponse, error) {
+	p, err := x.d.lookup(ref)
+	if err != nil {
+		return types.TopResponse{}, err
+	}
+	res, err := p.sb.Top(ctx, container)
+	if err != nil {
+		return types.TopResponse{}, err
+	}
+	out := types.TopResponse{Container: container, Uptime: time.Duration(res.UptimeNanos), MemTotalBytes: res.MemTotalBytes,
+		Processes: []types.Process{}}
+	if out.Container == "" {
+		if cs, _, ok := p.sb.Container(""); ok {
+			out.Container = cs.Name
+		}
+	}
+	for _, pr := range res.Processes {
+		out.Processes = append(out.Processes, types.Process{Pid: pr.Pid, PPid: pr.PPid, UID: pr.UID, User: pr.User,
+			State: pr.State, Start: time.Duration(pr.StartNanos), CPUTime: time.Duration(pr.CPUNanos),
+			RSSBytes: pr.RSSBytes, VSZBytes: pr.VSZBytes, TTY: pr.TTY, Cmd: pr.Cmd})
+	}
+	return out, nil
 }

@@ -114,7 +114,7 @@ func TestStats(t *testing.T) {
 
 // TestPauseUnpause: a paused pod's VM uses (next to) no host CPU, shows
 // paused in ps and inspect, refuses execs, survives longer than the
-// guest channel's keepalive, and after unpause its
+// guest channel's keepalive and a hyperd restart, and after unpause its
 // output goes on and execs work; stop and rm -f work on a paused pod.
 func TestPauseUnpause(t *testing.T) {
 	h := newHyperd(t)
@@ -171,8 +171,20 @@ func TestPauseUnpause(t *testing.T) {
 		t.Errorf("inspect after unpause: %q", got)
 	}
 
-	// Not tested: a hyperd restart while a pod is paused (re-attaching
-	// it fails: see docs/user-guide.md, "Pausing pods").
+	// A hyperd restart keeps a paused pod paused and manageable.
+	h.ok("pause", "ticker")
+	h.kill9()
+	h.start()
+	if got := h.inspect("ticker", "{{.State.Status}} {{.State.Paused}}"); got != "paused true" {
+		t.Errorf("inspect of a paused pod after a hyperd restart: %q", got)
+	}
+	if _, errs, code := h.run("", "exec", "ticker", "true"); code == 0 || !strings.Contains(errs, "paused") {
+		t.Errorf("exec in a paused pod after a hyperd restart: exit %d: %s", code, errs)
+	}
+	h.ok("unpause", "ticker")
+	if out := h.ok("exec", "ticker", "echo", "again"); out != "again\n" {
+		t.Errorf("exec after a restart and unpause: %q", out)
+	}
 
 	// stop and rm -f of a paused pod.
 	h.ok("pause", "ticker")
@@ -183,4 +195,44 @@ func TestPauseUnpause(t *testing.T) {
 	h.ok("start", "ticker")
 	h.ok("pause", "ticker")
 	h.ok("rm", "-f", "ticker")
+}
+
+// TestTop: `top POD` lists the container's processes (its init and a
+// child, with ps's default columns, by pid), -o picks columns, unsupported ps
+// options are refused; a paused pod's processes cannot be listed.
+func TestTop(t *testing.T) {
+	h := newHyperd(t)
+	h.loadBusybox()
+	h.ok("run", "-d", "--name", "tp", "busybox", "sh", "-c", "sleep 1000 & sleep 2000")
+	var out string
+	waitFor(t, 30*time.Second, "both sleeps", func() bool {
+		out = h.ok("top", "tp")
+		return strings.Count(out, "\n") == 3 // sh forks the first sleep and execs the second
+	})
+	t.Logf("top tp:\n%s", out)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if f := strings.Fields(lines[0]); strings.Join(f, " ") != "UID PID PPID C STIME TTY TIME CMD" ||
+		!strings.HasSuffix(lines[1], " sleep 2000") || !strings.HasSuffix(lines[2], " sleep 1000") {
+		t.Errorf("top tp: %q", out)
+	}
+	if !strings.HasPrefix(lines[1], "root ") {
+		t.Errorf("top tp: user of the init: %q", lines[1])
+	}
+	out = h.ok("top", "tp", "-o", "pid,user,comm,rss")
+	t.Logf("top tp -o pid,user,comm,rss:\n%s", out)
+	if !strings.Contains(out, "PID") || !strings.Contains(out, "COMMAND") || !strings.Contains(out, " sleep ") {
+		t.Errorf("top -o: %q", out)
+	}
+	aux := h.ok("top", "tp", "aux")
+	if !strings.Contains(aux, "%CPU") || !strings.Contains(aux, "sleep 2000") {
+		t.Errorf("top aux: %q", aux)
+	}
+	if _, errs, code := h.run("", "top", "tp", "-o", "wchan"); code == 0 || !strings.Contains(errs, "not supported") {
+		t.Errorf("top -o wchan: exit %d: %s", code, errs)
+	}
+	h.ok("pause", "tp")
+	if _, errs, code := h.run("", "top", "tp"); code == 0 || !strings.Contains(errs, "paused") {
+		t.Errorf("top of a paused pod: exit %d: %s", code, errs)
+	}
+	h.ok("rm", "-f", "tp")
 }

@@ -20,3 +20,16 @@ func (c *Client) Stats(ctx context.Context, containers []string) (protocol.Stats
 	}
 	return res, nil
 }
+
+// Top lists the processes of a container. A result out of protocol's
+// bounds is refused.
+func (c *Client) Top(ctx context.Context, container string) (protocol.TopResult, error) {
+	var res protocol.TopResult
+	if err := c.call(ctx, protocol.MethodTop, protocol.ContainerRef{Container: container}, &res); err != nil {
+		return res, err
+	}
+	if err := res.Check(); err != nil {
+		return protocol.TopResult{}, errdefs.Unavailable("%s: bad reply: %w", protocol.MethodTop, err)
+	}
+	return res, nil
+}

@@ -8,6 +8,7 @@ import (
 // Resource methods: figures of the guest's cgroups and limits set in them.
 const (
 	MethodStats = "Stats" // StatsRequest -> StatsResult
+	MethodTop   = "Top"   // ContainerRef -> TopResult
 )
 
 // Bounds on a StatsResult, checked by the host (the guest is untrusted).
@@ -135,6 +136,58 @@ func (r *StatsResult) Check(want []string) error {
 	for _, n := range r.Network {
 		if n.Name == "" || len(n.Name) > MaxStatsName {
 			return fmt.Errorf("stats: bad interface name %q", truncate(n.Name))
+		}
+	}
+	return nil
+}
+
+// Bounds on a TopResult.
+const (
+	MaxTopProcesses = 4096
+	MaxTopCommand   = 4096 // bytes of a command line; longer ones are cut
+	MaxTopUser      = 64   // bytes of a user name
+)
+
+// TopResult lists the processes of a container: those in its cgroup and
+// below, by pid.
+type TopResult struct {
+	Processes []ProcessInfo `json:"processes"`
+	// UptimeNanos is the guest's CLOCK_BOOTTIME when they were read: a
+	// process's age is UptimeNanos-StartNanos.
+	UptimeNanos int64 `json:"uptimeNanos"`
+	// MemTotalBytes is the guest's memory (for %MEM).
+	MemTotalBytes uint64 `json:"memTotalBytes"`
+}
+
+// ProcessInfo is one process as ps sees it (pids of the VM's PID
+// namespace, the pod's).
+type ProcessInfo struct {
+	Pid  int    `json:"pid"`
+	PPid int    `json:"ppid"`
+	UID  int    `json:"uid"`
+	User string `json:"user,omitempty"` // from the image's /etc/passwd, if there
+	// State is /proc/PID/stat's (R, S, D, Z, T, ...).
+	State string `json:"state"`
+	// StartNanos is when it started, on CLOCK_BOOTTIME.
+	StartNanos int64  `json:"startNanos"`
+	CPUNanos   uint64 `json:"cpuNanos"` // user + system
+	RSSBytes   uint64 `json:"rssBytes"`
+	VSZBytes   uint64 `json:"vszBytes"`
+	TTY        string `json:"tty,omitempty"` // "pts/0"; "" for none
+	// Cmd is the command line, arguments joined by spaces ("[name]" for
+	// a kernel thread or a zombie), cut at MaxTopCommand bytes.
+	Cmd string `json:"cmd"`
+}
+
+// Check bounds a TopResult read from the guest.
+func (r *TopResult) Check() error {
+	if len(r.Processes) > MaxTopProcesses {
+		return fmt.Errorf("top: %d processes, at most %d", len(r.Processes), MaxTopProcesses)
+	}
+	for _, p := range r.Processes {
+		if p.Pid <= 0 || p.PPid < 0 || len(p.Cmd) > MaxTopCommand || len(p.User) > MaxTopUser || len(p.State) > 4 ||
+			len(p.TTY) > MaxStatsName {
+			return fmt.Errorf("top: bad process %d", p.Pid)
 		}
 	}
 	return nil

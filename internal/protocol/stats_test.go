@@ -51,3 +51,21 @@ func FuzzStatsResult(f *testing.F) {
 		}
 	})
 }
+
+// FuzzTopResult decodes and checks a guest's Top reply as the host does.
+func FuzzTopResult(f *testing.F) {
+	f.Add([]byte(`{"processes":[{"pid":1,"ppid":0,"uid":0,"state":"S","cmd":"sh"}],"uptimeNanos":5}`))
+	f.Add([]byte(`{"processes":[{"pid":-1,"cmd":""}]}`))
+	f.Add([]byte(`{"processes":[{"pid":2,"state":"SSSSSS"}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var r TopResult
+		if json.Unmarshal(b, &r) != nil || r.Check() != nil {
+			return
+		}
+		for _, p := range r.Processes {
+			if p.Pid <= 0 || len(p.Cmd) > MaxTopCommand || len(p.User) > MaxTopUser {
+				t.Fatalf("checked process out of bounds: %+v", p)
+			}
+		}
+	})
+}

@@ -130,3 +130,29 @@ func parseRss(b []byte) uint64 {
 	}
 	return 0
 }
+
+// Top lists the processes of main container name ("" is the first): one
+// guest RPC, made without the lock. The pod must be running, not paused.
+func (s *Sandbox) Top(ctx context.Context, name string) (protocol.TopResult, error) {
+	s.mu.Lock()
+	c, ok := mainCtr(s.ctrs, name)
+	var g *guest.Client
+	if s.run != nil && s.run.vm != nil && s.st.state == Running {
+		g = s.run.vm.Guest
+	}
+	paused := s.st.paused
+	s.mu.Unlock()
+	switch {
+	case !ok:
+		return protocol.TopResult{}, errdefs.NotFound("pod %s has no container %s", s.spec.Name, name)
+	case g == nil:
+		return protocol.TopResult{}, errdefs.Conflict("pod %s is not running", s.spec.Name)
+	case paused:
+		return protocol.TopResult{}, errdefs.Conflict("pod %s is paused", s.spec.Name)
+	}
+	res, err := g.Top(ctx, c.spec.Name)
+	if err != nil {
+		return res, fmt.Errorf("listing the processes of %s/%s: %w", s.spec.Name, c.spec.Name, err)
+	}
+	return res, nil
+}

@@ -3,9 +3,11 @@ package vm
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/hypervisor"
+	"github.com/hyperhq/hyper/internal/protocol"
 )
 
 // Pause stops the VM's vCPUs (the guest's keepalives are suspended
@@ -37,9 +39,17 @@ func (v *VM) Resume(ctx context.Context) error {
 	return nil
 }
 
+// resumeSettle is how long a resumed guest is given to see a host
+// disconnect before the host connects again.
+const resumeSettle = time.Second
+
 // resumePaused runs an attached VM that an earlier host process paused:
 // its guest must answer to be re-attached (the caller pauses it again).
-// A VM that runs is left so.
+// A VM that runs is left so. The guest never saw the earlier host go (QEMU
+// notices the hang-up only when the next one connects, and the guest then
+// sees it closed and open again at once, as if nothing happened), so the
+// channel is connected once and closed, to end the guest's stale session,
+// before the real connection.
 func resumePaused(ctx context.Context, v *VM) {
 	p, ok := v.hv.(hypervisor.Pauser)
 	if !ok {
@@ -50,6 +60,13 @@ func resumePaused(ctx context.Context, v *VM) {
 		err = p.Resume(ctx)
 		if err == nil {
 			v.log.Info("resumed a paused vm to re-attach it")
+			if conn, err := v.hv.DialChannel(ctx, protocol.PortName); err == nil {
+				conn.Close()
+			}
+			select {
+			case <-time.After(resumeSettle):
+			case <-ctx.Done():
+			}
 		}
 	}
 	if err != nil {

@@ -91,3 +91,28 @@ type VMStats struct {
 	HostCPUNanos      uint64 `json:"hostCPUNanos"`
 	HostRSSBytes      uint64 `json:"hostRSSBytes"`
 }
+
+// TopResponse lists a container's processes (GET /v1/pods/{id}/top).
+type TopResponse struct {
+	Container string    `json:"container"`
+	Processes []Process `json:"processes"`
+	// Uptime is the VM's: a process's age is Uptime - Start.
+	Uptime        time.Duration `json:"uptime"`
+	MemTotalBytes uint64        `json:"memTotalBytes"`
+}
+
+// Process is one process of a container, pids in the pod's VM.
+type Process struct {
+	Pid   int    `json:"pid"`
+	PPid  int    `json:"ppid"`
+	UID   int    `json:"uid"`
+	User  string `json:"user,omitempty"`
+	State string `json:"state"`
+	// Start is when it started, as VM uptime.
+	Start    time.Duration `json:"start"`
+	CPUTime  time.Duration `json:"cpuTime"`
+	RSSBytes uint64        `json:"rssBytes"`
+	VSZBytes uint64        `json:"vszBytes"`
+	TTY      string        `json:"tty,omitempty"`
+	Cmd      string        `json:"cmd"`
+}

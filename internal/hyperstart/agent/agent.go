@@ -124,6 +124,7 @@ func (a *Agent) Register(m *rpc.Mux) {
 	m.Handle(protocol.MethodResume, rpc.Method(a.Resume))
 	m.Handle(protocol.MethodStats, rpc.Method(a.Stats))
 	a.RegisterArchive(m)
+	m.Handle(protocol.MethodTop, rpc.Method(a.Top))
 }
 
 // Ping answers.

@@ -19,3 +19,20 @@ func TestParseNetDevMeminfo(t *testing.T) {
 		t.Errorf("meminfo: %d %d", total, avail)
 	}
 }
+
+func TestParseStat(t *testing.T) {
+	line := []byte("42 (my (odd) cmd) S 1 42 42 34816 42 4194560 100 0 0 0 150 50 0 0 20 0 1 0 500 4096000 300 18446744073709551615\n")
+	p, ok := parseStat(42, line)
+	if !ok || p.Cmd != "[my (odd) cmd]" || p.State != "S" || p.PPid != 1 || p.TTY != "pts/0" ||
+		p.CPUNanos != 2e9 || p.StartNanos != 5e9 || p.VSZBytes != 4096000 || p.RSSBytes == 0 {
+		t.Errorf("parseStat: %+v %v", p, ok)
+	}
+	for _, bad := range []string{"", "1 (x", "1 (x) S 1"} {
+		if _, ok := parseStat(1, []byte(bad)); ok {
+			t.Errorf("parseStat(%q) ok", bad)
+		}
+	}
+	if statusUID([]byte("Name:\tx\nUid:\t1000\t1000\t1000\t1000\n")) != 1000 {
+		t.Error("statusUID")
+	}
+}
