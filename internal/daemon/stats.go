@@ -70,7 +70,11 @@ func (x Resources) Pause(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	return p.sb.Pause(ctx)
+	if err := p.sb.Pause(ctx); err != nil {
+		return err
+	}
+	p.publish(types.ActionPause, "", nil)
+	return nil
 }
 
 // Unpause implements api.Resources.
@@ -79,7 +83,11 @@ func (x Resources) Unpause(ctx context.Context, ref string) error {
 	if err != nil {
 		return err
 	}
-	return p.sb.Unpause(ctx)
+	if err := p.sb.Unpause(ctx); err != nil {
+		return err
+	}
+	p.publish(types.ActionUnpause, "", nil)
+	return nil
 }
 
 // Top implements api.Resources.

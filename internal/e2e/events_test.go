@@ -142,7 +142,7 @@ func (h *hyperd) stalledReader(t *testing.T) {
 }
 
 // TestEvents: `hyperctl events` sees, in order and with docker's
-// attributes, what run -d, exec, kill, stop, rm, load, volume create/rm
+// attributes, what run -d, exec, pause, unpause, kill, stop, rm, load, volume create/rm
 // and rename do to real VMs; --since/--until replay them; a reader that
 // never reads stalls nobody.
 func TestEvents(t *testing.T) {
@@ -162,6 +162,8 @@ func TestEvents(t *testing.T) {
 	if _, errs, code := h.run("", "exec", "web", "sh", "-c", "exit 3"); code != 3 {
 		t.Fatalf("exec: exit %d: %s", code, errs)
 	}
+	h.ok("pause", "web")
+	h.ok("unpause", "web")
 	h.ok("rename", "web", "web2")
 	h.ok("kill", "web2")
 	h.ok("wait", "web2")
@@ -184,6 +186,8 @@ func TestEvents(t *testing.T) {
 		{"container", "exec_create", map[string]string{"name": "web", "execID": "", "command": "sh -c exit 3"}},
 		{"container", "exec_start", map[string]string{"name": "web", "execID": ""}},
 		{"container", "exec_die", map[string]string{"name": "web", "exitCode": "3"}},
+		{"container", "pause", map[string]string{"name": "web"}},
+		{"container", "unpause", map[string]string{"name": "web"}},
 		{"container", "rename", map[string]string{"name": "web2", "oldName": "web"}},
 		{"container", "kill", map[string]string{"name": "web2", "signal": "9"}},
 		{"container", "die", map[string]string{"name": "web2", "exitCode": "137", "image": "busybox"}},

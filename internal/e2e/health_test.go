@@ -42,6 +42,11 @@ func TestHealthcheck(t *testing.T) {
 	if hl == nil || len(hl.Log) == 0 || len(hl.Log) > 5 || hl.Log[len(hl.Log)-1].Output != "fine\n" || hl.Log[len(hl.Log)-1].ExitCode != 0 {
 		t.Errorf("health log: %+v", hl)
 	}
+	// Each transition is a health_status event, docker's way.
+	out := h.ok("events", "--since", "10m", "--until", "0s", "--filter", "event=health_status", "--filter", "pod=hc", "--format", "{{.Action}}")
+	if out != "health_status: unhealthy\nhealth_status: healthy\n" {
+		t.Errorf("health_status events: %q", out)
+	}
 	h.ok("stop", "-t", "0", "hc")
 	if s := health("hc"); s != "" {
 		t.Errorf("a stopped pod's health: %q", s)
