@@ -30,13 +30,15 @@ type runFlags struct {
 	groupAdd    []string
 	devices     []string
 	gpus        string
-	init        bool
-	cidfile     string
-	logDriver   string
-	logOpts     []string
-	publishAll  bool
-	shmSize     string
-	health      healthFlags
+	// namespaces are --pid, --ipc, --uts, --userns, --cgroupns: refused.
+	namespaces map[string]*string
+	init       bool
+	cidfile    string
+	logDriver  string
+	logOpts    []string
+	publishAll bool
+	shmSize    string
+	health     healthFlags
 }
 
 func addRunFlagsMore(f *pflag.FlagSet, o *runFlags) {
@@ -50,6 +52,10 @@ func addRunFlagsMore(f *pflag.FlagSet, o *runFlags) {
 	f.StringArrayVar(&o.groupAdd, "group-add", nil, "add the process to more groups (names or ids)")
 	f.StringArrayVar(&o.devices, "device", nil, "refused: a VM has no host devices")
 	f.StringVar(&o.gpus, "gpus", "", "refused: a VM has no host devices")
+	o.namespaces = map[string]*string{}
+	for _, ns := range []string{"pid", "ipc", "uts", "userns", "cgroupns"} {
+		o.namespaces[ns] = f.String(ns, "", "refused: the pod's VM has its own namespaces (put containers that share them in one pod)")
+	}
 	f.BoolVar(&o.init, "init", false, "accepted, changes nothing: hyperstart already reaps zombies and forwards signals as an init does")
 	f.StringVar(&o.cidfile, "cidfile", "", "write the pod's ID to FILE (which must not exist)")
 	f.StringVar(&o.logDriver, "log-driver", "", "logging driver: json-file or local (the only one: hyperd's own log files)")
@@ -86,6 +92,11 @@ func (o *runFlags) check() error {
 	}
 	if o.gpus != "" {
 		return errdefs.InvalidArgument("a VM has no host devices; --gpus is not supported")
+	}
+	for _, ns := range []string{"pid", "ipc", "uts", "userns", "cgroupns"} {
+		if v := o.namespaces[ns]; v != nil && *v != "" {
+			return errdefs.InvalidArgument("--%s %s: a pod's VM has its own namespaces, shared by its containers: put containers that share them in one pod (hyperctl create -c POD)", ns, *v)
+		}
 	}
 	switch o.logDriver {
 	case "", "json-file", "local":

@@ -104,7 +104,8 @@ func TestParseTmpfsAndMount(t *testing.T) {
 }
 
 func TestRunFlagsRefused(t *testing.T) {
-	for _, o := range []runFlags{{devices: []string{"/dev/sda"}}, {gpus: "all"}, {logDriver: "syslog"}} {
+	for _, o := range []runFlags{{devices: []string{"/dev/sda"}}, {gpus: "all"}, {logDriver: "syslog"},
+		{namespaces: map[string]*string{"pid": new("host")}}} {
 		if err := o.check(); !errors.Is(err, errdefs.ErrInvalidArgument) {
 			t.Errorf("%+v: %v", o, err)
 		}
