@@ -218,6 +218,9 @@ func (d *Daemon) recover(ctx context.Context) error {
 		d.pods[rec.ID] = p
 		if rec.State == stateRunning {
 			d.recoverRunning(ctx, p)
+		} else if err := vm.RemoveStale(ctx, d.cfg.VM, rec.VMID, rec.VM.Pid); err != nil {
+			// hyperd died between a VM's end and its cleanup
+			d.log.Warn("removing the state of a stopped pod's VM", "pod", rec.ID[:12], "err", err)
 		}
 	}
 	d.syncImageHolds("")

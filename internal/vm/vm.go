@@ -238,6 +238,28 @@ func KillRecorded(ctx context.Context, cfg Config, id string, pid int) error {
 	return nil
 }
 
+// RemoveStale removes what is left of VM id, which an earlier process
+// ran as pid and which should not run: its hypervisor, if pid is still
+// it, and its state directory (a host process killed between the VM's
+// end and its cleanup leaves it, and the next Boot of id would find it).
+// Nothing left is not an error.
+func RemoveStale(ctx context.Context, cfg Config, id string, pid int) error {
+	if !validID(id) {
+		return nil
+	}
+	dir := filepath.Join(cfg.RunDir, id)
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := KillRecorded(ctx, cfg, id, pid); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing state of vm %s: %w", id, err)
+	}
+	return nil
+}
+
 // explain adds why the VM ended, if it did, to a boot error.
 func (v *VM) explain(err error) error {
 	wctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
