@@ -23,6 +23,9 @@ func TestUpdate(t *testing.T) {
 	if got := cg("memory.max"); got != "67108864" {
 		t.Errorf("memory.max = %q, want 67108864", got)
 	}
+	if got := h.ok("stats", "--no-stream", "--format", "{{.MemUsage}}", "lim"); !strings.Contains(got, "/ 64MiB") {
+		t.Errorf("stats' MEM USAGE / LIMIT: %q, want the 64MiB limit", got)
+	}
 	_, errs, code := h.run("", "exec", "lim", "sh", "-c", `x=$(head -c 100m /dev/zero | tr "\0" a); echo survived`)
 	if code != 137 {
 		t.Errorf("exec of a 100m memory hog under a 64m limit: exit %d, want 137: %s", code, errs)
@@ -45,6 +48,11 @@ func TestUpdate(t *testing.T) {
 	if got := h.inspect("lim", "{{with (index .Spec.Containers 0).Resources}}{{.NanoCPUs}} {{.MemoryBytes}} {{.PidsLimit}}{{end}}"); got != "500000000 67108864 50" {
 		t.Errorf("inspect's limits: %q, want 500000000 67108864 50", got)
 	}
+	h.ok("pause", "lim")
+	if _, errs, code := h.run("", "update", "--pids-limit", "10", "lim"); code == 0 || !strings.Contains(errs, "paused") {
+		t.Errorf("update of a paused pod: exit %d, %q; want a refusal", code, errs)
+	}
+	h.ok("unpause", "lim")
 	h.ok("stop", "-t", "1", "lim")
 	h.ok("update", "--pids-limit", "max", "lim")
 	h.ok("start", "lim")
