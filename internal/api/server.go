@@ -51,6 +51,7 @@ func NewServer(b Backend, log *slog.Logger) http.Handler {
 	mux.HandleFunc("POST "+v+"/pods/{id}/pause", s.pausePod)
 	mux.HandleFunc("GET "+v+"/pods/{id}/top", s.topPod)
 	mux.HandleFunc("POST "+v+"/pods/{id}/unpause", s.unpausePod)
+	mux.HandleFunc("POST "+v+"/pods/{id}/update", s.updatePod)
 	mux.HandleFunc("DELETE "+v+"/pods/{id}/containers/{name}", s.removeContainer)
 	mux.HandleFunc("GET "+v+"/containers/{ref}", s.resolveContainer)
 

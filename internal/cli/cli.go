@@ -200,7 +200,7 @@ func newRootCommand(h *cli) *cobra.Command {
 		newWaitCommand(h),
 		newRenameCommand(h),
 		newStatsCommand(h),
-		newPauseCommand(h), newUnpauseCommand(h),
+		newPauseCommand(h), newUnpauseCommand(h), newUpdateCommand(h),
 		newTopCommand(h),
 		newRmCommand(h),
 		newInspectCommand(h),

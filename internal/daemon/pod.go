@@ -117,7 +117,8 @@ func sandboxContainer(rec record, cs types.ContainerSpec, imageID string, proc p
 	return sandbox.ContainerSpec{Name: cs.Name, Image: imageID, Process: proc,
 		Guest: protocol.ContainerSpec{ID: cs.Name, Rootfs: protocol.RootfsSpec{ReadOnly: cs.ReadOnlyRootfs},
 			Mounts: containerMounts(rec, cs), Files: containerFiles(rec.Spec.Files, cs),
-			MaskedPaths: masked, ReadonlyPaths: readonly, Privileged: cs.Privileged, ShmSizeMB: cs.ShmSizeMB},
+			MaskedPaths: masked, ReadonlyPaths: readonly, Privileged: cs.Privileged, ShmSizeMB: cs.ShmSizeMB,
+			Resources: cgroupLimits(cs.Resources)},
 		RestartPolicy: cs.RestartPolicy, StopSignal: stopSignal(cs)}
 }
 

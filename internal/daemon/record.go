@@ -164,6 +164,7 @@ func storedCtrSpec(c types.ContainerSpec) podrec.ContainerSpec {
 		ReadOnlyRootfs: c.ReadOnlyRootfs, CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged,
 		SecurityOpt: c.SecurityOpt, RunAsNonRoot: c.RunAsNonRoot, ShmSizeMB: c.ShmSizeMB,
 		Healthcheck:  ptr(c.Healthcheck, func(h types.HealthConfig) podrec.Healthcheck { return podrec.Healthcheck(h) }),
+		Resources:    ptr(c.Resources, func(r types.Resources) podrec.Resources { return podrec.Resources(r) }),
 		VolumeMounts: each(c.VolumeMounts, func(m types.VolumeMount) podrec.VolumeMount { return podrec.VolumeMount(m) }),
 		Files:        each(c.Files, func(f types.FileMount) podrec.FileMount { return podrec.FileMount(f) }),
 		Ulimits:      each(c.Ulimits, func(u types.Ulimit) podrec.Ulimit { return podrec.Ulimit(u) })}
@@ -176,6 +177,7 @@ func loadedCtrSpec(c podrec.ContainerSpec) types.ContainerSpec {
 		ReadOnlyRootfs: c.ReadOnlyRootfs, CapAdd: c.CapAdd, CapDrop: c.CapDrop, Privileged: c.Privileged,
 		SecurityOpt: c.SecurityOpt, RunAsNonRoot: c.RunAsNonRoot, ShmSizeMB: c.ShmSizeMB,
 		Healthcheck:  ptr(c.Healthcheck, func(h podrec.Healthcheck) types.HealthConfig { return types.HealthConfig(h) }),
+		Resources:    ptr(c.Resources, func(r podrec.Resources) types.Resources { return types.Resources(r) }),
 		VolumeMounts: each(c.VolumeMounts, func(m podrec.VolumeMount) types.VolumeMount { return types.VolumeMount(m) }),
 		Files:        each(c.Files, func(f podrec.FileMount) types.FileMount { return types.FileMount(f) }),
 		Ulimits:      each(c.Ulimits, func(u podrec.Ulimit) types.Ulimit { return types.Ulimit(u) })}

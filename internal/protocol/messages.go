@@ -171,6 +171,9 @@ type ContainerSpec struct {
 	Privileged bool `json:"privileged,omitempty"`
 	// ShmSizeMB is the size of the container's /dev/shm (0: 64).
 	ShmSizeMB int `json:"shmSizeMB,omitempty"`
+	// Resources are set in the container's cgroup before its first
+	// process starts (update.go).
+	Resources *Resources `json:"resources,omitempty"`
 }
 
 // Mount kinds: where a volume's content comes from.

@@ -19,6 +19,7 @@ const (
 	ActionKill       = "kill" // attribute signal
 	ActionStop       = "stop"
 	ActionPause      = "pause"
+	ActionUpdate     = "update"
 	ActionUnpause    = "unpause"
 	ActionDestroy    = "destroy"
 	ActionRename     = "rename" // attribute oldName

@@ -84,6 +84,9 @@ type ContainerSpec struct {
 	// Healthcheck is the container's health check (run --health-*);
 	// nil takes the image's HEALTHCHECK, Test ["NONE"] disables it.
 	Healthcheck *HealthConfig `json:"healthcheck,omitempty"`
+	// Resources are the container's limits in its VM, set by update
+	// (update.go); nil: none.
+	Resources *Resources `json:"resources,omitempty"`
 }
 
 // HealthConfig is docker's health check: Test is ["CMD", args...],

@@ -162,7 +162,15 @@ type ContainerSpec struct {
 	SecurityOpt      []string          `json:"securityOpt,omitempty"`
 	RunAsNonRoot     bool              `json:"runAsNonRoot,omitempty"`
 	Healthcheck      *Healthcheck      `json:"healthcheck,omitempty"`
+	Resources        *Resources        `json:"resources,omitempty"`
 	ShmSizeMB        int               `json:"shmSizeMB,omitempty"`
+}
+
+// Resources are a container's limits (0: none).
+type Resources struct {
+	NanoCPUs    int64 `json:"nanoCpus,omitempty"`
+	MemoryBytes int64 `json:"memoryBytes,omitempty"`
+	PidsLimit   int64 `json:"pidsLimit,omitempty"`
 }
 
 // Healthcheck is a container's health check (docker's).

@@ -125,6 +125,7 @@ func (a *Agent) Register(m *rpc.Mux) {
 	m.Handle(protocol.MethodStats, rpc.Method(a.Stats))
 	a.RegisterArchive(m)
 	m.Handle(protocol.MethodTop, rpc.Method(a.Top))
+	m.Handle(protocol.MethodUpdateContainer, rpc.Method(a.UpdateContainer))
 }
 
 // Ping answers.

@@ -90,6 +90,11 @@ func (a *Agent) CreateContainer(ctx context.Context, spec protocol.ContainerSpec
 	if err := security.ValidatePaths("read-only path", spec.ReadonlyPaths); err != nil {
 		return protocol.Empty{}, err
 	}
+	if r := spec.Resources; r != nil {
+		if err := r.Check(); err != nil {
+			return protocol.Empty{}, errs.Invalid("container %s: %v", spec.ID, err)
+		}
+	}
 	a.mu.Lock()
 	if a.pod == nil {
 		a.mu.Unlock()
@@ -113,6 +118,12 @@ func (a *Agent) CreateContainer(ctx context.Context, spec protocol.ContainerSpec
 	a.mu.Unlock()
 
 	err := a.setupContainer(c, fstype, spec.Rootfs.ReadOnly, spec.Files)
+	if err == nil && spec.Resources != nil {
+		if err = c.cg.SetLimits(*spec.Resources); err != nil {
+			err = errs.Internal("%w", err)
+			a.teardownContainer(c)
+		}
+	}
 	if err == nil {
 		if c.vols, err = a.acquireMounts(spec.Mounts); err == nil {
 			c.mounts = mountKeys(spec.Mounts)
