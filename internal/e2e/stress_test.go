@@ -95,7 +95,7 @@ func TestStress(t *testing.T) {
 	defer func() { s.cancel(); <-watchDone }()
 
 	var wg sync.WaitGroup
-	workers := []func(*rand.Rand){s.podWorker(0), s.podWorker(1), s.churn, s.imageWorker, s.volumeWorker, s.observer}
+	workers := []func(*rand.Rand){s.podWorker(0), s.podWorker(1), s.churn, s.imageWorker, s.volumeWorker, s.observer, s.watcher}
 	for i, w := range workers {
 		wg.Add(1)
 		go func() {
@@ -652,6 +652,47 @@ func (s *stress) observer(rng *rand.Rand) {
 		s.call("info", func(ctx context.Context) error { _, err := s.c.Info(ctx); return err })
 		time.Sleep(time.Duration(100+rng.IntN(200)) * time.Millisecond)
 	}
+}
+
+// watcher follows events, and reads the stats and processes of, pauses
+// and unpauses, and updates the limits of pods other workers drive.
+func (s *stress) watcher(rng *rand.Rand) {
+	var events atomic.Int64
+	evCtx, stopEvents := context.WithCancel(context.Background())
+	evDone := make(chan struct{})
+	go func() { // one long stream, as `hyperctl events` keeps open
+		defer close(evDone)
+		r := s.begin("events stream", false)
+		err := s.c.Events(evCtx, client.EventOptions{}, func(types.Event) error { events.Add(1); return nil })
+		if evCtx.Err() != nil {
+			err = nil
+		}
+		s.end(r, err)
+	}()
+	for s.running() {
+		var pods []types.Pod
+		s.call("ps (watcher)", func(ctx context.Context) error {
+			var err error
+			pods, err = s.c.ListPods(ctx, false)
+			return err
+		})
+		if len(pods) > 0 {
+			id := pods[rng.IntN(len(pods))].ID
+			s.call("stats", func(ctx context.Context) error { _, err := s.c.Stats(ctx, id); return err })
+			s.call("top", func(ctx context.Context) error { _, err := s.c.Top(ctx, id, ""); return err })
+			s.call("update", func(ctx context.Context) error {
+				return s.c.UpdatePod(ctx, id, types.UpdateRequest{PidsLimit: new(int64(100 + rng.IntN(100)))})
+			})
+			if s.call("pause", func(ctx context.Context) error { return s.c.PausePod(ctx, id) }) == nil {
+				time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond)
+				s.call("unpause", func(ctx context.Context) error { return s.c.UnpausePod(ctx, id) })
+			}
+		}
+		time.Sleep(time.Duration(100+rng.IntN(200)) * time.Millisecond)
+	}
+	stopEvents()
+	<-evDone
+	s.expect(events.Load() > 0, "the events stream saw no event")
 }
 
 // report logs each request's count, expected errors and longest time.
