@@ -654,8 +654,9 @@ func (s *stress) observer(rng *rand.Rand) {
 	}
 }
 
-// watcher follows events, and reads the stats and processes of, pauses
-// and unpauses, and updates the limits of pods other workers drive.
+// watcher follows events, reads the stats and processes of and updates
+// the limits of pods other workers drive, and pauses and unpauses
+// victims.
 func (s *stress) watcher(rng *rand.Rand) {
 	var events atomic.Int64
 	evCtx, stopEvents := context.WithCancel(context.Background())
@@ -677,13 +678,17 @@ func (s *stress) watcher(rng *rand.Rand) {
 			return err
 		})
 		if len(pods) > 0 {
-			id := pods[rng.IntN(len(pods))].ID
+			p := pods[rng.IntN(len(pods))]
+			id := p.ID
 			s.call("stats", func(ctx context.Context) error { _, err := s.c.Stats(ctx, id); return err })
 			s.call("top", func(ctx context.Context) error { _, err := s.c.Top(ctx, id, ""); return err })
 			s.call("update", func(ctx context.Context) error {
 				return s.c.UpdatePod(ctx, id, types.UpdateRequest{PidsLimit: new(int64(100 + rng.IntN(100)))})
 			})
-			if s.call("pause", func(ctx context.Context) error { return s.c.PausePod(ctx, id) }) == nil {
+			// Only victims, which no exec runs in (an exec started on a
+			// pod paused after its create fails in its stream, with no
+			// kind), and which the observer stops, kills and removes.
+			if p.Spec.Labels[victimLabel] != "" && s.call("pause", func(ctx context.Context) error { return s.c.PausePod(ctx, id) }) == nil {
 				time.Sleep(time.Duration(rng.IntN(200)) * time.Millisecond)
 				s.call("unpause", func(ctx context.Context) error { return s.c.UnpausePod(ctx, id) })
 			}

@@ -26,7 +26,7 @@ func (s *Sandbox) pause(ctx context.Context, pause bool) error {
 	if !pause {
 		op, what = v.Resume, "unpausing"
 	}
-	if err := op(ctx); err != nil {
+	if err := s.cutShort(v, op(ctx)); err != nil {
 		return fmt.Errorf("%s pod %s: %w", what, s.spec.Name, err)
 	}
 	s.setPaused(v, pause)

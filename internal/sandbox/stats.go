@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/hyperhq/hyper/internal/errdefs"
-	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/protocol"
+	"github.com/hyperhq/hyper/internal/vm"
 )
 
 // Stats is one reading of a running pod: its containers' cgroup figures
@@ -42,9 +42,9 @@ type HostCost struct {
 func (s *Sandbox) Stats(ctx context.Context) (Stats, error) {
 	s.mu.Lock()
 	running := s.run != nil && s.run.vm != nil && s.st.state == Running
-	var g *guest.Client
+	var v *vm.VM
 	if running {
-		g = s.run.vm.Guest
+		v = s.run.vm
 	}
 	var names []string
 	for _, c := range s.ctrs {
@@ -62,8 +62,8 @@ func (s *Sandbox) Stats(ctx context.Context) (Stats, error) {
 		}
 		return st, nil
 	}
-	res, err := g.Stats(ctx, nil)
-	if err != nil {
+	res, err := v.Guest.Stats(ctx, nil)
+	if err = s.cutShort(v, err); err != nil {
 		return Stats{}, fmt.Errorf("reading the stats of pod %s: %w", s.spec.Name, err)
 	}
 	st := Stats{Read: time.Now(), Guest: res, Host: ReadHostCost(pid)}
@@ -136,22 +136,22 @@ func parseRss(b []byte) uint64 {
 func (s *Sandbox) Top(ctx context.Context, name string) (protocol.TopResult, error) {
 	s.mu.Lock()
 	c, ok := mainCtr(s.ctrs, name)
-	var g *guest.Client
+	var v *vm.VM
 	if s.run != nil && s.run.vm != nil && s.st.state == Running {
-		g = s.run.vm.Guest
+		v = s.run.vm
 	}
 	paused := s.st.paused
 	s.mu.Unlock()
 	switch {
 	case !ok:
 		return protocol.TopResult{}, errdefs.NotFound("pod %s has no container %s", s.spec.Name, name)
-	case g == nil:
+	case v == nil:
 		return protocol.TopResult{}, errdefs.Conflict("pod %s is not running", s.spec.Name)
 	case paused:
 		return protocol.TopResult{}, errdefs.Conflict("pod %s is paused", s.spec.Name)
 	}
-	res, err := g.Top(ctx, c.spec.Name)
-	if err != nil {
+	res, err := v.Guest.Top(ctx, c.spec.Name)
+	if err = s.cutShort(v, err); err != nil {
 		return res, fmt.Errorf("listing the processes of %s/%s: %w", s.spec.Name, c.spec.Name, err)
 	}
 	return res, nil

@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/hyperhq/hyper/internal/errdefs"
-	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/protocol"
+	"github.com/hyperhq/hyper/internal/vm"
 )
 
 // Update sets limits of main container name's cgroup: they are kept in its
@@ -34,15 +34,18 @@ func (s *Sandbox) Update(ctx context.Context, name string, r protocol.Resources)
 	}
 	merged := cur.Merge(r)
 	c.spec.Guest.Resources = &merged
-	var g *guest.Client
+	var v *vm.VM
 	if s.run != nil && s.run.vm != nil && s.st.state == Running && c.status.State == CtrRunning {
-		g = s.run.vm.Guest
+		v = s.run.vm
 	}
 	s.mu.Unlock()
-	if g == nil {
+	if v == nil {
 		return nil
 	}
-	err := g.UpdateContainer(ctx, name, r)
+	err := s.cutShort(v, v.Guest.UpdateContainer(ctx, name, r))
+	if errors.Is(err, errdefs.ErrConflict) { // it stopped meanwhile: its next start applies them
+		return nil
+	}
 	if errors.Is(err, errdefs.ErrNotFound) { // it exited meanwhile: its next creation applies them
 		return nil
 	}
