@@ -32,18 +32,8 @@ const (
 // healthBoard holds the health of the running pods' containers. Its mu
 // is a leaf: nothing else is locked under it.
 type healthBoard struct {
-	mu       sync.Mutex
-	byPod    map[string]map[string]*types.Health // pod ID → container → health
-	onChange func(podID, container, status string)
-}
-
-// OnHealthStatus sets fn to be called at each health_status transition
-// (status "healthy" or "unhealthy"), e.g. to publish an event. Call it
-// before pods start; fn must not block.
-func (d *Daemon) OnHealthStatus(fn func(podID, container, status string)) {
-	d.health.mu.Lock()
-	d.health.onChange = fn
-	d.health.mu.Unlock()
+	mu    sync.Mutex
+	byPod map[string]map[string]*types.Health // pod ID → container → health
 }
 
 // healthDefaults takes the image's HEALTHCHECK when the container has no
@@ -143,7 +133,6 @@ func (d *Daemon) checkHealth(p *pod, name string, hc types.HealthConfig, exited 
 		res := d.probe(p, name, hc)
 		failing := res.ExitCode != 0 && time.Since(started) >= hc.StartPeriod
 		if status, changed := d.health.record(id, name, res, failing, hc.Retries); changed {
-			d.health.changed(id, name, status)
 			// docker's action carries the status: "health_status: healthy"
 			p.publish(types.ActionHealth+": "+status, name, map[string]string{"health_status": status})
 		}
@@ -232,16 +221,6 @@ func (b *healthBoard) record(podID, name string, res types.HealthResult, failing
 		}
 	}
 	return h.Status, h.Status != old
-}
-
-// changed reports a transition to the hook, if any (OnHealthStatus).
-func (b *healthBoard) changed(podID, name, status string) {
-	b.mu.Lock()
-	fn := b.onChange
-	b.mu.Unlock()
-	if fn != nil {
-		fn(podID, name, status)
-	}
 }
 
 // fill puts the health of pod's containers into it (copies).

@@ -11,17 +11,16 @@ import (
 
 // TestHealthBoard: failures within the start period do not count; Retries
 // failures make the container unhealthy, a pass healthy; the log keeps
-// the last 5; each transition is reported once, to the hook.
+// the last 5; each transition is reported once (record's changed).
 func TestHealthBoard(t *testing.T) {
 	var b healthBoard
 	var events []string
-	b.onChange = func(pod, ctr, status string) { events = append(events, ctr+":"+status) }
 	h := &types.Health{Status: types.HealthStarting}
 	b.set("p", "c", h)
 	step := func(code int, failing bool) string {
 		st, changed := b.record("p", "c", types.HealthResult{ExitCode: code}, failing, 2)
 		if changed {
-			b.changed("p", "c", st)
+			events = append(events, "c:"+st)
 		}
 		return st
 	}

@@ -108,30 +108,3 @@ func TestScrapeSurvivesGoneVMAndImageError(t *testing.T) {
 		t.Fatalf("%d:\n%s", rec.Code, body)
 	}
 }
-
-func TestParseStat(t *testing.T) {
-	for in, want := range map[string]uint64{
-		"1 (a) S 1 1 1 0 -1 0 0 0 0 0 7 5 0 0":         12,
-		"1 (a b) c)) S 1 1 1 0 -1 0 0 0 0 0 100 1 0 0": 101,
-	} {
-		if got, err := parseStatCPU([]byte(in)); err != nil || got != want {
-			t.Errorf("%q: %d %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"", "1 a S", "1 (a) S 1 2", "1 (a) S 1 1 1 0 -1 0 0 0 0 0 x 5 0 0"} {
-		if _, err := parseStatCPU([]byte(bad)); err == nil {
-			t.Errorf("%q: no error", bad)
-		}
-	}
-}
-
-func FuzzProcFiles(f *testing.F) {
-	f.Add([]byte("1 (qemu) S 1 1 1 0 -1 0 0 0 0 0 7 5 0 0\n"), []byte("Rss: 10 kB\nPss: 5 kB\n"))
-	f.Add([]byte(")"), []byte("Rss:"))
-	f.Fuzz(func(t *testing.T, stat, rollup []byte) {
-		parseStatCPU(stat)
-		if rss, pss := parseRollup(rollup); rss < 0 || pss < 0 {
-			t.Fatalf("negative: %d %d", rss, pss)
-		}
-	})
-}

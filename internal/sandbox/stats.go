@@ -1,16 +1,13 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hyperhq/hyper/internal/errdefs"
+	"github.com/hyperhq/hyper/internal/procstat"
 	"github.com/hyperhq/hyper/internal/protocol"
 	"github.com/hyperhq/hyper/internal/vm"
 )
@@ -76,10 +73,6 @@ func (s *Sandbox) Stats(ctx context.Context) (Stats, error) {
 	return st, nil
 }
 
-// userHZ is the unit of /proc/PID/stat's times (USER_HZ: 100 on every
-// Linux architecture Hyper runs on).
-const userHZ = 100
-
 // ReadHostCost reads process pid's CPU time and resident memory from
 // /proc. A figure that cannot be read is 0.
 func ReadHostCost(pid int) HostCost {
@@ -87,48 +80,10 @@ func ReadHostCost(pid int) HostCost {
 	if pid <= 0 {
 		return hc
 	}
-	dir := "/proc/" + strconv.Itoa(pid)
-	if b, err := os.ReadFile(dir + "/stat"); err == nil {
-		hc.CPUNanos = parseProcStatCPU(b)
-	}
-	if b, err := os.ReadFile(dir + "/smaps_rollup"); err == nil {
-		hc.RSSBytes = parseRss(b)
+	if u, err := procstat.Read("/proc", pid); err == nil {
+		hc.CPUNanos, hc.RSSBytes = uint64(u.CPU), uint64(u.RSS)
 	}
 	return hc
-}
-
-// parseProcStatCPU returns utime+stime of a /proc/PID/stat line in
-// nanoseconds. The command name may hold spaces and parentheses: fields
-// are counted after the last ')'.
-func parseProcStatCPU(b []byte) uint64 {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	// After ")": state(3) ppid ... utime is field 14, stime 15.
-	if len(f) < 13 {
-		return 0
-	}
-	u, err1 := strconv.ParseUint(f[11], 10, 64)
-	st, err2 := strconv.ParseUint(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	return (u + st) * uint64(time.Second/userHZ)
-}
-
-// parseRss returns smaps_rollup's "Rss: N kB" in bytes.
-func parseRss(b []byte) uint64 {
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "Rss:"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err == nil {
-				return kb << 10
-			}
-		}
-	}
-	return 0
 }
 
 // Top lists the processes of main container name ("" is the first): one
