@@ -9,6 +9,7 @@ import (
 	"github.com/hyperhq/hyper/internal/errdefs"
 	"github.com/hyperhq/hyper/internal/guest"
 	"github.com/hyperhq/hyper/internal/protocol"
+	"github.com/hyperhq/hyper/internal/vm"
 )
 
 // Stop stops every main container (its stop signal, then SIGKILL after
@@ -59,6 +60,10 @@ func (s *Sandbox) Kill(ctx context.Context, sig int) error {
 	}
 	s.mu.Lock()
 	running := s.run != nil && s.run.vm != nil && s.st.state == Running
+	var v *vm.VM
+	if running {
+		v = s.run.vm
+	}
 	var procs []*guest.Process // read under the lock: restarts replace them
 	for _, c := range s.ctrs {
 		if c.io.proc != nil {
@@ -72,7 +77,7 @@ func (s *Sandbox) Kill(ctx context.Context, sig int) error {
 	s.unpauseFor(ctx, "kill")
 	var errs []error
 	for _, proc := range procs {
-		if err := proc.Signal(ctx, sig); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
+		if err := s.cutShort(v, proc.Signal(ctx, sig)); err != nil && !errors.Is(err, errdefs.ErrNotFound) {
 			errs = append(errs, err)
 		}
 	}
